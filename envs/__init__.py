@@ -1,0 +1,81 @@
+"""The task suite: registered env names, MotrixLab aliases and PPO presets.
+
+Installed as `motrix_jax.envs`. `make(name, num_envs)` builds an `Env`;
+`preset(name)` returns a new `PPOConfig` tuned for the task.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Callable
+
+from motrix_jax.config import PPOConfig
+from motrix_jax.env import Env
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    name: str
+    task: Callable[[], object]
+    preset: Callable[[], PPOConfig]
+    aliases: tuple[str, ...] = ()
+    summary: str = ""
+
+
+def _cartpole_task():
+    from motrix_jax.envs.cartpole import Cartpole
+
+    return Cartpole()
+
+
+def _cartpole_preset() -> PPOConfig:
+    return PPOConfig(policy_hidden_sizes=(32, 32), value_hidden_sizes=(32, 32),
+                     rollouts=32, learning_epochs=5, mini_batches=4, learning_rate=1e-3,
+                     max_env_steps=3_000_000)
+
+
+REGISTRY: dict[str, EnvSpec] = {
+    spec.name: spec for spec in [
+        EnvSpec("cartpole", _cartpole_task, _cartpole_preset, aliases=("CartPole",),
+                summary="balance a pole on a sliding cart"),
+    ]
+}
+ALIASES = {alias: spec.name for spec in REGISTRY.values() for alias in spec.aliases}
+PHYSICS = ("motrixsim",)
+
+
+class UnknownEnvError(ValueError):
+    pass
+
+
+def canonical_name(name: str) -> str:
+    """The registered name for `name` or one of its aliases; UnknownEnvError otherwise."""
+    if name in REGISTRY:
+        return name
+    if name in ALIASES:
+        return ALIASES[name]
+    known = sorted([*REGISTRY, *ALIASES])
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.4)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise UnknownEnvError(
+        f"unknown env {name!r}{hint} available: {', '.join(sorted(REGISTRY))}")
+
+
+def preset(name: str) -> PPOConfig:
+    return REGISTRY[canonical_name(name)].preset()
+
+
+def make_task(name: str):
+    return REGISTRY[canonical_name(name)].task()
+
+
+def make(name: str, num_envs: int, physics: str = "motrixsim") -> Env:
+    """Build the batched env `name` with `num_envs` worlds on `physics`."""
+    task = make_task(name)
+    if physics not in PHYSICS:
+        raise ValueError(f"unknown physics {physics!r}; available: {', '.join(PHYSICS)}")
+    from motrix_jax.physics.motrixsim import MotrixSimPhysics
+
+    backend = MotrixSimPhysics(task.xml_path, task.sim_dt, task.ctrl_dt)
+    return Env(task, backend, num_envs)

@@ -1,0 +1,52 @@
+"""Cart-pole balance: keep a free pole upright on a cart that slides on a rail.
+
+Observation (4): cart position, pole angle, cart velocity, pole angular velocity.
+Action (1): cart motor command in [-1, 1] (10 N per unit).
+Reward +1 per step; terminated when |angle| > 0.2 rad, |x| > 0.8 m or the
+physics is non-finite; truncated after 1000 control steps (10 s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+from motrix_jax.env import PhysicsView
+
+
+@dataclass(frozen=True)
+class Cartpole:
+    name: str = "cartpole"
+    xml_path: Path = Path(__file__).parent / "assets" / "cartpole.xml"
+    sim_dt: float = 0.01
+    ctrl_dt: float = 0.01
+    obs_size: int = 4
+    action_size: int = 1
+    episode_length: int = 1000
+    reset_noise: float = 0.01
+    max_angle: float = 0.2
+    max_cart_position: float = 0.8
+    reward_scales: dict[str, float] = field(default_factory=lambda: {"alive": 1.0})
+
+    def initial_state(self, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
+        key_pos, key_vel = jax.random.split(key)
+        noise = self.reset_noise
+        qpos = jax.random.uniform(key_pos, (n, 2), minval=-noise, maxval=noise)
+        qvel = jax.random.uniform(key_vel, (n, 2), minval=-noise, maxval=noise)
+        return qpos, qvel
+
+    def observe(self, view: PhysicsView) -> jax.Array:
+        return jnp.concatenate([view.qpos, view.qvel], axis=-1)
+
+    def ctrl(self, action: jax.Array) -> jax.Array:
+        return jnp.clip(action, -1.0, 1.0)
+
+    def reward_terms(self, view: PhysicsView, action: jax.Array) -> dict[str, jax.Array]:
+        return {"alive": jnp.ones(view.qpos.shape[:-1])}
+
+    def failed(self, view: PhysicsView) -> jax.Array:
+        cart, angle = view.qpos[..., 0], view.qpos[..., 1]
+        return (jnp.abs(angle) > self.max_angle) | (jnp.abs(cart) > self.max_cart_position)

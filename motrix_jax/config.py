@@ -1,0 +1,152 @@
+"""PPO configuration: one frozen dataclass, validated on construction.
+
+Field names and defaults follow MotrixLab's skrl PPO settings so its users
+recognise them. Derived sizes are properties; nothing is filled in later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class PPOConfig:
+    # Networks
+    policy_hidden_sizes: tuple[int, ...] = (256, 128, 64)
+    """Hidden layer widths of the policy MLP (ELU activations)."""
+    value_hidden_sizes: tuple[int, ...] = (256, 128, 64)
+    """Hidden layer widths of the value MLP (ignored when share_features)."""
+    share_features: bool = False
+    """One trunk (policy_hidden_sizes) with a policy head and a value head."""
+    initial_log_std: float = 0.0
+    """Initial state-independent log standard deviation of the Gaussian policy."""
+
+    # Rollout and update sizes
+    num_envs: int = 2048
+    """Parallel environments per seed."""
+    rollouts: int = 32
+    """Control steps collected per environment before each update."""
+    learning_epochs: int = 2
+    """Passes over the rollout batch per update."""
+    mini_batches: int = 32
+    """Minibatches each epoch is split into."""
+
+    # Returns and advantages
+    discount_factor: float = 0.99
+    lambda_param: float = 0.95
+    """GAE lambda."""
+    time_limit_bootstrap: bool = True
+    """Bootstrap truncated (time-limit) steps with V(final_obs)."""
+    rewards_shaper_scale: float = 1.0
+    """Rewards are multiplied by this before learning."""
+
+    # Optimisation
+    learning_rate: float = 1e-3
+    learning_rate_scheduler_kl_threshold: float = 0.008
+    """KL-adaptive learning rate target (skrl KLAdaptiveLR); 0 keeps the rate fixed."""
+    grad_norm_clip: float = 1.0
+    """Global gradient-norm clip; 0 disables."""
+    ratio_clip: float = 0.2
+    value_clip: float = 0.2
+    clip_predicted_values: bool = True
+    entropy_loss_scale: float = 0.0
+    value_loss_scale: float = 2.0
+
+    # Preprocessing
+    state_preprocessor: bool = True
+    """Normalise observations with running statistics."""
+    value_preprocessor: bool = True
+    """Learn values in units normalised by running return statistics."""
+
+    # Run
+    max_env_steps: int = 3_000_000
+    """Total env steps per seed; rounded down to whole updates."""
+    seed: int = 0
+    num_seeds: int = 1
+    """Independent seeds trained in one program with jax.vmap."""
+    check_point_interval: int = 100
+    """Updates between checkpoints / host-side logging chunks."""
+
+    def __post_init__(self) -> None:
+        for name in ("num_envs", "rollouts", "learning_epochs", "mini_batches",
+                     "num_seeds", "check_point_interval"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("policy_hidden_sizes", "value_hidden_sizes"):
+            sizes = getattr(self, name)
+            if not sizes or any(s < 1 for s in sizes):
+                raise ValueError(f"{name} must be a non-empty tuple of positive widths, got {sizes}")
+        if self.batch_size % self.mini_batches:
+            raise ValueError(
+                f"num_envs * rollouts = {self.batch_size} is not divisible by "
+                f"mini_batches = {self.mini_batches}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        for name in ("discount_factor", "lambda_param"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("learning_rate_scheduler_kl_threshold", "grad_norm_clip",
+                     "ratio_clip", "value_clip", "entropy_loss_scale", "value_loss_scale"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.max_env_steps < self.batch_size:
+            raise ValueError(
+                f"max_env_steps = {self.max_env_steps} is less than one update "
+                f"(num_envs * rollouts = {self.batch_size})")
+
+    @property
+    def batch_size(self) -> int:
+        """Transitions per update, per seed."""
+        return self.num_envs * self.rollouts
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.mini_batches
+
+    @property
+    def num_updates(self) -> int:
+        return self.max_env_steps // self.batch_size
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(PPOConfig)}
+
+
+def parse_value(name: str, text: str) -> typing.Any:
+    """Parse `text` as the type of PPOConfig field `name`; ValueError names the field."""
+    import difflib
+
+    if name not in FIELDS:
+        close = difflib.get_close_matches(name, FIELDS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown config field {name!r}{hint}; fields: {', '.join(FIELDS)}")
+    kind = typing.get_type_hints(PPOConfig)[name]
+    try:
+        if kind is bool:
+            lowered = text.strip().lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return lowered in ("true", "1", "yes")
+        if kind is int:
+            return int(float(text)) if float(text).is_integer() else int(text)
+        if kind is float:
+            return float(text)
+        # tuple[int, ...]
+        parts = [p for p in text.strip("()[] ").split(",") if p.strip()]
+        return tuple(int(p) for p in parts)
+    except ValueError:
+        shown = {bool: "true/false", int: "an integer", float: "a number"}.get(
+            kind, "comma-separated integers, e.g. 64,64")
+        raise ValueError(f"{name}={text!r}: expected {shown}") from None
+
+
+def with_overrides(cfg: PPOConfig, assignments: typing.Iterable[str]) -> PPOConfig:
+    """Apply `field=value` strings to `cfg`; raises ValueError naming the bad field."""
+    changes = {}
+    for item in assignments:
+        if "=" not in item:
+            raise ValueError(f"--set expects field=value, got {item!r}")
+        name, text = item.split("=", 1)
+        changes[name.strip()] = parse_value(name.strip(), text)
+    return dataclasses.replace(cfg, **changes)

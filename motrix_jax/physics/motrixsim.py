@@ -1,0 +1,116 @@
+"""MotrixSim physics on the host, reached from jitted code by one callback per control step.
+
+The host keeps a batch of worlds (`motrixsim.SceneData(model, [N])`). Each
+control step sends, for the whole batch: a tick (step index, to check order),
+the controls [N, nu], the reset mask [N] and the initial states of the worlds
+to reset. The host resets those worlds, sets the controls, runs the physics
+substeps with one `step_n` call and returns qpos/qvel.
+
+Why `jax.pure_callback` and not `io_callback`: both cost the same here
+(~0.25-0.3 ms fixed per call, measured inside `lax.scan` with 1024 worlds),
+but an ordered `io_callback` cannot be vmapped ("Cannot `vmap` ordered IO
+callback"), and training several seeds in one program needs `vmap`. With
+`vmap_method="broadcast_all"`, vmapped seeds become one host call over
+[S, N] worlds. A pure_callback is only dropped when its result is unused; here
+every result feeds the next step. The tick guards the rest: the host raises
+if a step arrives twice or out of order.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from motrix_jax.env import PhysicsView
+
+os.environ.setdefault("RUST_LOG", "error")  # silence MotrixSim's loader warnings
+
+import motrixsim  # noqa: E402
+
+
+class HostWorlds:
+    """The host side: SceneData batches, created on first use per batch size."""
+
+    def __init__(self, xml_path: str | Path, sim_dt: float, substeps: int):
+        self.model = motrixsim.load_model(str(xml_path))
+        self.model.options.timestep = sim_dt
+        self.substeps = substeps
+        self.nq = self.model.num_dof_pos
+        self.nv = self.model.num_dof_vel
+        self.nu = self.model.num_actuators
+        self.data: motrixsim.SceneData | None = None
+        self.expected_tick = 0
+        self.tick_log: list[int] | None = None  # set to [] to record ticks (tests)
+
+    def _view(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        qpos = self.data.dof_pos.reshape(*shape, self.nq)
+        qvel = self.data.dof_vel.reshape(*shape, self.nv)
+        return qpos, qvel
+
+    def reset(self, qpos: np.ndarray, qvel: np.ndarray):
+        shape = qpos.shape[:-1]
+        n = int(np.prod(shape))
+        if self.data is None or self.data.shape != (n,):
+            self.data = motrixsim.SceneData(self.model, [n])
+        self.data.reset(self.model, dof_pos=_flat(qpos, self.nq), dof_vel=_flat(qvel, self.nv),
+                        forward_kinematic=True)
+        self.expected_tick = 0
+        return self._view(shape)
+
+    def step(self, tick, ctrl, reset_mask, reset_qpos, reset_qvel):
+        shape = ctrl.shape[:-1]
+        n = int(np.prod(shape))
+        if self.data is None or self.data.shape != (n,):
+            raise RuntimeError(f"MotrixSim host: step for {n} worlds before reset")
+        tick = int(np.asarray(tick).reshape(-1)[0])
+        if tick != self.expected_tick:
+            raise RuntimeError(
+                f"MotrixSim host: control step {tick} arrived, expected {self.expected_tick}")
+        self.expected_tick += 1
+        if self.tick_log is not None:
+            self.tick_log.append(tick)
+        mask = np.asarray(reset_mask, bool).reshape(n)
+        if mask.any():
+            q = _flat(reset_qpos, self.nq)[mask]
+            v = _flat(reset_qvel, self.nv)[mask]
+            self.data[mask].reset(self.model, dof_pos=q, dof_vel=v, forward_kinematic=True)
+        self.data.actuator_ctrls = _flat(ctrl, self.nu)
+        self.model.step_n(self.data, self.substeps)
+        return self._view(shape)
+
+
+def _flat(x, width: int) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(x, np.float32).reshape(-1, width))
+
+
+class MotrixSimPhysics:
+    """The `Physics` backend for MotrixSim: JAX functions over a HostWorlds."""
+
+    name = "motrixsim"
+
+    def __init__(self, xml_path: str | Path, sim_dt: float, ctrl_dt: float):
+        substeps = round(ctrl_dt / sim_dt)
+        if substeps < 1 or abs(substeps * sim_dt - ctrl_dt) > 1e-9:
+            raise ValueError(f"ctrl_dt={ctrl_dt} is not a whole multiple of sim_dt={sim_dt}")
+        self.host = HostWorlds(xml_path, sim_dt, substeps)
+        self.nq, self.nv, self.nu = self.host.nq, self.host.nv, self.host.nu
+
+    def _shapes(self, batch: tuple[int, ...]):
+        return (jax.ShapeDtypeStruct((*batch, self.nq), jnp.float32),
+                jax.ShapeDtypeStruct((*batch, self.nv), jnp.float32))
+
+    def reset(self, qpos: jax.Array, qvel: jax.Array) -> PhysicsView:
+        qpos, qvel = jax.pure_callback(
+            self.host.reset, self._shapes(qpos.shape[:-1]), qpos, qvel,
+            vmap_method="broadcast_all")
+        return PhysicsView(qpos=qpos, qvel=qvel)
+
+    def step(self, tick, ctrl, reset_mask, reset_qpos, reset_qvel) -> PhysicsView:
+        qpos, qvel = jax.pure_callback(
+            self.host.step, self._shapes(ctrl.shape[:-1]), tick, ctrl, reset_mask,
+            reset_qpos, reset_qvel, vmap_method="broadcast_all")
+        return PhysicsView(qpos=qpos, qvel=qvel)

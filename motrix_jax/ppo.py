@@ -1,0 +1,210 @@
+"""PPO as pure functions: `make_train(cfg, env)` returns `train(key)` for `jax.jit`.
+
+One update = a rollout (`lax.scan` over control steps), GAE with truncation
+bootstrapping, then `lax.scan` over epochs and minibatches. `train` scans
+`cfg.num_updates` updates; the CLI runs the same `update` in jitted chunks so
+it can log and checkpoint in between without changing the numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from motrix_jax import losses, normalization
+from motrix_jax.config import PPOConfig
+from motrix_jax.env import Env, EnvState
+from motrix_jax.networks import gaussian_entropy, gaussian_log_prob, make_network
+from motrix_jax.normalization import RunningStats
+
+
+@struct.dataclass
+class TrainState:
+    params: dict
+    opt_state: optax.OptState
+    obs_stats: RunningStats
+    value_stats: RunningStats
+    learning_rate: jax.Array  # scalar, adapted by the KL rule
+    env_state: EnvState
+    key: jax.Array
+    update: jax.Array  # int32 updates done
+    env_steps: jax.Array  # int32 env steps collected (per seed)
+
+
+@struct.dataclass
+class Transition:
+    """One control step for the whole batch; stacked by scan into [T, B, ...]."""
+
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array  # network output, in normalised value units
+    reward: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    final_obs: jax.Array
+    done_return: jax.Array
+    done_length: jax.Array
+    nonfinite: jax.Array
+
+
+class PPO(NamedTuple):
+    init: Callable[[jax.Array], TrainState]
+    update: Callable[[TrainState], tuple[TrainState, dict]]
+    run: Callable[[TrainState, int], tuple[TrainState, dict]]
+    policy: Callable[[dict, RunningStats, jax.Array], jax.Array]
+
+
+def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
+    """The PPO functions for `cfg` on `env`; all pure, all jit-able and vmap-able."""
+    network = make_network(cfg, env.action_size)
+    clip = optax.clip_by_global_norm(cfg.grad_norm_clip) if cfg.grad_norm_clip > 0 \
+        else optax.identity()
+    optimizer = optax.chain(clip, optax.scale_by_adam(eps=1e-8))
+
+    def forward(params, obs_stats, obs):
+        obs_n = normalization.normalize(obs_stats, obs) if cfg.state_preprocessor else obs
+        return network.apply(params, obs_n)
+
+    def to_value(value_stats, value_n):
+        return normalization.denormalize(value_stats, value_n) if cfg.value_preprocessor \
+            else value_n
+
+    def from_value(value_stats, value):
+        return normalization.normalize(value_stats, value) if cfg.value_preprocessor \
+            else value
+
+    def init(key: jax.Array) -> TrainState:
+        key, key_params, key_env = jax.random.split(key, 3)
+        params = network.init(key_params, jnp.zeros((1, env.obs_size)))
+        return TrainState(
+            params=params, opt_state=optimizer.init(params),
+            obs_stats=normalization.init_stats((env.obs_size,)),
+            value_stats=normalization.init_stats(()),
+            learning_rate=jnp.asarray(cfg.learning_rate, jnp.float32),
+            env_state=env.reset(key_env), key=key,
+            update=jnp.zeros((), jnp.int32), env_steps=jnp.zeros((), jnp.int32))
+
+    def rollout_step(carry, _):
+        env_state, params, obs_stats, key = carry
+        key, key_act = jax.random.split(key)
+        mean, log_std, value_n = forward(params, obs_stats, env_state.obs)
+        action = mean + jnp.exp(log_std) * jax.random.normal(key_act, mean.shape)
+        next_state = env.step(env_state, action)
+        transition = Transition(
+            obs=env_state.obs, action=action,
+            log_prob=gaussian_log_prob(mean, log_std, action), value=value_n,
+            reward=next_state.reward, terminated=next_state.terminated,
+            truncated=next_state.truncated, final_obs=next_state.final_obs,
+            done_return=next_state.done_return, done_length=next_state.done_length,
+            nonfinite=next_state.nonfinite)
+        return (next_state, params, obs_stats, key), transition
+
+    def minibatch_step(carry, batch):
+        params, opt_state, lr, obs_stats = carry
+
+        def loss_fn(p):
+            mean, log_std, value_n = forward(p, obs_stats, batch["obs"])
+            log_prob = gaussian_log_prob(mean, log_std, batch["action"])
+            return losses.ppo_loss(
+                log_prob, batch["log_prob"], batch["advantage"], value_n, batch["value"],
+                batch["return"], gaussian_entropy(log_std), ratio_clip=cfg.ratio_clip,
+                value_clip=cfg.value_clip, clip_predicted_values=cfg.clip_predicted_values,
+                value_loss_scale=cfg.value_loss_scale,
+                entropy_loss_scale=cfg.entropy_loss_scale)
+
+        grads, terms = jax.grad(loss_fn, has_aux=True)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = jax.tree.map(lambda p, u: p - lr * u, params, updates)
+        return (params, opt_state, lr, obs_stats), terms
+
+    def epoch_step(carry, key):
+        params, opt_state, lr, obs_stats, batch = carry
+        order = jax.random.permutation(key, cfg.batch_size)
+        minibatches = jax.tree.map(
+            lambda x: x[order].reshape(cfg.mini_batches, cfg.minibatch_size, *x.shape[1:]),
+            batch)
+        (params, opt_state, lr, _), terms = jax.lax.scan(
+            minibatch_step, (params, opt_state, lr, obs_stats), minibatches)
+        if cfg.learning_rate_scheduler_kl_threshold > 0:
+            lr = losses.kl_adaptive_lr(lr, terms["kl"].mean(),
+                                       cfg.learning_rate_scheduler_kl_threshold)
+        return (params, opt_state, lr, obs_stats, batch), terms
+
+    def update(state: TrainState) -> tuple[TrainState, dict]:
+        key, key_rollout, key_epochs = jax.random.split(state.key, 3)
+        (env_state, _, _, _), traj = jax.lax.scan(
+            rollout_step, (state.env_state, state.params, state.obs_stats, key_rollout),
+            None, length=cfg.rollouts)
+
+        _, _, next_value_n = forward(state.params, state.obs_stats, traj.final_obs)
+        values = to_value(state.value_stats, traj.value)
+        next_values = to_value(state.value_stats, next_value_n)
+        terminated = traj.terminated if cfg.time_limit_bootstrap \
+            else traj.terminated | traj.truncated
+        advantages, returns = losses.compute_gae(
+            traj.reward * cfg.rewards_shaper_scale, values, next_values, terminated,
+            traj.truncated, cfg.discount_factor, cfg.lambda_param)
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        value_stats = normalization.update_stats(state.value_stats, returns) \
+            if cfg.value_preprocessor else state.value_stats
+
+        flat = lambda x: x.reshape(cfg.batch_size, *x.shape[2:])  # noqa: E731
+        batch = {"obs": flat(traj.obs), "action": flat(traj.action),
+                 "log_prob": flat(traj.log_prob),
+                 "value": flat(from_value(value_stats, values)),
+                 "return": flat(from_value(value_stats, returns)),
+                 "advantage": flat(advantages)}
+        (params, opt_state, lr, _, _), terms = jax.lax.scan(
+            epoch_step,
+            (state.params, state.opt_state, state.learning_rate, state.obs_stats, batch),
+            jax.random.split(key_epochs, cfg.learning_epochs))
+        obs_stats = normalization.update_stats(state.obs_stats, traj.obs) \
+            if cfg.state_preprocessor else state.obs_stats
+
+        episodes = (traj.terminated | traj.truncated).sum()
+        metrics = {
+            "episodes": episodes,
+            "episode_return": traj.done_return.sum() / jnp.maximum(episodes, 1),
+            "episode_length": traj.done_length.sum() / jnp.maximum(episodes, 1),
+            "reward": traj.reward.mean(),
+            "nonfinite_resets": traj.nonfinite.sum(),
+            "learning_rate": lr,
+            **{f"loss_{k}": v.mean() for k, v in terms.items() if k != "kl"},
+            "kl": terms["kl"].mean(),
+            "policy_std": jnp.exp(params["params"]["log_std"]).mean(),
+        }
+        new_state = TrainState(
+            params=params, opt_state=opt_state, obs_stats=obs_stats,
+            value_stats=value_stats, learning_rate=lr, env_state=env_state, key=key,
+            update=state.update + 1, env_steps=state.env_steps + cfg.batch_size)
+        return new_state, metrics
+
+    def run(state: TrainState, num_updates: int) -> tuple[TrainState, dict]:
+        """`num_updates` updates; metrics stacked [num_updates]."""
+        return jax.lax.scan(lambda s, _: update(s), state, None, length=num_updates)
+
+    def policy(params, obs_stats, obs):
+        """Deterministic action (the Gaussian mean) for observations [..., obs]."""
+        return forward(params, obs_stats, obs)[0]
+
+    return PPO(init=init, update=update, run=run, policy=policy)
+
+
+def make_train(cfg: PPOConfig, env: Env) -> Callable[[jax.Array], tuple[TrainState, dict]]:
+    """`train(key) -> (final TrainState, metrics [num_updates])`, jit- and vmap-able."""
+    ppo = make_ppo(cfg, env)
+
+    def train(key: jax.Array) -> tuple[TrainState, dict]:
+        return ppo.run(ppo.init(key), cfg.num_updates)
+
+    return train
+
+
+def seed_keys(cfg: PPOConfig) -> jax.Array:
+    """One key per seed: seed i of a vmapped run equals a run alone with seed cfg.seed + i."""
+    return jnp.stack([jax.random.PRNGKey(cfg.seed + i) for i in range(cfg.num_seeds)])
