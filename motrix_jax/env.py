@@ -34,9 +34,10 @@ class Physics(Protocol):
     def reset(self, qpos: jax.Array, qvel: jax.Array) -> PhysicsView:
         """Put every world in the given state; [N, nq], [N, nv]."""
 
-    def step(self, tick: jax.Array, ctrl: jax.Array, reset_mask: jax.Array,
-             reset_qpos: jax.Array, reset_qvel: jax.Array) -> PhysicsView:
-        """Reset the masked worlds, apply ctrl [N, nu], advance one control step."""
+    def step(self, view: PhysicsView, tick: jax.Array, ctrl: jax.Array,
+             reset_mask: jax.Array, reset_qpos: jax.Array, reset_qvel: jax.Array) -> PhysicsView:
+        """From `view` (a host backend keeps its own copy), reset the masked worlds,
+        apply ctrl [N, nu] and advance one control step."""
 
 
 class Task(Protocol):
@@ -127,7 +128,7 @@ class Env:
         """Advance every world one control step; action [N, action_size]."""
         task = self.task
         ctrl = jnp.nan_to_num(task.ctrl(action))
-        view = self.physics.step(state.tick, ctrl, state.done, state.reset_qpos,
+        view = self.physics.step(state.physics, state.tick, ctrl, state.done, state.reset_qpos,
                                  state.reset_qvel)
         # Worlds that were reset this step start a new episode.
         step_count = jnp.where(state.done, 0, state.step_count) + 1

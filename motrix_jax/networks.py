@@ -38,7 +38,12 @@ class ActorCritic(nn.Module):
             value_features = policy_features
         else:
             value_features = MLP(self.value_hidden_sizes, name="value_trunk")(obs)
-        mean = nn.Dense(self.action_size, name="policy_head")(policy_features)
+        # A near-zero initial mean keeps the first policy close to pure exploration
+        # noise instead of a random feedback law, which often destabilises the robot
+        # (Andrychowicz et al. 2021, "What matters in on-policy RL").
+        mean = nn.Dense(self.action_size, name="policy_head",
+                        kernel_init=nn.initializers.variance_scaling(
+                            1e-4, "fan_in", "truncated_normal"))(policy_features)
         value = nn.Dense(1, name="value_head")(value_features)[..., 0]
         log_std = self.param("log_std", nn.initializers.constant(self.initial_log_std),
                              (self.action_size,))

@@ -69,7 +69,9 @@ class HostWorlds:
         tick = int(np.asarray(tick).reshape(-1)[0])
         if tick != self.expected_tick:
             raise RuntimeError(
-                f"MotrixSim host: control step {tick} arrived, expected {self.expected_tick}")
+                f"MotrixSim host: control step {tick} arrived, expected {self.expected_tick}. "
+                "The worlds live on the host, so each EnvState can be stepped once; "
+                "call env.reset to start again")
         self.expected_tick += 1
         if self.tick_log is not None:
             self.tick_log.append(tick)
@@ -109,7 +111,8 @@ class MotrixSimPhysics:
             vmap_method="broadcast_all")
         return PhysicsView(qpos=qpos, qvel=qvel)
 
-    def step(self, tick, ctrl, reset_mask, reset_qpos, reset_qvel) -> PhysicsView:
+    def step(self, view, tick, ctrl, reset_mask, reset_qpos, reset_qvel) -> PhysicsView:
+        del view  # the host holds the worlds
         qpos, qvel = jax.pure_callback(
             self.host.step, self._shapes(ctrl.shape[:-1]), tick, ctrl, reset_mask,
             reset_qpos, reset_qvel, vmap_method="broadcast_all")
