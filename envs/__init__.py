@@ -57,9 +57,9 @@ def canonical_name(name: str) -> str:
         return ALIASES[name]
     known = sorted([*REGISTRY, *ALIASES])
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.4)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise UnknownEnvError(
-        f"unknown env {name!r}{hint} available: {', '.join(sorted(REGISTRY))}")
+        f"unknown env {name!r}{hint}; available: {', '.join(sorted(REGISTRY))}")
 
 
 def preset(name: str) -> PPOConfig:

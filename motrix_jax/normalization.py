@@ -37,8 +37,10 @@ def update_stats(stats: RunningStats, batch: jax.Array) -> RunningStats:
     return RunningStats(mean=mean, var=m2 / total, count=total)
 
 
-def normalize(stats: RunningStats, x: jax.Array, clip: float = 5.0) -> jax.Array:
-    return jnp.clip((x - stats.mean) / jnp.sqrt(stats.var + 1e-8), -clip, clip)
+def normalize(stats: RunningStats, x: jax.Array, clip: float | None = 5.0) -> jax.Array:
+    """(x - mean) / std, clipped to +-clip unless clip is None."""
+    z = (x - stats.mean) / jnp.sqrt(stats.var + 1e-8)
+    return z if clip is None else jnp.clip(z, -clip, clip)
 
 
 def denormalize(stats: RunningStats, x: jax.Array) -> jax.Array:

@@ -75,8 +75,10 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
             else value_n
 
     def from_value(value_stats, value):
-        return normalization.normalize(value_stats, value) if cfg.value_preprocessor \
-            else value
+        # Unclipped: returns drift far from their running mean as the policy
+        # improves, and clipping them made every target the same constant.
+        return normalization.normalize(value_stats, value, clip=None) \
+            if cfg.value_preprocessor else value
 
     def init(key: jax.Array) -> TrainState:
         key, key_params, key_env = jax.random.split(key, 3)

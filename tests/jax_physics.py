@@ -14,8 +14,10 @@ class JaxCartpolePhysics:
     nq = nv = 2
     nu = 1
 
-    def __init__(self, dt=0.01, cart_mass=1.0, pole_mass=0.1, pole_length=0.6, gear=10.0):
+    def __init__(self, dt=0.01, cart_mass=1.0, pole_mass=0.1, pole_length=0.6, gear=10.0,
+                 slider_damping=0.0):
         self.dt, self.M, self.m, self.L, self.gear = dt, cart_mass, pole_mass, pole_length, gear
+        self.damping = slider_damping
 
     def reset(self, qpos, qvel):
         return PhysicsView(qpos=qpos, qvel=qvel)
@@ -26,7 +28,7 @@ class JaxCartpolePhysics:
         M, m, L, g = self.M, self.m, self.L, 9.81
         half = L / 2
         theta, theta_dot = qpos[:, 1], qvel[:, 1]
-        force = self.gear * ctrl[:, 0]
+        force = self.gear * ctrl[:, 0] - self.damping * qvel[:, 0]
         s, c = jnp.sin(theta), jnp.cos(theta)
         # [[M + m, m l c], [m l c, m L^2 / 3]] @ [x_dd, th_dd] = [F + m l th_d^2 s, m g l s]
         a11, a12, a22 = M + m, m * half * c, m * L**2 / 3
