@@ -22,6 +22,10 @@ class PhysicsView:
 
     qpos: jax.Array  # [N, nq]
     qvel: jax.Array  # [N, nv]
+    # int32 []: control steps since the last full reset, counted by the backend. Each
+    # step takes the previous view's tick, so every host call depends on the one before
+    # it (none can be dropped or reordered) and the host can check the order.
+    tick: jax.Array
 
 
 class Physics(Protocol):
@@ -34,8 +38,8 @@ class Physics(Protocol):
     def reset(self, qpos: jax.Array, qvel: jax.Array) -> PhysicsView:
         """Put every world in the given state; [N, nq], [N, nv]."""
 
-    def step(self, view: PhysicsView, tick: jax.Array, ctrl: jax.Array,
-             reset_mask: jax.Array, reset_qpos: jax.Array, reset_qvel: jax.Array) -> PhysicsView:
+    def step(self, view: PhysicsView, ctrl: jax.Array, reset_mask: jax.Array,
+             reset_qpos: jax.Array, reset_qvel: jax.Array) -> PhysicsView:
         """From `view` (a host backend keeps its own copy), reset the masked worlds,
         apply ctrl [N, nu] and advance one control step."""
 
@@ -82,7 +86,6 @@ class EnvState:
     done_length: jax.Array  # [N] length of the episode that just ended (0 if none)
     nonfinite: jax.Array  # [N] bool: last step produced non-finite physics
     reward_terms: dict[str, jax.Array]  # each [N], unscaled
-    tick: jax.Array  # int32 control steps since reset; the host checks its order
     key: jax.Array
 
     @property
@@ -122,13 +125,13 @@ class Env:
             reset_qvel=next_qvel, episode_return=zeros,
             episode_length=jnp.zeros((n,), jnp.int32), done_return=zeros,
             done_length=jnp.zeros((n,), jnp.int32), nonfinite=jnp.zeros((n,), bool),
-            reward_terms=terms, tick=jnp.zeros((), jnp.int32), key=key)
+            reward_terms=terms, key=key)
 
     def step(self, state: EnvState, action: jax.Array) -> EnvState:
         """Advance every world one control step; action [N, action_size]."""
         task = self.task
         ctrl = jnp.nan_to_num(task.ctrl(action))
-        view = self.physics.step(state.physics, state.tick, ctrl, state.done, state.reset_qpos,
+        view = self.physics.step(state.physics, ctrl, state.done, state.reset_qpos,
                                  state.reset_qvel)
         # Worlds that were reset this step start a new episode.
         step_count = jnp.where(state.done, 0, state.step_count) + 1
@@ -150,7 +153,8 @@ class Env:
         # state; the physics applies that state at the start of the next step.
         key, key_init = jax.random.split(state.key)
         next_qpos, next_qvel = task.initial_state(key_init, self.num_envs)
-        reset_obs = task.observe(PhysicsView(qpos=state.reset_qpos, qvel=state.reset_qvel))
+        reset_obs = task.observe(PhysicsView(qpos=state.reset_qpos, qvel=state.reset_qvel,
+                                             tick=view.tick))
         return EnvState(
             obs=jnp.where(done[:, None], reset_obs, obs), reward=reward,
             terminated=terminated, truncated=truncated, final_obs=obs, physics=view,
@@ -160,4 +164,4 @@ class Env:
             episode_return=episode_return, episode_length=episode_length,
             done_return=jnp.where(done, episode_return, 0.0),
             done_length=jnp.where(done, episode_length, 0),
-            nonfinite=nonfinite, reward_terms=terms, tick=state.tick + 1, key=key)
+            nonfinite=nonfinite, reward_terms=terms, key=key)

@@ -20,9 +20,9 @@ class JaxCartpolePhysics:
         self.damping = slider_damping
 
     def reset(self, qpos, qvel):
-        return PhysicsView(qpos=qpos, qvel=qvel)
+        return PhysicsView(qpos=qpos, qvel=qvel, tick=jnp.zeros((), jnp.int32))
 
-    def step(self, view, tick, ctrl, reset_mask, reset_qpos, reset_qvel):
+    def step(self, view, ctrl, reset_mask, reset_qpos, reset_qvel):
         qpos = jnp.where(reset_mask[:, None], reset_qpos, view.qpos)
         qvel = jnp.where(reset_mask[:, None], reset_qvel, view.qvel)
         M, m, L, g = self.M, self.m, self.L, 9.81
@@ -37,4 +37,4 @@ class JaxCartpolePhysics:
         x_dd = (b1 * a22 - a12 * b2) / det
         th_dd = (a11 * b2 - a12 * b1) / det
         qvel = qvel + self.dt * jnp.stack([x_dd, th_dd], -1)
-        return PhysicsView(qpos=qpos + self.dt * qvel, qvel=qvel)
+        return PhysicsView(qpos=qpos + self.dt * qvel, qvel=qvel, tick=view.tick + 1)

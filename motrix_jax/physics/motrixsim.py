@@ -1,7 +1,8 @@
 """MotrixSim physics on the host, reached from jitted code by one callback per control step.
 
 The host keeps a batch of worlds (`motrixsim.SceneData(model, [N])`). Each
-control step sends, for the whole batch: a tick (step index, to check order),
+control step sends, for the whole batch: the tick returned by the previous
+call (so each call depends on the one before and cannot be dropped or reordered),
 the controls [N, nu], the reset mask [N] and the initial states of the worlds
 to reset. The host resets those worlds, sets the controls, runs the physics
 substeps with one `step_n` call and returns qpos/qvel.
@@ -11,9 +12,9 @@ Why `jax.pure_callback` and not `io_callback`: both cost the same here
 but an ordered `io_callback` cannot be vmapped ("Cannot `vmap` ordered IO
 callback"), and training several seeds in one program needs `vmap`. With
 `vmap_method="broadcast_all"`, vmapped seeds become one host call over
-[S, N] worlds. A pure_callback is only dropped when its result is unused; here
-every result feeds the next step. The tick guards the rest: the host raises
-if a step arrives twice or out of order.
+[S, N] worlds. A pure_callback is dropped when its result is unused (a reset
+whose observation nobody reads was dropped in a test), so the tick threads
+through every call, and the host raises if a step arrives twice or out of order.
 """
 
 from __future__ import annotations
@@ -46,10 +47,12 @@ class HostWorlds:
         self.expected_tick = 0
         self.tick_log: list[int] | None = None  # set to [] to record ticks (tests)
 
-    def _view(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    def _view(self, shape: tuple[int, ...]):
         qpos = self.data.dof_pos.reshape(*shape, self.nq)
         qvel = self.data.dof_vel.reshape(*shape, self.nv)
-        return qpos, qvel
+        # one tick per vmapped program (all equal): shape = the leading batch axes
+        tick = np.full(shape[:-1], self.expected_tick, np.int32)
+        return qpos, qvel, tick
 
     def reset(self, qpos: np.ndarray, qvel: np.ndarray):
         shape = qpos.shape[:-1]
@@ -103,17 +106,18 @@ class MotrixSimPhysics:
 
     def _shapes(self, batch: tuple[int, ...]):
         return (jax.ShapeDtypeStruct((*batch, self.nq), jnp.float32),
-                jax.ShapeDtypeStruct((*batch, self.nv), jnp.float32))
+                jax.ShapeDtypeStruct((*batch, self.nv), jnp.float32),
+                jax.ShapeDtypeStruct((), jnp.int32))
 
     def reset(self, qpos: jax.Array, qvel: jax.Array) -> PhysicsView:
-        qpos, qvel = jax.pure_callback(
+        qpos, qvel, tick = jax.pure_callback(
             self.host.reset, self._shapes(qpos.shape[:-1]), qpos, qvel,
             vmap_method="broadcast_all")
-        return PhysicsView(qpos=qpos, qvel=qvel)
+        return PhysicsView(qpos=qpos, qvel=qvel, tick=tick)
 
-    def step(self, view, tick, ctrl, reset_mask, reset_qpos, reset_qvel) -> PhysicsView:
-        del view  # the host holds the worlds
-        qpos, qvel = jax.pure_callback(
-            self.host.step, self._shapes(ctrl.shape[:-1]), tick, ctrl, reset_mask,
+    def step(self, view, ctrl, reset_mask, reset_qpos, reset_qvel) -> PhysicsView:
+        # Only the tick of `view` is sent: the host holds the worlds themselves.
+        qpos, qvel, tick = jax.pure_callback(
+            self.host.step, self._shapes(ctrl.shape[:-1]), view.tick, ctrl, reset_mask,
             reset_qpos, reset_qvel, vmap_method="broadcast_all")
-        return PhysicsView(qpos=qpos, qvel=qvel)
+        return PhysicsView(qpos=qpos, qvel=qvel, tick=tick)

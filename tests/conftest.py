@@ -1,0 +1,24 @@
+import dataclasses
+
+import pytest
+
+from jax_physics import JaxCartpolePhysics
+from motrix_jax import envs
+from motrix_jax.env import Env
+
+
+@pytest.fixture
+def cartpole_task():
+    return envs.make_task("cartpole")
+
+
+def jax_cartpole(num_envs: int, **task_changes) -> Env:
+    """Cartpole on the pure-JAX reference physics (no host callback)."""
+    task = dataclasses.replace(envs.make_task("cartpole"), **task_changes)
+    return Env(task, JaxCartpolePhysics(), num_envs)
+
+
+def motrix_cartpole(num_envs: int, **task_changes) -> Env:
+    env = envs.make("cartpole", num_envs)
+    env.task = dataclasses.replace(env.task, **task_changes)
+    return env
