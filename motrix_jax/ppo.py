@@ -152,21 +152,28 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
             traj.reward * cfg.rewards_shaper_scale, values, next_values, terminated,
             traj.truncated, cfg.discount_factor, cfg.lambda_param)
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        value_stats = normalization.update_stats(state.value_stats, returns) \
-            if cfg.value_preprocessor else state.value_stats
 
+        # Targets are expressed in the units the value network was trained in (the
+        # current statistics), and the clip window is centred on its own outputs.
+        # Updating the statistics first moved every target, and most predictions,
+        # outside the +-value_clip window, where the clipped loss has no gradient:
+        # the value function froze and returns collapsed.
         flat = lambda x: x.reshape(cfg.batch_size, *x.shape[2:])  # noqa: E731
         batch = {"obs": flat(traj.obs), "action": flat(traj.action),
-                 "log_prob": flat(traj.log_prob),
-                 "value": flat(from_value(value_stats, values)),
-                 "return": flat(from_value(value_stats, returns)),
+                 "log_prob": flat(traj.log_prob), "value": flat(traj.value),
+                 "return": flat(from_value(state.value_stats, returns)),
                  "advantage": flat(advantages)}
         (params, opt_state, lr, _, _), terms = jax.lax.scan(
             epoch_step,
             (state.params, state.opt_state, state.learning_rate, state.obs_stats, batch),
             jax.random.split(key_epochs, cfg.learning_epochs))
+        # Statistics are written once per update, after the epochs that used them.
         obs_stats = normalization.update_stats(state.obs_stats, traj.obs) \
             if cfg.state_preprocessor else state.obs_stats
+        value_stats = state.value_stats
+        if cfg.value_preprocessor:
+            value_stats = normalization.update_stats(state.value_stats, returns)
+            params = preserve_value_outputs(params, state.value_stats, value_stats)
 
         episodes = (traj.terminated | traj.truncated).sum()
         metrics = {
@@ -195,6 +202,16 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
         return forward(params, obs_stats, obs)[0]
 
     return PPO(init=init, update=update, run=run, policy=policy)
+
+
+def preserve_value_outputs(params: dict, old: RunningStats, new: RunningStats) -> dict:
+    """Rescale the value head so denormalised values are unchanged by a statistics update
+    (the output-preserving step of PopArt, van Hasselt et al. 2016)."""
+    old_std, new_std = jnp.sqrt(old.var + 1e-8), jnp.sqrt(new.var + 1e-8)
+    head = params["params"]["value_head"]
+    head = {"kernel": head["kernel"] * old_std / new_std,
+            "bias": (head["bias"] * old_std + old.mean - new.mean) / new_std}
+    return {**params, "params": {**params["params"], "value_head": head}}
 
 
 def make_train(cfg: PPOConfig, env: Env) -> Callable[[jax.Array], tuple[TrainState, dict]]:

@@ -41,11 +41,29 @@ def test_vmapped_seeds_differ_and_each_equals_a_run_alone():
 
 
 def test_returns_rise_on_cartpole_within_a_few_updates():
-    cfg = dataclasses.replace(envs.preset("cartpole"), num_envs=256, max_env_steps=256 * 32 * 12)
+    cfg = dataclasses.replace(envs.preset("cartpole"), num_envs=256,
+                              max_env_steps=256 * 32 * 20)
     ppo = make_ppo(cfg, jax_cartpole(cfg.num_envs))
     state, metrics = jax.jit(ppo.run, static_argnums=1)(
         jax.jit(ppo.init)(jax.random.PRNGKey(0)), cfg.num_updates)
-    returns = np.asarray(metrics["episode_return"])
+    returns = np.asarray(metrics["episode_return"])[np.asarray(metrics["episodes"]) > 0]
     assert returns[:2].mean() < 60, returns
-    assert returns[-3:].mean() > 2 * returns[:2].mean(), returns
+    assert returns[-3:].mean() > 4 * returns[:2].mean(), returns
     chex.assert_tree_all_finite(state.params)
+
+
+def test_value_statistics_update_preserves_denormalised_values():
+    from motrix_jax.normalization import denormalize, init_stats, update_stats
+    from motrix_jax.ppo import preserve_value_outputs
+
+    cfg = small_cfg()
+    state = make_ppo(cfg, jax_cartpole(cfg.num_envs)).init(jax.random.PRNGKey(0))
+    old = update_stats(init_stats(()), jax.random.normal(jax.random.PRNGKey(1), (100,)))
+    new = update_stats(old, 50 + 10 * jax.random.normal(jax.random.PRNGKey(2), (100,)))
+    obs = jax.random.normal(jax.random.PRNGKey(3), (7, 4))
+    from motrix_jax.networks import make_network
+
+    apply = make_network(cfg, 1).apply
+    before = denormalize(old, apply(state.params, obs)[2])
+    after = denormalize(new, apply(preserve_value_outputs(state.params, old, new), obs)[2])
+    np.testing.assert_allclose(after, before, rtol=1e-4, atol=1e-4)
