@@ -1,0 +1,49 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "motrix_jax.train", *args],
+                          capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--env", "cartpol"], "unknown env 'cartpol' (did you mean 'cartpole'?); available:"),
+    (["--env", "cartpole", "--set", "mini_batches=7"],
+     "num_envs * rollouts = 65536 is not divisible by mini_batches = 7"),
+    (["--env", "cartpole", "--set", "learning_rate=-1"], "learning_rate must be > 0"),
+    (["--env", "cartpole", "--set", "rollouts=many"], "rollouts='many': expected an integer"),
+    (["--env", "cartpole", "--set", "lerning_rate=1"], "did you mean 'learning_rate'"),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message):
+    result = run_cli(*args, "--run-root", str(tmp_path / "runs"))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_list_shows_envs_with_sizes():
+    result = run_cli("--list")
+    assert result.returncode == 0
+    assert "cartpole" in result.stdout and "1000" in result.stdout
+
+
+def test_short_run_writes_config_and_metrics(tmp_path):
+    result = run_cli("--env", "CartPole", "--num-envs", "64", "--max-env-steps", "6144",
+                     "--set", "mini_batches=8", "--run-root", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = (tmp_path / "cartpole").iterdir()
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["env"] == "cartpole" and config["ppo"]["num_envs"] == 64
+    assert config["ppo"]["mini_batches"] == 8
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 3  # 6144 / (64 * 32)
+    last = json.loads(lines[-1])
+    assert last["update"] == 3 and last["env_steps"] == 6144
+    assert "compiled" in result.stdout and "steps/s" in result.stdout
+    assert "physics=motrixsim" in result.stdout
