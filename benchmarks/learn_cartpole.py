@@ -43,7 +43,7 @@ def learn(seed: int, max_env_steps: int, env_name: str = "cartpole") -> dict:
         print(f"{curve[-1]['env_steps']:>10,} steps  {curve[-1]['wall_s']:7.1f} s  "
               f"return {last:7.1f}", flush=True)
     train_s = time.perf_counter() - t0
-    first = lambda level: next((c for c in curve if c["return"] >= level), None)  # noqa: E731
+    first = lambda level: next((c for c in curve if c["return"] >= level), None)
     return {"env": env_name, "seed": seed, "num_envs": cfg.num_envs,
             "compile_and_first_update_s": round(compile_s, 2),
             "steps_per_s_after_first_update":

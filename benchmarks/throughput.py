@@ -61,7 +61,7 @@ def training(env, cfg, updates: int) -> float:
     jax.block_until_ready(state)
     start = time.perf_counter()
     for _ in range(updates):
-        state, metrics = update(state)
+        state, _ = update(state)
     jax.block_until_ready(state)
     return updates * cfg.batch_size / (time.perf_counter() - start)
 

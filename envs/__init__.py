@@ -7,8 +7,8 @@ Installed as `motrix_jax.envs`. `make(name, num_envs)` builds an `Env`;
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from motrix_jax.config import PPOConfig
 from motrix_jax.env import Env

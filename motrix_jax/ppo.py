@@ -8,7 +8,8 @@ it can log and checkpoint in between without changing the numbers.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -158,7 +159,7 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
         # Updating the statistics first moved every target, and most predictions,
         # outside the +-value_clip window, where the clipped loss has no gradient:
         # the value function froze and returns collapsed.
-        flat = lambda x: x.reshape(cfg.batch_size, *x.shape[2:])  # noqa: E731
+        flat = lambda x: x.reshape(cfg.batch_size, *x.shape[2:])
         batch = {"obs": flat(traj.obs), "action": flat(traj.action),
                  "log_prob": flat(traj.log_prob), "value": flat(traj.value),
                  "return": flat(from_value(state.value_stats, returns)),

@@ -1,8 +1,8 @@
 import dataclasses
 
 import pytest
-
 from jax_physics import JaxCartpolePhysics
+
 from motrix_jax import envs
 from motrix_jax.env import Env
 

@@ -7,7 +7,7 @@ import pytest
 
 def run_cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "motrix_jax.train", *args],
-                          capture_output=True, text=True, timeout=300, cwd=cwd)
+                          capture_output=True, text=True, timeout=300, cwd=cwd, check=False)
 
 
 @pytest.mark.parametrize("args,message", [

@@ -9,7 +9,7 @@ from motrix_jax.losses import compute_gae, kl_adaptive_lr, ppo_loss
 
 def random_rollout(seed, t=6, b=3):
     rng = np.random.default_rng(seed)
-    f = lambda: jnp.asarray(rng.normal(size=(t, b)), jnp.float32)  # noqa: E731
+    f = lambda: jnp.asarray(rng.normal(size=(t, b)), jnp.float32)
     terminated = jnp.asarray(rng.random((t, b)) < 0.2)
     truncated = jnp.asarray(rng.random((t, b)) < 0.2) & ~terminated
     return f(), f(), f(), terminated, truncated

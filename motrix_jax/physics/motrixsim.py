@@ -30,7 +30,7 @@ from motrix_jax.env import PhysicsView
 
 os.environ.setdefault("RUST_LOG", "error")  # silence MotrixSim's loader warnings
 
-import motrixsim  # noqa: E402
+import motrixsim
 
 
 class HostWorlds:
