@@ -76,8 +76,8 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
             else value_n
 
     def from_value(value_stats, value):
-        # Unclipped: returns drift far from their running mean as the policy
-        # improves, and clipping them made every target the same constant.
+        # Unclipped (unlike observations): value targets legitimately move several
+        # standard deviations from the running mean while the policy improves.
         return normalization.normalize(value_stats, value, clip=None) \
             if cfg.value_preprocessor else value
 

@@ -82,7 +82,8 @@ class HostWorlds:
         if mask.any():
             q = _flat(reset_qpos, self.nq)[mask]
             v = _flat(reset_qvel, self.nv)[mask]
-            self.data[mask].reset(self.model, dof_pos=q, dof_vel=v, forward_kinematic=True)
+            # No forward kinematics here: the step below recomputes it anyway.
+            self.data[mask].reset(self.model, dof_pos=q, dof_vel=v)
         self.data.actuator_ctrls = _flat(ctrl, self.nu)
         self.model.step_n(self.data, self.substeps)
         return self._view(shape)
