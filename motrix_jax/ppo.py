@@ -51,6 +51,7 @@ class Transition:
     done_return: jax.Array
     done_length: jax.Array
     nonfinite: jax.Array
+    reward_terms: dict[str, jax.Array]  # unscaled
 
 
 class PPO(NamedTuple):
@@ -104,7 +105,7 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
             reward=next_state.reward, terminated=next_state.terminated,
             truncated=next_state.truncated, final_obs=next_state.final_obs,
             done_return=next_state.done_return, done_length=next_state.done_length,
-            nonfinite=next_state.nonfinite)
+            nonfinite=next_state.nonfinite, reward_terms=next_state.reward_terms)
         return (next_state, params, obs_stats, key), transition
 
     def minibatch_step(carry, batch):
@@ -182,6 +183,9 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
             "episode_return": traj.done_return.sum() / jnp.maximum(episodes, 1),
             "episode_length": traj.done_length.sum() / jnp.maximum(episodes, 1),
             "reward": traj.reward.mean(),
+            # per-step mean of each scaled term (they sum to "reward" on finite steps)
+            **{f"reward/{k}": (scale * traj.reward_terms[k]).mean()
+               for k, scale in env.task.reward_scales.items()},
             "nonfinite_resets": traj.nonfinite.sum(),
             "learning_rate": lr,
             **{f"loss_{k}": v.mean() for k, v in terms.items() if k != "kl"},

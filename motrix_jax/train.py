@@ -1,7 +1,16 @@
-"""Train a PPO policy: `python -m motrix_jax.train --env cartpole`.
+"""Train a PPO policy: `python -m motrix_jax.train --env cartpole`, or continue a run
+with `python -m motrix_jax.train --resume runs/<env>/<timestamp>`.
 
-Bad input (unknown env, impossible config) prints one line and exits with
-code 2 before anything is compiled or written.
+Training runs as jitted chunks of updates (`--chunk`, default 1); between chunks
+the host writes metrics, updates the progress display and, every
+`check_point_interval` updates, saves an orbax checkpoint of the whole train
+state. A chunk is `ppo.run` over whole updates, so where chunks and checkpoints
+fall does not change the numbers.
+
+Bad input (unknown env, impossible config, an unusable --resume folder) prints
+one line and exits with code 2 before anything is compiled or written.
+A non-finite loss or parameter stops the run (exit 1) without saving; Ctrl-C
+saves a checkpoint and exits with 130.
 """
 
 from __future__ import annotations
@@ -9,13 +18,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import json
-import math
+import functools
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
+EXIT_NONFINITE = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -24,6 +36,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Train a PPO policy on a registered env with the task's preset.")
     parser.add_argument("--env", help="env name or MotrixLab alias (see --list)")
     parser.add_argument("--list", action="store_true", help="list the envs and exit")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                        help="continue the run in RUN_DIR from its latest checkpoint")
     parser.add_argument("--num-envs", type=int, help="parallel envs per seed")
     parser.add_argument("--seed", type=int, help="first seed")
     parser.add_argument("--num-seeds", type=int, help="seeds trained together with vmap")
@@ -31,11 +45,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override any PPOConfig field (repeatable), e.g. "
                              "--set learning_rate=3e-4 --set policy_hidden_sizes=64,64")
-    parser.add_argument("--physics", default="motrixsim", help="physics backend")
+    parser.add_argument("--physics", help="physics backend (default motrixsim)")
     parser.add_argument("--run-root", default="runs", type=Path,
                         help="runs are written to RUN_ROOT/<env>/<timestamp>/")
+    parser.add_argument("--keep-checkpoints", type=int, default=3, metavar="K",
+                        help="keep the last K checkpoints (plus the best by return)")
+    parser.add_argument("--chunk", type=int, default=1,
+                        help="updates per jitted call (the host logs between calls)")
     parser.add_argument("--log-every", type=int, default=0,
-                        help="updates between progress lines (default: about 20 lines)")
+                        help="updates between plain progress lines when output is not a "
+                             "terminal (default: about 20 lines)")
     return parser.parse_args(argv)
 
 
@@ -68,14 +87,17 @@ def list_envs() -> None:
 
 
 def make_run_dir(root: Path, env_name: str) -> Path:
+    """A new folder root/env/<timestamp>[-k]; never an existing one."""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir = root / env_name / stamp
-    suffix = 1
-    while run_dir.exists():
-        run_dir = root / env_name / f"{stamp}-{suffix}"
-        suffix += 1
-    run_dir.mkdir(parents=True)
-    return run_dir
+    (root / env_name).mkdir(parents=True, exist_ok=True)
+    for suffix in range(1000):
+        run_dir = root / env_name / (f"{stamp}-{suffix}" if suffix else stamp)
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a new run folder in {root / env_name}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,91 +105,321 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         list_envs()
         return 0
-    if not args.env:
-        print("error: --env is required (see --list)", file=sys.stderr)
-        return EXIT_USAGE
-    from motrix_jax import envs
-
     try:
-        name = envs.canonical_name(args.env)
-        cfg = build_config(args)
-        if args.physics not in envs.PHYSICS:
-            raise ValueError(f"unknown physics {args.physics!r}; available: "
-                             f"{', '.join(envs.PHYSICS)}")
-    except ValueError as error:
+        env, info, run_dir = prepare_resume(args) if args.resume else prepare_new(args)
+    except ValueError as error:  # includes CheckpointError and UnknownEnvError
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    return train(name, cfg, args)
+    return fit(env, info, run_dir, resume=args.resume is not None,
+               keep=args.keep_checkpoints, chunk=args.chunk, log_every=args.log_every)
 
 
-def train(name: str, cfg, args: argparse.Namespace) -> int:
+def check_run_options(args: argparse.Namespace) -> None:
+    if args.keep_checkpoints < 1:
+        raise ValueError(f"--keep-checkpoints must be >= 1, got {args.keep_checkpoints}")
+    if args.chunk < 1:
+        raise ValueError(f"--chunk must be >= 1, got {args.chunk}")
+
+
+def prepare_new(args: argparse.Namespace):
+    """Validate a new run, then create its folder and config.json; (env, info, run_dir)."""
+    from motrix_jax import envs
+    from motrix_jax.checkpoint import RunInfo, write_run_info
+
+    if not args.env:
+        raise ValueError("--env is required (see --list), or --resume RUN_DIR")
+    check_run_options(args)
+    name = envs.canonical_name(args.env)
+    cfg = build_config(args)
+    physics = args.physics or "motrixsim"
+    if physics not in envs.PHYSICS:
+        raise ValueError(f"unknown physics {physics!r}; available: {', '.join(envs.PHYSICS)}")
+    env = envs.make(name, cfg.num_envs, physics=physics)
+    info = RunInfo(env=name, physics=physics, ppo=cfg, obs_size=env.obs_size,
+                   action_size=env.action_size)
+    run_dir = make_run_dir(args.run_root, name)
+    write_run_info(run_dir, info)
+    return env, info, run_dir
+
+
+def prepare_resume(args: argparse.Namespace):
+    """Check that args.resume holds a usable run; (env, info, run_dir). Writes nothing."""
+    from motrix_jax import envs
+    from motrix_jax.checkpoint import CheckpointError, open_run
+
+    given = [flag for flag, value in (("--env", args.env), ("--set", args.set),
+                                      ("--num-envs", args.num_envs), ("--seed", args.seed),
+                                      ("--num-seeds", args.num_seeds),
+                                      ("--max-env-steps", args.max_env_steps),
+                                      ("--physics", args.physics)) if value]
+    if given:
+        raise ValueError(f"--resume continues a run with its saved config.json; "
+                         f"drop {', '.join(given)}")
+    check_run_options(args)
+    info, checkpointer = open_run(args.resume)
+    checkpointer.close()
+    try:
+        name = envs.canonical_name(info.env)
+        env = envs.make(name, info.ppo.num_envs, physics=info.physics)
+    except ValueError as error:
+        raise CheckpointError(f"{args.resume} is incompatible: {error}") from None
+    saved = (info.obs_size, info.action_size)
+    if (env.obs_size, env.action_size) != saved:
+        raise CheckpointError(
+            f"{args.resume} is incompatible: it was trained with observation/action sizes "
+            f"{saved}, env {name!r} now has {(env.obs_size, env.action_size)}")
+    return env, info, args.resume
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """Host-side run counters, saved as JSON with each checkpoint."""
+
+    update: int = 0
+    env_steps: int = 0  # per seed
+    wall_time: float = 0.0  # seconds, summed over sessions
+    last_return: tuple[float | None, ...] = ()  # per seed, carried through updates
+    # in which no episode ended (None before the first)
+
+    @property
+    def mean_return(self) -> float:
+        seen = [r for r in self.last_return if r is not None]
+        return sum(seen) / len(seen) if seen else float("nan")
+
+    def to_json(self) -> dict:
+        mean = self.mean_return
+        return {**dataclasses.asdict(self), "last_return": list(self.last_return),
+                "episode_return": mean if mean == mean else None}
+
+    @classmethod
+    def from_json(cls, raw: dict) -> Progress:
+        return cls(update=int(raw["update"]), env_steps=int(raw["env_steps"]),
+                   wall_time=float(raw["wall_time"]), last_return=tuple(raw["last_return"]))
+
+
+def chunk_fn(ppo, num_updates: int, state):
+    """`num_updates` updates on one seed's state, plus whether the params stayed finite."""
     import jax
+    import jax.numpy as jnp
+
+    state, metrics = ppo.run(state, num_updates)
+    finite = jnp.stack([jnp.isfinite(x).all() for x in jax.tree.leaves(state.params)]).all()
+    return state, {**metrics, "params_finite": finite}
+
+
+class ChunkRunner:
+    """The vmapped, jitted chunk, compiled ahead of time once per chunk length."""
+
+    def __init__(self, ppo):
+        self.ppo, self.compiled, self.compile_s = ppo, {}, 0.0
+
+    def __call__(self, state, num_updates: int):
+        import jax
+
+        if num_updates not in self.compiled:
+            start = time.perf_counter()
+            fn = jax.jit(jax.vmap(functools.partial(chunk_fn, self.ppo, num_updates)),
+                         donate_argnums=0)
+            self.compiled[num_updates] = fn.lower(state).compile()
+            self.compile_s += time.perf_counter() - start
+        return self.compiled[num_updates](state)
+
+
+def records(progress: Progress, metrics: dict, batch_size: int, wall_time: float):
+    """Yield (record, progress) per update of a chunk; metrics are numpy [S, n]."""
     import numpy as np
+
+    last = np.array([np.nan if r is None else r for r in progress.last_return])
+    scalars = {k: v for k, v in metrics.items() if k != "params_finite"}
+    for i in range(metrics["episodes"].shape[1]):
+        row = {k: v[:, i] for k, v in scalars.items()}
+        last = np.where(row["episodes"] > 0, row["episode_return"], last)
+        update = progress.update + 1
+        progress = Progress(update=update, env_steps=update * batch_size, wall_time=wall_time,
+                            last_return=tuple(None if np.isnan(r) else float(r) for r in last))
+        record = {"update": update, "env_steps": progress.env_steps,
+                  "wall_time": round(wall_time, 3),
+                  **{k: float(v.mean()) for k, v in row.items()},
+                  "episode_return_mean": progress.mean_return,
+                  "episode_return_per_seed": [float(r) for r in last]}
+        yield record, progress
+
+
+class StopRequest:
+    """Ctrl-C (SIGINT) sets `requested`; the loop saves and exits after the current
+    chunk. A second Ctrl-C aborts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = None
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def restore(env, ppo, run_dir: Path, keys):
+    """The TrainState and Progress of run_dir's latest checkpoint, with the physics
+    backend's host state (MotrixSim worlds) put back to the saved EnvState."""
+    import jax
+
+    from motrix_jax.checkpoint import Checkpointer
+
+    checkpointer = Checkpointer(run_dir, read_only=True)
+    try:
+        state, raw = checkpointer.restore(jax.eval_shape(jax.vmap(ppo.init), keys))
+    finally:
+        checkpointer.close()
+    if hasattr(env.physics, "restore"):
+        env.physics.restore(state.env_state.physics)
+    return state, Progress.from_json(raw)
+
+
+def fit(env, info, run_dir: Path, *, resume: bool = False, keep: int = 3, chunk: int = 1,
+        log_every: int = 0, stop_after: int | None = None, console=None) -> int:
+    """Train `env` with `info.ppo` in `run_dir` (which holds config.json), from scratch or
+    from its latest checkpoint, to `num_updates` (or `stop_after`, then checkpoint)."""
+    import jax
     from rich.console import Console
 
-    from motrix_jax import envs
+    from motrix_jax.checkpoint import CheckpointError
     from motrix_jax.ppo import make_ppo, seed_keys
 
-    console = Console(highlight=False, soft_wrap=True)
-    env = envs.make(name, cfg.num_envs, physics=args.physics)
+    cfg = info.ppo
+    console = console or Console(highlight=False, soft_wrap=True)
+    ppo = make_ppo(cfg, env)
+    keys = seed_keys(cfg)
+    session_start = time.perf_counter()
+    if resume:
+        try:
+            state, progress = restore(env, ppo, run_dir, keys)
+        except CheckpointError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+    else:
+        state = jax.jit(jax.vmap(ppo.init))(keys)
+        progress = Progress(last_return=(None,) * cfg.num_seeds)
     device = jax.devices()[0]
-    console.print(f"[bold]motrix_jax[/] env={name} physics={args.physics} "
+    console.print(f"[bold]motrix_jax[/] env={info.env} physics={info.physics} "
                   f"device={device.platform}:{device.device_kind} seeds={cfg.num_seeds} "
                   f"envs/seed={cfg.num_envs} updates={cfg.num_updates} "
                   f"({cfg.num_updates * cfg.batch_size:,} env steps/seed)")
-    run_dir = make_run_dir(args.run_root, name)
-    (run_dir / "config.json").write_text(json.dumps(
-        {"env": name, "physics": args.physics, "ppo": dataclasses.asdict(cfg)}, indent=2))
-    console.print(f"run folder: {run_dir}")
-
-    ppo = make_ppo(cfg, env)
-    init = jax.jit(jax.vmap(ppo.init))
-    update = jax.jit(jax.vmap(ppo.update), donate_argnums=0)
-    start = time.perf_counter()
-    state = init(seed_keys(cfg))
-    state, metrics = update(state)
-    jax.block_until_ready(metrics)
-    console.print(f"compiled and ran the first update in {time.perf_counter() - start:.1f} s")
-
-    log_every = args.log_every or max(1, cfg.num_updates // 20)
-    last_return = np.full(cfg.num_seeds, np.nan)
-    t0, steps_per_update = time.perf_counter(), cfg.batch_size * cfg.num_seeds
-    update_index = 1
+    console.print(f"run folder: {run_dir}" + (f" (resumed at update {progress.update})"
+                                                if resume else ""))
+    if progress.update >= cfg.num_updates:
+        console.print(f"the run is complete ({progress.update} updates); nothing to do")
+        return 0
+    loop = TrainLoop(ppo, cfg, run_dir, progress, resume, keep, console, log_every)
     try:
-        with open(run_dir / "metrics.jsonl", "a") as log:
-            while True:
-                host = {k: np.asarray(v) for k, v in metrics.items()}
-                last_return = np.where(host["episodes"] > 0, host["episode_return"],
-                                       last_return)
-                elapsed = time.perf_counter() - t0
-                record = {"update": update_index, "env_steps": update_index * cfg.batch_size,
-                          "wall_time": round(elapsed, 3),
-                          **{k: float(v.mean()) for k, v in host.items()},
-                          "episode_return_per_seed": [float(r) for r in last_return]}
-                log.write(json.dumps(record) + "\n")
-                if not math.isfinite(record["loss_policy"] + record["loss_value"]):
-                    console.print(f"[red]error:[/] non-finite loss at update {update_index}; "
-                                  f"stopped. Metrics so far are in {run_dir}")
-                    return 1
-                if update_index % log_every == 0 or update_index == cfg.num_updates:
-                    rate = (update_index - 1) * steps_per_update / max(elapsed, 1e-9)
-                    shown_rate = f"{rate:>9,.0f}" if update_index > 1 else " " * 8 + "-"
-                    console.print(
-                        f"update {update_index:>5}/{cfg.num_updates}  "
-                        f"env steps {update_index * cfg.batch_size:>12,}  "
-                        f"{shown_rate} steps/s  return {np.nanmean(last_return):8.1f}  "
-                        f"length {record['episode_length']:7.1f}  "
-                        f"lr {record['learning_rate']:.2e}")
-                if update_index == cfg.num_updates:
-                    break
-                state, metrics = update(state)
-                update_index += 1
-    except KeyboardInterrupt:
-        console.print(f"\ninterrupted at update {update_index}; metrics are in {run_dir}")
-        return 130
-    console.print(f"done in {time.perf_counter() - start:.1f} s; metrics: "
-                  f"{run_dir / 'metrics.jsonl'}")
-    return 0
+        return loop.run(state, chunk, stop_after, session_start)
+    finally:
+        loop.close()
+
+
+class TrainLoop:
+    """Host side of a training session: chunks, records, checkpoints, display."""
+
+    def __init__(self, ppo, cfg, run_dir, progress, resume, keep, console, log_every):
+        from motrix_jax.checkpoint import Checkpointer
+        from motrix_jax.run_log import Display, RunLog
+
+        self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
+        self.start_progress = progress
+        self.runner = ChunkRunner(ppo)
+        self.checkpointer = Checkpointer(run_dir, keep=keep)
+        self.log = RunLog(run_dir, progress.update if resume else None, progress.env_steps)
+        self.display = Display(console, cfg.num_updates, cfg.batch_size, progress.update,
+                               log_every or max(1, cfg.num_updates // 20))
+        self.run_seconds = 0.0  # time spent running compiled chunks this session
+
+    def save(self) -> None:
+        self.log.flush()  # records up to the checkpoint are on disk before it is
+        if self.checkpointer.latest_step() != self.progress.update:
+            self.checkpointer.save(self.state, self.progress.to_json())
+
+    def run(self, state, chunk: int, stop_after: int | None, session_start: float) -> int:
+        cfg = self.cfg
+        self.state = state
+        end = min(cfg.num_updates, stop_after or cfg.num_updates)
+        with StopRequest() as stop:
+            while self.progress.update < end:
+                left_in_interval = cfg.check_point_interval - \
+                    self.progress.update % cfg.check_point_interval
+                n = min(chunk, end - self.progress.update, left_in_interval)
+                failure = self.step(n, session_start)
+                if failure:
+                    self.display.close()
+                    print(failure, file=sys.stderr)
+                    return EXIT_NONFINITE
+                if self.progress.update % cfg.check_point_interval == 0:
+                    self.save()
+                if stop.requested:
+                    self.save()
+                    self.display.close()
+                    self.display.print(
+                        f"interrupted: saved a checkpoint at update {self.progress.update}; "
+                        f"continue with: python -m motrix_jax.train --resume {self.run_dir}")
+                    return EXIT_INTERRUPTED
+        self.save()
+        self.display.close()
+        self.display.print(
+            f"done: update {self.progress.update}/{cfg.num_updates} in "
+            f"{time.perf_counter() - session_start:.1f} s (compile "
+            f"{self.runner.compile_s:.1f} s); checkpoints: {self.checkpointer.steps()} "
+            f"(best {self.checkpointer.best_step()}) in {self.checkpointer.directory}")
+        return 0
+
+    def step(self, n: int, session_start: float) -> str | None:
+        """Run one chunk of n updates and record it; a message if it went non-finite."""
+        import jax
+        import numpy as np
+
+        compile_before, start = self.runner.compile_s, time.perf_counter()
+        self.state, metrics = self.runner(self.state, n)
+        metrics = jax.tree.map(np.asarray, metrics)
+        compiled = self.runner.compile_s - compile_before
+        if compiled:
+            self.display.print(f"compiled a {n}-update chunk in {compiled:.1f} s")
+        # Compile time is counted apart, so steps/s is the training rate from the start.
+        self.run_seconds += time.perf_counter() - start - compiled
+        steps_done = (self.progress.update + n - self.start_progress.update) * \
+            self.cfg.batch_size * self.cfg.num_seeds
+        rate = steps_done / self.run_seconds if self.run_seconds > 0 else None
+        wall = self.start_progress.wall_time + time.perf_counter() - session_start
+        for record, progress in records(self.progress, metrics, self.cfg.batch_size, wall):
+            losses = [record[k] for k in record if k.startswith("loss_")]
+            if not np.isfinite(losses).all():
+                return (f"error: non-finite loss at update {record['update']}; training "
+                        f"stopped. Last good checkpoint: update "
+                        f"{self.checkpointer.latest_step()} in {self.checkpointer.directory}")
+            record["steps_per_s"] = rate
+            if compiled:
+                record["compile_s"], compiled = compiled, 0.0
+            self.log.write(record)
+            self.progress = progress
+            remaining = (self.cfg.num_updates - progress.update) * self.cfg.batch_size * \
+                self.cfg.num_seeds
+            self.display.show(record, rate, remaining / rate if rate else None)
+        if not metrics["params_finite"].all():
+            return (f"error: non-finite parameters after update {self.progress.update}; "
+                    f"training stopped. Last good checkpoint: update "
+                    f"{self.checkpointer.latest_step()} in {self.checkpointer.directory}")
+        return None
+
+    def close(self) -> None:
+        self.display.close()
+        self.log.close()
+        self.checkpointer.close()
 
 
 if __name__ == "__main__":

@@ -64,6 +64,12 @@ class HostWorlds:
         self.expected_tick = 0
         return self._view(shape)
 
+    def restore(self, qpos: np.ndarray, qvel: np.ndarray, tick: int) -> None:
+        """Put every world in the saved state [..., nq], [..., nv] and expect `tick` next:
+        how a resumed run continues from a checkpoint's EnvState."""
+        self.reset(qpos, qvel)
+        self.expected_tick = int(tick)
+
     def step(self, tick, ctrl, reset_mask, reset_qpos, reset_qvel):
         shape = ctrl.shape[:-1]
         n = int(np.prod(shape))
@@ -115,6 +121,11 @@ class MotrixSimPhysics:
             self.host.reset, self._shapes(qpos.shape[:-1]), qpos, qvel,
             vmap_method="broadcast_all")
         return PhysicsView(qpos=qpos, qvel=qvel, tick=tick)
+
+    def restore(self, view: PhysicsView) -> None:
+        """Make the host worlds match `view` (eager, outside jit), e.g. from a checkpoint."""
+        tick = np.asarray(view.tick).reshape(-1)
+        self.host.restore(np.asarray(view.qpos), np.asarray(view.qvel), int(tick[0]))
 
     def step(self, view, ctrl, reset_mask, reset_qpos, reset_qvel) -> PhysicsView:
         # Only the tick of `view` is sent: the host holds the worlds themselves.

@@ -1,0 +1,261 @@
+"""Checkpoints of the whole train state with orbax, and policies rebuilt from disk alone.
+
+A run folder holds `config.json` (env, physics, the PPO config and the network
+layout) and `checkpoints/<update>/`, one orbax checkpoint per saved update with
+three items: `state` (the whole vmapped TrainState: params, optimiser state,
+normaliser statistics, learning rate, RNG key, counters, env state),
+`policy` (params and observation statistics only, so a policy loads without
+the env) and `progress` (JSON: update, env steps, wall time, last returns).
+Orbax stores arrays with TensorStore; nothing is pickled.
+
+Bad input (a missing folder, no checkpoint, a corrupt or incompatible one)
+raises `CheckpointError` with a one-line message saying which and why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+from absl import logging as absl_logging
+
+from motrix_jax import normalization
+from motrix_jax.config import PPOConfig
+from motrix_jax.networks import make_network
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_DIR = "checkpoints"
+absl_logging.set_verbosity(absl_logging.ERROR)  # orbax logs routine notes as warnings
+
+
+class CheckpointError(ValueError):
+    """A run folder or checkpoint that cannot be used; the message is one line."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunInfo:
+    """What `config.json` records: enough to rebuild the env, the trainer and the policy."""
+
+    env: str
+    physics: str
+    ppo: PPOConfig
+    obs_size: int
+    action_size: int
+
+    def network_layout(self) -> dict:
+        cfg = self.ppo
+        return {"module": "motrix_jax.networks.ActorCritic", "activation": "elu",
+                "obs_size": self.obs_size, "action_size": self.action_size,
+                "policy_hidden_sizes": list(cfg.policy_hidden_sizes),
+                "value_hidden_sizes": list(cfg.value_hidden_sizes),
+                "share_features": cfg.share_features, "initial_log_std": cfg.initial_log_std,
+                "state_preprocessor": cfg.state_preprocessor,
+                "value_preprocessor": cfg.value_preprocessor}
+
+    def to_json(self) -> str:
+        return json.dumps({"env": self.env, "physics": self.physics,
+                           "ppo": dataclasses.asdict(self.ppo),
+                           "network": self.network_layout()}, indent=2)
+
+
+def write_run_info(run_dir: Path, info: RunInfo) -> None:
+    (Path(run_dir) / CONFIG_FILE).write_text(info.to_json())
+
+
+def read_run_info(run_dir: str | Path) -> RunInfo:
+    """Parse `run_dir/config.json`; CheckpointError says what is missing or wrong."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"{run_dir}: no such run folder")
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir}: not a run folder (no {CONFIG_FILE})")
+    try:
+        raw = json.loads(path.read_text())
+        fields = {f.name: f.type for f in dataclasses.fields(PPOConfig)}
+        ppo = {k: tuple(v) if isinstance(v, list) else v for k, v in raw["ppo"].items()
+               if k in fields}
+        net = raw["network"]
+        return RunInfo(env=raw["env"], physics=raw["physics"], ppo=PPOConfig(**ppo),
+                       obs_size=int(net["obs_size"]), action_size=int(net["action_size"]))
+    except (ValueError, KeyError, TypeError) as error:
+        raise CheckpointError(f"{path} is corrupt: {_one_line(error)}") from None
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:300]
+
+
+def _key_name(key: Any) -> str:
+    for attr in ("name", "key", "idx"):
+        if hasattr(key, attr):
+            return str(getattr(key, attr))
+    return str(key)
+
+
+def _leaves_by_name(tree: Any) -> dict[str, tuple[tuple[int, ...], str]]:
+    """{"params.params.dense_0.kernel": (shape, dtype)} for arrays or their metadata."""
+    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {".".join(_key_name(k) for k in path): (tuple(leaf.shape), str(np.dtype(leaf.dtype)))
+            for path, leaf in flat}
+
+
+def _return_metric(metrics: dict) -> float:
+    value = metrics.get("episode_return")
+    return -math.inf if value is None or not math.isfinite(value) else float(value)
+
+
+class Checkpointer:
+    """An orbax CheckpointManager over `run_dir/checkpoints`: keeps the last `keep`
+    checkpoints plus the best by mean episode return. Saves are synchronous, so a
+    checkpoint on disk is complete (orbax writes to a temporary folder and renames it)."""
+
+    def __init__(self, run_dir: str | Path, keep: int = 3, read_only: bool = False):
+        self.directory = Path(run_dir).absolute() / CHECKPOINT_DIR
+        policies = ocp.checkpoint_managers
+        if read_only:
+            options = ocp.CheckpointManagerOptions(
+                read_only=True, create=False, save_interval_steps=0,
+                best_fn=_return_metric, best_mode="max")
+        else:
+            options = ocp.CheckpointManagerOptions(
+                enable_async_checkpointing=False, best_fn=_return_metric, best_mode="max",
+                cleanup_tmp_directories=True,
+                preservation_policy=policies.AnyPreservationPolicy([
+                    policies.LatestN(n=keep),
+                    policies.BestN(get_metric_fn=_return_metric, n=1)]))
+        self.manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def steps(self) -> list[int]:
+        return sorted(self.manager.all_steps())
+
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
+
+    def best_step(self) -> int | None:
+        return self.manager.best_step()
+
+    def save(self, state: Any, progress: dict) -> None:
+        """Save the vmapped TrainState at `progress["update"]`; `progress` must be JSON."""
+        policy = {"params": state.params, "obs_mean": state.obs_stats.mean,
+                  "obs_var": state.obs_stats.var}
+        self.manager.save(
+            int(progress["update"]), force=True,
+            args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                    policy=ocp.args.StandardSave(policy),
+                                    progress=ocp.args.JsonSave(progress)),
+            metrics={"episode_return": progress.get("episode_return")})
+
+    def resolve(self, step: int | str | None) -> int:
+        """`None` → latest, `"best"` → best, an int → that step; CheckpointError if absent."""
+        steps = self.steps()
+        if not steps:
+            raise CheckpointError(f"{self.directory.parent}: has no checkpoint")
+        if step is None:
+            return steps[-1]
+        if step == "best":
+            return self.best_step()
+        if int(step) not in steps:
+            raise CheckpointError(f"{self.directory.parent}: no checkpoint at update {step}; "
+                                  f"available: {', '.join(map(str, steps))}")
+        return int(step)
+
+    def restore(self, abstract_state: Any, step: int | str | None = None) -> tuple[Any, dict]:
+        """Restore the TrainState shaped like `abstract_state` (from `jax.eval_shape`)."""
+        step = self.resolve(step)
+        try:
+            saved = self.manager.item_metadata(step)["state"]
+        except Exception as error:  # noqa: BLE001 - any read failure means corrupt here
+            raise self._corrupt(step, error) from None
+        _check_compatible(_leaves_by_name(saved), _leaves_by_name(abstract_state),
+                          self.directory / str(step))
+        device = jax.devices()[0]
+        target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(
+            x.shape, x.dtype, sharding=jax.sharding.SingleDeviceSharding(device)),
+            abstract_state)
+        restored = self._restore(step, state=ocp.args.StandardRestore(target),
+                                 progress=ocp.args.JsonRestore())
+        return restored.state, dict(restored.progress)
+
+    def restore_policy(self, step: int | str | None = None) -> tuple[int, dict]:
+        """(step, {"params", "obs_mean", "obs_var"}) as saved, with the seed axis."""
+        step = self.resolve(step)
+        return step, self._restore(step, policy=ocp.args.StandardRestore()).policy
+
+    def _restore(self, step: int, **items):
+        # A failed TensorStore read leaves orbax coroutines that print tracebacks when
+        # collected; the error itself is reported as one line instead.
+        hook, sys.unraisablehook = sys.unraisablehook, lambda _: None
+        try:
+            return self.manager.restore(step, args=ocp.args.Composite(**items))
+        except Exception as error:  # noqa: BLE001 - orbax/TensorStore raise many types
+            raise self._corrupt(step, error) from None
+        finally:
+            sys.unraisablehook = hook
+
+    def _corrupt(self, step: int, error: BaseException) -> CheckpointError:
+        return CheckpointError(f"checkpoint {self.directory / str(step)} is corrupt or "
+                               f"unreadable ({_one_line(error)})")
+
+    def close(self) -> None:
+        self.manager.close()
+
+
+def _check_compatible(saved: dict, expected: dict, where: Path) -> None:
+    for name, spec in expected.items():
+        if name not in saved:
+            raise CheckpointError(f"checkpoint {where} is incompatible: it has no {name}")
+        if saved[name] != spec:
+            raise CheckpointError(
+                f"checkpoint {where} is incompatible: {name} is {saved[name][1]}"
+                f"{list(saved[name][0])}, this config needs {spec[1]}{list(spec[0])}")
+    extra = sorted(set(saved) - set(expected))
+    if extra:
+        raise CheckpointError(f"checkpoint {where} is incompatible: unexpected {extra[0]}")
+
+
+def open_run(run_dir: str | Path) -> tuple[RunInfo, Checkpointer]:
+    """Read a run's config and open its checkpoints read-only; CheckpointError if unusable."""
+    info = read_run_info(run_dir)
+    directory = Path(run_dir) / CHECKPOINT_DIR
+    if not directory.is_dir():
+        raise CheckpointError(f"{run_dir}: has no checkpoint")
+    checkpointer = Checkpointer(run_dir, read_only=True)
+    checkpointer.resolve(None)
+    return info, checkpointer
+
+
+def load_policy(run_dir: str | Path, step: int | str | None = None,
+                seed: int = 0) -> Callable[[jax.Array], jax.Array]:
+    """A jitted `policy(obs [..., obs_size]) -> action [..., action_size]`: the
+    deterministic (mean) action of seed `seed` at checkpoint `step` (latest by
+    default, or "best"), with the saved observation normaliser applied."""
+    info, checkpointer = open_run(run_dir)
+    step, saved = checkpointer.restore_policy(step)
+    checkpointer.close()
+    network = make_network(info.ppo, info.action_size)
+    expected = _leaves_by_name(jax.eval_shape(network.init, jax.random.PRNGKey(0),
+                                              jnp.zeros((1, info.obs_size))))
+    params = jax.tree.map(lambda x: jnp.asarray(x[seed]), saved["params"])
+    _check_compatible(_leaves_by_name(params), expected, checkpointer.directory / str(step))
+    stats = normalization.RunningStats(mean=jnp.asarray(saved["obs_mean"][seed]),
+                                       var=jnp.asarray(saved["obs_var"][seed]),
+                                       count=jnp.zeros((), jnp.float32))
+
+    @jax.jit
+    def policy(obs: jax.Array) -> jax.Array:
+        if info.ppo.state_preprocessor:
+            obs = normalization.normalize(stats, obs)
+        return network.apply(params, obs)[0]
+
+    return policy
