@@ -15,6 +15,7 @@ raises `CheckpointError` with a one-line message saying which and why.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import sys
@@ -134,7 +135,11 @@ class Checkpointer:
                 preservation_policy=policies.AnyPreservationPolicy([
                     policies.LatestN(n=keep),
                     policies.BestN(get_metric_fn=_return_metric, n=1)]))
-        self.manager = ocp.CheckpointManager(self.directory, options=options)
+        handlers = {"state": ocp.StandardCheckpointHandler(),
+                    "policy": ocp.StandardCheckpointHandler(),
+                    "progress": ocp.JsonCheckpointHandler()}
+        self.manager = ocp.CheckpointManager(self.directory, options=options,
+                                             item_handlers=handlers)
 
     def steps(self) -> list[int]:
         return sorted(self.manager.all_steps())
@@ -175,6 +180,8 @@ class Checkpointer:
         step = self.resolve(step)
         try:
             saved = self.manager.item_metadata(step)["state"]
+            if saved is None:
+                raise ValueError("no metadata for the train state")
         except Exception as error:  # noqa: BLE001 - any read failure means corrupt here
             raise self._corrupt(step, error) from None
         _check_compatible(_leaves_by_name(saved), _leaves_by_name(abstract_state),
@@ -235,6 +242,16 @@ def open_run(run_dir: str | Path) -> tuple[RunInfo, Checkpointer]:
     return info, checkpointer
 
 
+def check_env(run_dir: str | Path, info: RunInfo, env) -> None:
+    """CheckpointError unless `env` has the observation and action sizes the run was
+    trained with."""
+    saved, now = (info.obs_size, info.action_size), (env.obs_size, env.action_size)
+    if saved != now:
+        raise CheckpointError(
+            f"{run_dir} is incompatible: it was trained with observation/action sizes "
+            f"{saved}, env {info.env!r} now has {now}")
+
+
 def load_policy(run_dir: str | Path, step: int | str | None = None,
                 seed: int = 0) -> Callable[[jax.Array], jax.Array]:
     """A jitted `policy(obs [..., obs_size]) -> action [..., action_size]`: the
@@ -251,11 +268,14 @@ def load_policy(run_dir: str | Path, step: int | str | None = None,
     stats = normalization.RunningStats(mean=jnp.asarray(saved["obs_mean"][seed]),
                                        var=jnp.asarray(saved["obs_var"][seed]),
                                        count=jnp.zeros((), jnp.float32))
+    # Params are arguments, not constants folded into the program: the same
+    # computation as the trainer's policy, so the actions are bit for bit the same.
+    apply = jax.jit(functools.partial(_mean_action, network, info.ppo.state_preprocessor))
+    return functools.partial(apply, params, stats)
 
-    @jax.jit
-    def policy(obs: jax.Array) -> jax.Array:
-        if info.ppo.state_preprocessor:
-            obs = normalization.normalize(stats, obs)
-        return network.apply(params, obs)[0]
 
-    return policy
+def _mean_action(network, state_preprocessor: bool, params: dict,
+                 stats: normalization.RunningStats, obs: jax.Array) -> jax.Array:
+    if state_preprocessor:
+        obs = normalization.normalize(stats, obs)
+    return network.apply(params, obs)[0]

@@ -49,13 +49,17 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
     import jax.numpy as jnp
 
     from motrix_jax import envs
-    from motrix_jax.checkpoint import load_policy, open_run
+    from motrix_jax.checkpoint import CheckpointError, check_env, load_policy, open_run
 
     info, checkpointer = open_run(run_dir)
     step = checkpointer.resolve(step)
     checkpointer.close()
+    try:
+        env = envs.make(info.env, episodes, physics=info.physics)
+    except ValueError as error:
+        raise CheckpointError(f"{run_dir} is incompatible: {error}") from None
+    check_env(run_dir, info, env)
     policy = load_policy(run_dir, step)
-    env = envs.make(info.env, episodes, physics=info.physics)
     scales = env.task.reward_scales
 
     def body(state, _):

@@ -145,7 +145,7 @@ def prepare_new(args: argparse.Namespace):
 def prepare_resume(args: argparse.Namespace):
     """Check that args.resume holds a usable run; (env, info, run_dir). Writes nothing."""
     from motrix_jax import envs
-    from motrix_jax.checkpoint import CheckpointError, open_run
+    from motrix_jax.checkpoint import CheckpointError, check_env, open_run
 
     given = [flag for flag, value in (("--env", args.env), ("--set", args.set),
                                       ("--num-envs", args.num_envs), ("--seed", args.seed),
@@ -163,11 +163,7 @@ def prepare_resume(args: argparse.Namespace):
         env = envs.make(name, info.ppo.num_envs, physics=info.physics)
     except ValueError as error:
         raise CheckpointError(f"{args.resume} is incompatible: {error}") from None
-    saved = (info.obs_size, info.action_size)
-    if (env.obs_size, env.action_size) != saved:
-        raise CheckpointError(
-            f"{args.resume} is incompatible: it was trained with observation/action sizes "
-            f"{saved}, env {name!r} now has {(env.obs_size, env.action_size)}")
+    check_env(args.resume, info, env)
     return env, info, args.resume
 
 
@@ -207,22 +203,42 @@ def chunk_fn(ppo, num_updates: int, state):
     return state, {**metrics, "params_finite": finite}
 
 
-class ChunkRunner:
-    """The vmapped, jitted chunk, compiled ahead of time once per chunk length."""
+@functools.cache
+def compiled_init(env, cfg):
+    """`init` for all seeds, compiled once per (env object, config) in a process."""
+    import jax
 
-    def __init__(self, ppo):
-        self.ppo, self.compiled, self.compile_s = ppo, {}, 0.0
+    from motrix_jax.ppo import make_ppo, seed_keys
+
+    return jax.jit(jax.vmap(make_ppo(cfg, env).init)).lower(seed_keys(cfg)).compile()
+
+
+@functools.cache
+def compiled_chunk(env, cfg, num_updates: int):
+    """A chunk of `num_updates` updates for all seeds, compiled ahead of time once per
+    (env object, config, length) in a process, so training the same env again (tests,
+    notebooks) does not recompile. Host-callback programs cannot use JAX's disk cache."""
+    import jax
+
+    from motrix_jax.ppo import make_ppo, seed_keys
+
+    ppo = make_ppo(cfg, env)
+    abstract = jax.eval_shape(jax.vmap(ppo.init), seed_keys(cfg))
+    fn = jax.jit(jax.vmap(functools.partial(chunk_fn, ppo, num_updates)), donate_argnums=0)
+    return fn.lower(abstract).compile()
+
+
+class ChunkRunner:
+    """Runs chunks for one session and adds up the time spent compiling them."""
+
+    def __init__(self, env, cfg):
+        self.env, self.cfg, self.compile_s = env, cfg, 0.0
 
     def __call__(self, state, num_updates: int):
-        import jax
-
-        if num_updates not in self.compiled:
-            start = time.perf_counter()
-            fn = jax.jit(jax.vmap(functools.partial(chunk_fn, self.ppo, num_updates)),
-                         donate_argnums=0)
-            self.compiled[num_updates] = fn.lower(state).compile()
-            self.compile_s += time.perf_counter() - start
-        return self.compiled[num_updates](state)
+        start = time.perf_counter()
+        compiled = compiled_chunk(self.env, self.cfg, num_updates)
+        self.compile_s += time.perf_counter() - start
+        return compiled(state)
 
 
 def records(progress: Progress, metrics: dict, batch_size: int, wall_time: float):
@@ -307,7 +323,7 @@ def fit(env, info, run_dir: Path, *, resume: bool = False, keep: int = 3, chunk:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_USAGE
     else:
-        state = jax.jit(jax.vmap(ppo.init))(keys)
+        state = compiled_init(env, cfg)(keys)
         progress = Progress(last_return=(None,) * cfg.num_seeds)
     device = jax.devices()[0]
     console.print(f"[bold]motrix_jax[/] env={info.env} physics={info.physics} "
@@ -319,7 +335,7 @@ def fit(env, info, run_dir: Path, *, resume: bool = False, keep: int = 3, chunk:
     if progress.update >= cfg.num_updates:
         console.print(f"the run is complete ({progress.update} updates); nothing to do")
         return 0
-    loop = TrainLoop(ppo, cfg, run_dir, progress, resume, keep, console, log_every)
+    loop = TrainLoop(env, cfg, run_dir, progress, resume, keep, console, log_every)
     try:
         return loop.run(state, chunk, stop_after, session_start)
     finally:
@@ -329,13 +345,13 @@ def fit(env, info, run_dir: Path, *, resume: bool = False, keep: int = 3, chunk:
 class TrainLoop:
     """Host side of a training session: chunks, records, checkpoints, display."""
 
-    def __init__(self, ppo, cfg, run_dir, progress, resume, keep, console, log_every):
+    def __init__(self, env, cfg, run_dir, progress, resume, keep, console, log_every):
         from motrix_jax.checkpoint import Checkpointer
         from motrix_jax.run_log import Display, RunLog
 
         self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
         self.start_progress = progress
-        self.runner = ChunkRunner(ppo)
+        self.runner = ChunkRunner(env, cfg)
         self.checkpointer = Checkpointer(run_dir, keep=keep)
         self.log = RunLog(run_dir, progress.update if resume else None, progress.env_steps)
         self.display = Display(console, cfg.num_updates, cfg.batch_size, progress.update,
@@ -388,7 +404,7 @@ class TrainLoop:
         self.state, metrics = self.runner(self.state, n)
         metrics = jax.tree.map(np.asarray, metrics)
         compiled = self.runner.compile_s - compile_before
-        if compiled:
+        if compiled > 0.05:  # a cached program takes microseconds
             self.display.print(f"compiled a {n}-update chunk in {compiled:.1f} s")
         # Compile time is counted apart, so steps/s is the training rate from the start.
         self.run_seconds += time.perf_counter() - start - compiled

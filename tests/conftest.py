@@ -1,10 +1,19 @@
 import dataclasses
+import tempfile
+from pathlib import Path
 
+import jax
 import pytest
 from jax_physics import JaxCartpolePhysics
 
 from motrix_jax import envs
 from motrix_jax.env import Env
+
+# Programs without host callbacks (the pure-JAX physics) are compiled once and then read
+# from disk, here and in later runs; programs calling MotrixSim are never cached.
+jax.config.update("jax_compilation_cache_dir",
+                  str(Path(tempfile.gettempdir()) / "motrix_jax_test_jax_cache"))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 @pytest.fixture

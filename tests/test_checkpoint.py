@@ -1,0 +1,206 @@
+"""Checkpoints: exact resume, Ctrl-C, SIGKILL, load_policy and bad --resume input."""
+
+import dataclasses
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from conftest import jax_cartpole, motrix_cartpole
+from rich.console import Console
+
+from motrix_jax import envs, train
+from motrix_jax.checkpoint import Checkpointer, RunInfo, load_policy, write_run_info
+from motrix_jax.ppo import make_ppo, seed_keys
+
+SMALL = {"num_envs": 32, "rollouts": 16, "learning_epochs": 2, "mini_batches": 4,
+         "policy_hidden_sizes": (16, 16), "value_hidden_sizes": (16, 16),
+         "check_point_interval": 2}
+VOLATILE = ("wall_time", "steps_per_s", "compile_s")
+
+
+def small_cfg(updates, **changes):
+    cfg = dataclasses.replace(envs.preset("cartpole"), **SMALL, **changes)
+    return dataclasses.replace(cfg, max_env_steps=updates * cfg.batch_size)
+
+
+def new_run(root: Path, name: str, cfg, env) -> tuple[RunInfo, Path]:
+    info = RunInfo(env="cartpole", physics=env.physics.name, ppo=cfg, obs_size=env.obs_size,
+                   action_size=env.action_size)
+    run_dir = root / name
+    run_dir.mkdir()
+    write_run_info(run_dir, info)
+    return info, run_dir
+
+
+def quiet() -> Console:
+    return Console(file=io.StringIO())
+
+
+def saved_state(env, cfg, run_dir, step=None):
+    abstract = jax.eval_shape(jax.vmap(make_ppo(cfg, env).init), seed_keys(cfg))
+    checkpointer = Checkpointer(run_dir, read_only=True)
+    state, progress = checkpointer.restore(abstract, step)
+    checkpointer.close()
+    return state, progress
+
+
+def metric_records(run_dir):
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k not in VOLATILE} for line in lines]
+
+
+def assert_trees_equal(a, b):
+    leaves_a, leaves_b = jax.tree.leaves(a), jax.tree.leaves(b)
+    assert len(leaves_a) == len(leaves_b)
+    for x, y in zip(leaves_a, leaves_b, strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_resume_is_bitwise_exact_on_all_jax_env_whatever_the_chunks(tmp_path):
+    cfg = small_cfg(6, num_seeds=2)
+    info, a = new_run(tmp_path, "a", cfg, jax_cartpole(cfg.num_envs))
+    assert train.fit(jax_cartpole(cfg.num_envs), info, a, chunk=1, console=quiet()) == 0
+    info, b = new_run(tmp_path, "b", cfg, jax_cartpole(cfg.num_envs))
+    # Chunks of 2+1 updates, stop at 3; then a new env (as in a new process) and chunks 1+2.
+    assert train.fit(jax_cartpole(cfg.num_envs), info, b, chunk=3, stop_after=3,
+                     console=quiet()) == 0
+    assert Checkpointer(b, read_only=True).steps() == [2, 3]
+    assert train.fit(jax_cartpole(cfg.num_envs), info, b, resume=True, chunk=2,
+                     console=quiet()) == 0
+
+    env = jax_cartpole(cfg.num_envs)
+    state_a, progress_a = saved_state(env, cfg, a)
+    state_b, progress_b = saved_state(env, cfg, b)
+    assert int(state_a.update[0]) == int(state_b.update[0]) == 6
+    assert_trees_equal(state_a, state_b)  # params, optimiser, statistics, key, env state
+    assert progress_a["last_return"] == progress_b["last_return"]
+    records_a, records_b = metric_records(a), metric_records(b)
+    assert [r["update"] for r in records_b] == [1, 2, 3, 4, 5, 6]
+    assert records_a == records_b
+
+
+def test_resume_is_bitwise_exact_on_motrixsim(tmp_path):
+    # MotrixSim keeps no state beyond qpos/qvel that matters for cartpole (no contacts,
+    # controls are set before every step), so restoring the host worlds from the saved
+    # EnvState continues bit for bit. One env object serves all three sessions so its
+    # compiled programs are reused; the restore resets every host world regardless.
+    cfg = small_cfg(4, num_seeds=2)
+    env = motrix_cartpole(cfg.num_envs)
+    info, a = new_run(tmp_path, "a", cfg, env)
+    assert train.fit(env, info, a, console=quiet()) == 0
+    info, b = new_run(tmp_path, "b", cfg, env)
+    assert train.fit(env, info, b, stop_after=2, console=quiet()) == 0
+    env.physics.host.reset(np.zeros((64, 2)), np.zeros((64, 2)))  # scramble the worlds
+    assert train.fit(env, info, b, resume=True, console=quiet()) == 0
+    assert_trees_equal(saved_state(env, cfg, a)[0], saved_state(env, cfg, b)[0])
+    assert metric_records(a) == metric_records(b)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes(tmp_path):
+    cfg = small_cfg(400)
+    info, run_dir = new_run(tmp_path, "run", cfg, jax_cartpole(cfg.num_envs))
+    metrics = run_dir / "metrics.jsonl"
+
+    def interrupt_after_three_updates():
+        while not metrics.exists() or len(metrics.read_text().splitlines()) < 3:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_after_three_updates, daemon=True).start()
+    console = quiet()
+    code = train.fit(jax_cartpole(cfg.num_envs), info, run_dir, console=console)
+    assert code == train.EXIT_INTERRUPTED
+    records = metric_records(run_dir)
+    stopped = records[-1]["update"]
+    assert 3 <= stopped < 400
+    assert Checkpointer(run_dir, read_only=True).latest_step() == stopped
+    assert f"saved a checkpoint at update {stopped}" in console.file.getvalue()
+    _, progress = saved_state(jax_cartpole(cfg.num_envs), cfg, run_dir)
+    assert progress["update"] == stopped and progress["env_steps"] == stopped * cfg.batch_size
+
+
+def run_cli(*args):
+    return subprocess.Popen([sys.executable, "-m", "motrix_jax.train", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+
+
+def test_sigkill_then_resume_finishes_with_continuous_metrics(tmp_path):
+    args = ["--env", "cartpole", "--num-envs", "32", "--max-env-steps", str(32 * 32 * 60),
+            "--set", "mini_batches=4", "--set", "check_point_interval=3",
+            "--set", "policy_hidden_sizes=16,16", "--set", "value_hidden_sizes=16,16"]
+    process = run_cli(*args, "--run-root", str(tmp_path))
+    checkpoints = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        found = list(tmp_path.glob("cartpole/*/checkpoints/[0-9]*"))
+        if any(int(p.name) >= 6 for p in found if p.name.isdigit()):
+            checkpoints = found
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert checkpoints, "no checkpoint appeared before the run ended"
+    (run_dir,) = (tmp_path / "cartpole").iterdir()
+    killed_at = len((run_dir / "metrics.jsonl").read_text().splitlines())
+    assert killed_at < 60
+
+    resumed = run_cli("--resume", str(run_dir))
+    out, err = resumed.communicate(timeout=180)
+    assert resumed.returncode == 0, err
+    assert "resumed at update" in out
+    records = metric_records(run_dir)
+    assert [r["update"] for r in records] == list(range(1, 61))
+    assert [r["env_steps"] for r in records] == [1024 * u for u in range(1, 61)]
+    checkpointer = Checkpointer(run_dir, read_only=True)
+    assert checkpointer.latest_step() == 60
+    policy = load_policy(run_dir)
+    action = policy(np.zeros((3, 4), np.float32))
+    assert action.shape == (3, 1) and np.isfinite(action).all()
+
+
+def test_load_policy_matches_the_live_policy(tmp_path):
+    cfg = small_cfg(2, num_seeds=2)
+    env = jax_cartpole(cfg.num_envs)
+    info, run_dir = new_run(tmp_path, "run", cfg, env)
+    ppo = make_ppo(cfg, env)
+    state = jax.jit(jax.vmap(ppo.init))(seed_keys(cfg))
+    state, _ = jax.jit(jax.vmap(ppo.update))(state)
+    checkpointer = Checkpointer(run_dir)
+    checkpointer.save(state, {"update": 1, "env_steps": cfg.batch_size, "wall_time": 0.0,
+                              "last_return": [None, None], "episode_return": None})
+    checkpointer.close()
+    obs = jax.random.normal(jax.random.PRNGKey(3), (50, 4)) * 2
+    for seed in range(2):
+        params, stats = jax.tree.map(lambda x, s=seed: x[s], (state.params, state.obs_stats))
+        live = jax.jit(ppo.policy)(params, stats, obs)
+        restored = load_policy(run_dir, seed=seed)(obs)
+        np.testing.assert_array_equal(np.asarray(restored), np.asarray(live))
+    assert not np.allclose(load_policy(run_dir, seed=0)(obs), load_policy(run_dir, seed=1)(obs))
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    cfg = small_cfg(4)
+    info, run_dir = new_run(tmp_path, "run", cfg, jax_cartpole(cfg.num_envs))
+    assert train.fit(jax_cartpole(cfg.num_envs), info, run_dir, stop_after=2,
+                     console=quiet()) == 0
+    before = {p: p.read_bytes() for p in (run_dir / "checkpoints").rglob("*") if p.is_file()}
+    poisoned = dataclasses.replace(info, ppo=dataclasses.replace(
+        cfg, rewards_shaper_scale=float("inf")))
+    code = train.fit(jax_cartpole(cfg.num_envs), poisoned, run_dir, resume=True,
+                     console=quiet())
+    assert code == train.EXIT_NONFINITE
+    message = capsys.readouterr().err.strip()
+    assert message == (f"error: non-finite loss at update 3; training stopped. Last good "
+                       f"checkpoint: update 2 in {run_dir.absolute() / 'checkpoints'}")
+    after = {p: p.read_bytes() for p in (run_dir / "checkpoints").rglob("*") if p.is_file()}
+    assert after == before

@@ -1,0 +1,129 @@
+"""A short CLI run on MotrixSim: TensorBoard events, play with video, bad run folders."""
+
+import json
+import shutil
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from motrix_jax import play, train
+
+UPDATES = 4
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    code = train.main(["--env", "cartpole", "--num-envs", "32", "--max-env-steps",
+                       str(32 * 32 * UPDATES), "--set", "mini_batches=4",
+                       "--set", "check_point_interval=2", "--set", "policy_hidden_sizes=16,16",
+                       "--set", "value_hidden_sizes=16,16", "--run-root", str(root)])
+    assert code == 0
+    (run,) = (root / "cartpole").iterdir()
+    return run
+
+
+def test_run_folder_holds_config_network_layout_and_checkpoints(run_dir):
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["env"] == "cartpole" and config["physics"] == "motrixsim"
+    assert config["network"]["obs_size"] == 4 and config["network"]["action_size"] == 1
+    assert config["network"]["policy_hidden_sizes"] == [16, 16]
+    steps = sorted(int(p.name) for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit())
+    assert steps == [2, 4]
+    assert not list(run_dir.rglob("*.pkl")) and not list(run_dir.rglob("*.pickle"))
+
+
+def test_tensorboard_events_have_every_tag(run_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    expected = {"episode/return", "episode/length", "reward/alive", "reward/total",
+                "loss/policy", "loss/value", "loss/entropy", "train/kl",
+                "train/learning_rate", "train/policy_std", "perf/steps_per_s",
+                "perf/compile_s", "metrics/nonfinite_resets"}
+    assert expected <= tags, expected - tags
+    lr = events.Scalars("train/learning_rate")
+    assert [e.step for e in lr] == [1024 * u for u in range(1, UPDATES + 1)]
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    np.testing.assert_allclose([e.value for e in lr], [r["learning_rate"] for r in records],
+                               rtol=1e-6)
+    assert all(e.value == 1.0 for e in events.Scalars("reward/alive"))
+
+
+def test_play_prints_returns_and_writes_a_video_of_the_episode(run_dir, tmp_path, capsys):
+    video = tmp_path / "episode.mp4"
+    result = play.evaluate(run_dir, episodes=3, video_envs=1)
+    assert result.step == UPDATES
+    assert result.returns.shape == (3,) and (result.lengths >= 1).all()
+    # reward is +1 per step, so each return equals its length, term by term
+    np.testing.assert_allclose(result.returns, result.lengths)
+    np.testing.assert_allclose(result.term_sums["alive"], result.lengths)
+
+    assert play.main(["--run", str(run_dir), "--episodes", "3", "--video", str(video)]) == 0
+    out = capsys.readouterr().out
+    assert f"return {result.returns.mean():.1f} ± {result.returns.std():.1f}" in out
+    assert f"alive {result.lengths.mean():.2f}" in out
+    assert video.stat().st_size > 1000
+    frames, seconds = imageio_ffmpeg.count_frames_and_secs(str(video))
+    assert frames == result.lengths[0]
+    assert seconds == pytest.approx(result.lengths[0] / 100, abs=0.02)  # 100 fps
+
+
+def missing(run):
+    return run.parent / "missing"
+
+
+def no_checkpoints(run):
+    shutil.rmtree(run / "checkpoints")
+    return run
+
+
+def bad_config_json(run):
+    (run / "config.json").write_text("{not json")
+    return run
+
+
+def garbage_arrays(run):
+    for item in ("state", "policy"):
+        for path in (run / "checkpoints" / "4" / item).rglob("*"):
+            if path.is_file() and path.stat().st_size > 0:
+                path.write_bytes(b"garbage")
+    return run
+
+
+def edit_config(run, **sections):
+    config = json.loads((run / "config.json").read_text())
+    for section, changes in sections.items():
+        config[section].update(changes)
+    (run / "config.json").write_text(json.dumps(config))
+    return run
+
+
+@pytest.mark.parametrize("damage,message", [
+    (missing, "missing: no such run folder"),
+    (no_checkpoints, "has no checkpoint"),
+    (bad_config_json, "config.json is corrupt"),
+    (garbage_arrays, "checkpoints/4 is corrupt or unreadable"),
+    (lambda run: edit_config(run, network={"obs_size": 5}),
+     "observation/action sizes (5, 1), env 'cartpole' now has (4, 1)"),
+    (lambda run: edit_config(run, ppo={"policy_hidden_sizes": [8, 8]}),
+     "checkpoints/4 is incompatible: params."),
+])
+def test_bad_resume_or_play_is_one_line_exit_2_and_changes_nothing(
+        run_dir, tmp_path, capfd, damage, message):
+    shutil.copytree(run_dir, tmp_path / "run")
+    run = damage(tmp_path / "run")
+    before = snapshot(tmp_path)
+    for main, flag in ((train.main, "--resume"), (play.main, "--run")):
+        assert main([flag, str(run)]) == 2
+        err = capfd.readouterr().err.strip()
+        assert message in err, err
+        assert len(err.splitlines()) == 1 and err.startswith("error: ")
+    assert snapshot(tmp_path) == before
+
+
+def snapshot(root):
+    return {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
