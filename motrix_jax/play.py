@@ -46,7 +46,6 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
              seed: int = 0, video_envs: int = 0) -> Evaluation:
     """Run `episodes` deterministic episodes of the run's policy (one per env)."""
     import jax
-    import jax.numpy as jnp
 
     from motrix_jax import envs
     from motrix_jax.checkpoint import CheckpointError, check_env, load_policy, open_run
@@ -188,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     print("reward terms (sum per episode, mean over episodes): " + ", ".join(
         f"{k} {v.mean():.2f}" for k, v in result.term_sums.items()))
     if args.video:
-        from motrix_jax.checkpoint import read_run_info
         from motrix_jax import envs
+        from motrix_jax.checkpoint import read_run_info
 
         task = envs.make_task(read_run_info(args.run).env)
         try:

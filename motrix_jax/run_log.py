@@ -61,7 +61,8 @@ class RunLog:
         path = Path(run_dir) / METRICS_FILE
         if resume_update is not None:
             truncate_metrics(path, resume_update)
-        self.file = open(path, "a", buffering=1)  # line-buffered: a record is whole or absent
+        # Line-buffered: a record reaches the OS whole. Closed by close().
+        self.file = open(path, "a", buffering=1)  # noqa: SIM115
         purge = resume_env_steps + 1 if resume_update is not None else None
         self.writer = SummaryWriter(str(Path(run_dir) / TENSORBOARD_DIR), purge_step=purge)
 

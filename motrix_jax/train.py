@@ -19,10 +19,12 @@ import argparse
 import dataclasses
 import datetime
 import functools
+import math
 import signal
 import sys
 import threading
 import time
+import typing
 from pathlib import Path
 
 EXIT_NONFINITE = 1
@@ -185,7 +187,7 @@ class Progress:
     def to_json(self) -> dict:
         mean = self.mean_return
         return {**dataclasses.asdict(self), "last_return": list(self.last_return),
-                "episode_return": mean if mean == mean else None}
+                "episode_return": None if math.isnan(mean) else mean}
 
     @classmethod
     def from_json(cls, raw: dict) -> Progress:
@@ -269,7 +271,7 @@ class StopRequest:
         self.requested = False
         self.previous = None
 
-    def __enter__(self) -> StopRequest:
+    def __enter__(self) -> typing.Self:
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self._handle)
         return self

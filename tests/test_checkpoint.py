@@ -28,7 +28,7 @@ VOLATILE = ("wall_time", "steps_per_s", "compile_s")
 
 
 def small_cfg(updates, **changes):
-    cfg = dataclasses.replace(envs.preset("cartpole"), **SMALL, **changes)
+    cfg = dataclasses.replace(envs.preset("cartpole"), **{**SMALL, **changes})
     return dataclasses.replace(cfg, max_env_steps=updates * cfg.batch_size)
 
 
@@ -105,7 +105,7 @@ def test_resume_is_bitwise_exact_on_motrixsim(tmp_path):
     assert metric_records(a) == metric_records(b)
 
 
-def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes(tmp_path):
+def test_ctrl_c_saves_a_checkpoint_of_the_last_update(tmp_path):
     cfg = small_cfg(400)
     info, run_dir = new_run(tmp_path, "run", cfg, jax_cartpole(cfg.num_envs))
     metrics = run_dir / "metrics.jsonl"
@@ -128,50 +128,66 @@ def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes(tmp_path):
     assert progress["update"] == stopped and progress["env_steps"] == stopped * cfg.batch_size
 
 
-def run_cli(*args):
-    return subprocess.Popen([sys.executable, "-m", "motrix_jax.train", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+def start(*args):
+    return subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
 
 
-def test_sigkill_then_resume_finishes_with_continuous_metrics(tmp_path):
-    args = ["--env", "cartpole", "--num-envs", "32", "--max-env-steps", str(32 * 32 * 60),
+def jax_process(tmp_path):
+    """(start, resume) commands of a 60-update run on the pure-JAX cartpole."""
+    cfg = small_cfg(60, check_point_interval=3)
+    _, run_dir = new_run(tmp_path, "run", cfg, jax_cartpole(cfg.num_envs))
+    script = str(Path(__file__).parent / "train_process.py")
+    return run_dir, [script, str(run_dir)], [script, str(run_dir), "--resume"]
+
+
+def cli_process(tmp_path):
+    """(start, resume) commands of a 60-update cartpole run through the CLI, on MotrixSim."""
+    args = ["-m", "motrix_jax.train", "--env", "cartpole", "--num-envs", "32",
+            "--max-env-steps", str(32 * 16 * 60), "--set", "rollouts=16",
             "--set", "mini_batches=4", "--set", "check_point_interval=3",
             "--set", "policy_hidden_sizes=16,16", "--set", "value_hidden_sizes=16,16"]
-    process = run_cli(*args, "--run-root", str(tmp_path))
-    checkpoints = None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        found = list(tmp_path.glob("cartpole/*/checkpoints/[0-9]*"))
-        if any(int(p.name) >= 6 for p in found if p.name.isdigit()):
-            checkpoints = found
-            break
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.communicate()
-    assert checkpoints, "no checkpoint appeared before the run ended"
-    (run_dir,) = (tmp_path / "cartpole").iterdir()
-    killed_at = len((run_dir / "metrics.jsonl").read_text().splitlines())
-    assert killed_at < 60
+    run_dir = tmp_path / "cartpole" / "run"
+    return run_dir, [*args, "--run-root", str(tmp_path)], \
+        ["-m", "motrix_jax.train", "--resume", str(run_dir)]
 
-    resumed = run_cli("--resume", str(run_dir))
-    out, err = resumed.communicate(timeout=180)
+
+@pytest.mark.parametrize("launcher", [
+    jax_process, pytest.param(cli_process, marks=pytest.mark.slow)])
+def test_sigkill_then_resume_finishes_with_continuous_metrics(tmp_path, launcher):
+    run_dir, first, resume = launcher(tmp_path)
+    process = start(*first)
+    deadline, killed = time.monotonic() + 120, False
+    while time.monotonic() < deadline and process.poll() is None:
+        steps = [p.name for p in tmp_path.glob("**/checkpoints/*")]
+        if any(name.isdigit() and int(name) >= 6 for name in steps):
+            process.send_signal(signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.01)
+    _, err = process.communicate()
+    assert killed, f"no second checkpoint before the run ended: {err}"
+    if not run_dir.exists():  # the CLI names its folder with a timestamp
+        (run_dir,) = (tmp_path / "cartpole").iterdir()
+        resume[-1] = str(run_dir)
+    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) < 60
+
+    resumed = start(*resume)
+    _, err = resumed.communicate(timeout=180)
     assert resumed.returncode == 0, err
-    assert "resumed at update" in out
     records = metric_records(run_dir)
     assert [r["update"] for r in records] == list(range(1, 61))
-    assert [r["env_steps"] for r in records] == [1024 * u for u in range(1, 61)]
-    checkpointer = Checkpointer(run_dir, read_only=True)
-    assert checkpointer.latest_step() == 60
-    policy = load_policy(run_dir)
-    action = policy(np.zeros((3, 4), np.float32))
+    assert [r["env_steps"] for r in records] == [512 * u for u in range(1, 61)]
+    assert Checkpointer(run_dir, read_only=True).latest_step() == 60
+    action = load_policy(run_dir)(np.zeros((3, 4), np.float32))
     assert action.shape == (3, 1) and np.isfinite(action).all()
 
 
 def test_load_policy_matches_the_live_policy(tmp_path):
     cfg = small_cfg(2, num_seeds=2)
     env = jax_cartpole(cfg.num_envs)
-    info, run_dir = new_run(tmp_path, "run", cfg, env)
+    _, run_dir = new_run(tmp_path, "run", cfg, env)
     ppo = make_ppo(cfg, env)
     state = jax.jit(jax.vmap(ppo.init))(seed_keys(cfg))
     state, _ = jax.jit(jax.vmap(ppo.update))(state)
@@ -190,17 +206,23 @@ def test_load_policy_matches_the_live_policy(tmp_path):
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     cfg = small_cfg(4)
-    info, run_dir = new_run(tmp_path, "run", cfg, jax_cartpole(cfg.num_envs))
-    assert train.fit(jax_cartpole(cfg.num_envs), info, run_dir, stop_after=2,
-                     console=quiet()) == 0
+    env = jax_cartpole(cfg.num_envs)
+    info, run_dir = new_run(tmp_path, "run", cfg, env)
+    assert train.fit(env, info, run_dir, stop_after=2, console=quiet()) == 0
     before = {p: p.read_bytes() for p in (run_dir / "checkpoints").rglob("*") if p.is_file()}
-    poisoned = dataclasses.replace(info, ppo=dataclasses.replace(
-        cfg, rewards_shaper_scale=float("inf")))
-    code = train.fit(jax_cartpole(cfg.num_envs), poisoned, run_dir, resume=True,
-                     console=quiet())
+    # An infinite learning rate turns the params non-finite within update 3.
+    state, progress = saved_state(env, cfg, run_dir)
+    state = state.replace(learning_rate=state.learning_rate * np.inf)
+    loop = train.TrainLoop(env, cfg, run_dir, train.Progress.from_json(progress), True, 3,
+                           quiet(), 0)
+    try:
+        code = loop.run(state, 1, None, time.perf_counter())
+    finally:
+        loop.close()
     assert code == train.EXIT_NONFINITE
     message = capsys.readouterr().err.strip()
     assert message == (f"error: non-finite loss at update 3; training stopped. Last good "
                        f"checkpoint: update 2 in {run_dir.absolute() / 'checkpoints'}")
     after = {p: p.read_bytes() for p in (run_dir / "checkpoints").rglob("*") if p.is_file()}
     assert after == before
+    assert [r["update"] for r in metric_records(run_dir)] == [1, 2]

@@ -34,6 +34,14 @@ def test_run_folder_holds_config_network_layout_and_checkpoints(run_dir):
     assert not list(run_dir.rglob("*.pkl")) and not list(run_dir.rglob("*.pickle"))
 
 
+def test_resuming_a_finished_run_restores_it_and_changes_nothing(run_dir, capsys):
+    before = snapshot(run_dir)
+    assert train.main(["--resume", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"resumed at update {UPDATES}" in out and "nothing to do" in out
+    assert snapshot(run_dir) == before
+
+
 def test_tensorboard_events_have_every_tag(run_dir):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
