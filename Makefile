@@ -10,11 +10,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,parity]'
 	touch $@
 
-.PHONY: setup train test test-slow lint
+.PHONY: setup train play tensorboard test test-slow lint
 setup: $(VENV)/.installed
 
 train: $(VENV)/.installed
 	$(PY) -m motrix_jax.train --env $(ENV) $(ARGS)
+
+# make play RUN=runs/cartpole/<timestamp> [ARGS="--episodes 20 --video out.mp4"]
+play: $(VENV)/.installed
+	$(PY) -m motrix_jax.play --run $(RUN) $(ARGS)
+
+tensorboard: $(VENV)/.installed
+	$(VENV)/bin/tensorboard --logdir runs
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q

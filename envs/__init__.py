@@ -32,7 +32,7 @@ def _cartpole_task():
 def _cartpole_preset() -> PPOConfig:
     return PPOConfig(policy_hidden_sizes=(32, 32), value_hidden_sizes=(32, 32),
                      rollouts=32, learning_epochs=5, mini_batches=4, learning_rate=1e-3,
-                     max_env_steps=3_000_000)
+                     max_env_steps=3_000_000, check_point_interval=10)
 
 
 REGISTRY: dict[str, EnvSpec] = {

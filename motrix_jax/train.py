@@ -112,8 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:  # includes CheckpointError and UnknownEnvError
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    return fit(env, info, run_dir, resume=args.resume is not None,
-               keep=args.keep_checkpoints, chunk=args.chunk, log_every=args.log_every)
+    try:
+        return fit(env, info, run_dir, resume=args.resume is not None,
+                   keep=args.keep_checkpoints, chunk=args.chunk, log_every=args.log_every)
+    except KeyboardInterrupt:  # before the first update, or a second Ctrl-C
+        print(f"\ninterrupted; checkpoints so far are in {run_dir}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def check_run_options(args: argparse.Namespace) -> None:

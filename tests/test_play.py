@@ -135,3 +135,17 @@ def test_bad_resume_or_play_is_one_line_exit_2_and_changes_nothing(
 
 def snapshot(root):
     return {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+def test_trained_cartpole_plays_above_the_threshold_with_a_full_video(tmp_path, capsys):
+    assert train.main(["--env", "cartpole", "--run-root", str(tmp_path)]) == 0
+    (run,) = (tmp_path / "cartpole").iterdir()
+    video = tmp_path / "cartpole.mp4"
+    assert play.main(["--run", str(run), "--episodes", "10", "--video", str(video)]) == 0
+    out = capsys.readouterr().out
+    mean_return = float(out.split("return ")[1].split(" ±")[0])
+    assert mean_return >= 950, out
+    result = play.evaluate(run, episodes=10)
+    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(video))
+    assert frames == result.lengths[0] >= 950
