@@ -268,16 +268,18 @@ def records(progress: Progress, metrics: dict, batch_size: int, wall_time: float
 
 
 class StopRequest:
-    """Ctrl-C (SIGINT) sets `requested`; the loop saves and exits after the current
-    chunk. A second Ctrl-C aborts at once."""
+    """Ctrl-C (SIGINT) or SIGTERM (e.g. a preempted job) sets `requested`; the loop
+    saves and exits after the current chunk. A second signal aborts at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.requested = False
-        self.previous = None
+        self.previous = {}
 
     def __enter__(self) -> typing.Self:
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         return self
 
     def _handle(self, signum, frame) -> None:
@@ -286,8 +288,8 @@ class StopRequest:
         self.requested = True
 
     def __exit__(self, *exc) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
 
 
 def restore(env, ppo, run_dir: Path, keys):

@@ -141,6 +141,7 @@ def snapshot(root):
 def test_trained_cartpole_plays_above_the_threshold_with_a_full_video(tmp_path, capsys):
     assert train.main(["--env", "cartpole", "--run-root", str(tmp_path)]) == 0
     (run,) = (tmp_path / "cartpole").iterdir()
+    capsys.readouterr()
     video = tmp_path / "cartpole.mp4"
     assert play.main(["--run", str(run), "--episodes", "10", "--video", str(video)]) == 0
     out = capsys.readouterr().out
