@@ -241,9 +241,10 @@ class ChunkRunner:
         self.env, self.cfg, self.compile_s = env, cfg, 0.0
 
     def __call__(self, state, num_updates: int):
-        start = time.perf_counter()
+        start, misses = time.perf_counter(), compiled_chunk.cache_info().misses
         compiled = compiled_chunk(self.env, self.cfg, num_updates)
-        self.compile_s += time.perf_counter() - start
+        if compiled_chunk.cache_info().misses > misses:
+            self.compile_s += time.perf_counter() - start
         return compiled(state)
 
 
@@ -412,7 +413,7 @@ class TrainLoop:
         self.state, metrics = self.runner(self.state, n)
         metrics = jax.tree.map(np.asarray, metrics)
         compiled = self.runner.compile_s - compile_before
-        if compiled > 0.05:  # a cached program takes microseconds
+        if compiled:
             self.display.print(f"compiled a {n}-update chunk in {compiled:.1f} s")
         # Compile time is counted apart, so steps/s is the training rate from the start.
         self.run_seconds += time.perf_counter() - start - compiled
@@ -423,9 +424,7 @@ class TrainLoop:
         for record, progress in records(self.progress, metrics, self.cfg.batch_size, wall):
             losses = [record[k] for k in record if k.startswith("loss_")]
             if not np.isfinite(losses).all():
-                return (f"error: non-finite loss at update {record['update']}; training "
-                        f"stopped. Last good checkpoint: update "
-                        f"{self.checkpointer.latest_step()} in {self.checkpointer.directory}")
+                return self.stopped(f"non-finite loss at update {record['update']}")
             record["steps_per_s"] = rate
             if compiled:
                 record["compile_s"], compiled = compiled, 0.0
@@ -435,10 +434,14 @@ class TrainLoop:
                 self.cfg.num_seeds
             self.display.show(record, rate, remaining / rate if rate else None)
         if not metrics["params_finite"].all():
-            return (f"error: non-finite parameters after update {self.progress.update}; "
-                    f"training stopped. Last good checkpoint: update "
-                    f"{self.checkpointer.latest_step()} in {self.checkpointer.directory}")
+            return self.stopped(f"non-finite parameters after update {self.progress.update}")
         return None
+
+    def stopped(self, what: str) -> str:
+        latest = self.checkpointer.latest_step()
+        kept = "no checkpoint was saved before" if latest is None else \
+            f"Last good checkpoint: update {latest} in {self.checkpointer.directory}"
+        return f"error: {what}; training stopped. {kept}"
 
     def close(self) -> None:
         self.display.close()
