@@ -226,3 +226,17 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, caps
     after = {p: p.read_bytes() for p in (run_dir / "checkpoints").rglob("*") if p.is_file()}
     assert after == before
     assert [r["update"] for r in metric_records(run_dir)] == [1, 2]
+
+
+def test_keeps_the_last_k_checkpoints_plus_the_best(tmp_path):
+    cfg = small_cfg(2)
+    state = jax.jit(jax.vmap(make_ppo(cfg, jax_cartpole(cfg.num_envs)).init))(seed_keys(cfg))
+    checkpointer = Checkpointer(tmp_path, keep=2)
+    for update, mean_return in enumerate([5.0, 9.0, None, 2.0, 3.0], start=1):
+        checkpointer.save(state, {"update": update, "env_steps": 0, "wall_time": 0.0,
+                                  "last_return": [mean_return], "episode_return": mean_return})
+    assert checkpointer.steps() == [2, 4, 5]
+    assert checkpointer.best_step() == 2
+    checkpointer.close()
+    reopened = Checkpointer(tmp_path, read_only=True)
+    assert reopened.resolve("best") == 2 and reopened.resolve(None) == 5
