@@ -77,5 +77,5 @@ def make(name: str, num_envs: int, physics: str = "motrixsim") -> Env:
         raise ValueError(f"unknown physics {physics!r}; available: {', '.join(PHYSICS)}")
     from motrix_jax.physics.motrixsim import MotrixSimPhysics
 
-    backend = MotrixSimPhysics(task.xml_path, task.sim_dt, task.ctrl_dt)
+    backend = MotrixSimPhysics(task.mjcf(), task.sim_dt, task.ctrl_dt, task.contact_pairs)
     return Env(task, backend, num_envs)
