@@ -58,3 +58,6 @@ class Cartpole:
 
     def reward(self, terms: dict[str, jax.Array], failed: jax.Array) -> jax.Array:
         return scaled_sum(terms, self.reward_scales)
+
+    def metrics(self, info: dict) -> dict[str, jax.Array]:
+        return {}

@@ -85,6 +85,9 @@ class Task(Protocol):
     def reward(self, terms: dict[str, jax.Array], failed: jax.Array) -> jax.Array:
         """Combine the terms into the reward [N] (usually `scaled_sum`)."""
 
+    def metrics(self, info: Info) -> dict[str, jax.Array]:
+        """Task quantities worth logging (e.g. curriculum level), each [N]."""
+
 
 def scaled_sum(terms: dict[str, jax.Array], scales: dict[str, float]) -> jax.Array:
     """sum_k scales[k] * terms[k]: the one place reward terms are scaled."""
@@ -137,6 +140,12 @@ class Env:
     @property
     def action_size(self) -> int:
         return self.task.action_size
+
+    def metrics(self, state: EnvState) -> dict[str, jax.Array]:
+        """Batch means to log each step: every unscaled reward term and the task's own."""
+        terms = {f"reward_terms/{k}": v.mean() for k, v in state.reward_terms.items()}
+        task = {f"task/{k}": v.mean() for k, v in self.task.metrics(state.info).items()}
+        return {**terms, **task}
 
     def _first_obs(self, qpos, qvel, info, tick) -> jax.Array:
         contacts = jnp.zeros((self.num_envs, len(self.task.contact_pairs)))

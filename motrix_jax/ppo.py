@@ -51,6 +51,7 @@ class Transition:
     done_return: jax.Array
     done_length: jax.Array
     nonfinite: jax.Array
+    env_metrics: dict[str, jax.Array]  # batch means: reward terms, task metrics
 
 
 class PPO(NamedTuple):
@@ -109,7 +110,7 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
             reward=next_state.reward, terminated=next_state.terminated,
             truncated=next_state.truncated, final_obs=next_state.final_obs,
             done_return=next_state.done_return, done_length=next_state.done_length,
-            nonfinite=next_state.nonfinite)
+            nonfinite=next_state.nonfinite, env_metrics=env.metrics(next_state))
         return (next_state, params, obs_stats, key), transition
 
     def loss(params, obs_stats, batch):
@@ -208,6 +209,7 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
             **{f"loss_{k}": v.mean() for k, v in terms.items() if k != "kl"},
             "kl": terms["kl"].mean(),
             "policy_std": jnp.exp(params["params"]["log_std"]).mean(),
+            **{k: v.mean() for k, v in traj.env_metrics.items()},
         }
         new_state = learned.replace(
             env_state=env_state, key=key, update=state.update + 1,
