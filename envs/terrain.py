@@ -73,7 +73,8 @@ def _tile_grid(num_levels: int, num_variants: int, tile: float, cell: float):
 
 
 def _spawn_table(hf_heights, num_levels, num_variants, per_tile, offset_cells, radius_cells):
-    """Highest ground within `radius_cells` of each tile's spawn point."""
+    """Highest ground within `radius_cells` of each tile's spawn point (cover the spawn
+    jitter plus the robot's half length, so no spawn starts inside the ground)."""
     table = np.zeros((num_levels, num_variants))
     for level in range(num_levels):
         for variant in range(num_variants):
@@ -102,7 +103,8 @@ def rough(rng: np.random.Generator, num_levels: int = 10, num_variants: int = 4,
             cols = slice(level * per_tile, (level + 1) * per_tile)
             heights[rows, cols] = bumps + ridge
     heights -= heights.min()
-    spawn = _spawn_table(heights, num_levels, num_variants, per_tile, (0, 0), 3)
+    spawn = _spawn_table(heights, num_levels, num_variants, per_tile, (0, 0),
+                         round(1.3 / cell))
     return Heightfield(heights, cell, tile, num_levels, num_variants, spawn, (0.0, 0.0), 1.0)
 
 
@@ -127,5 +129,5 @@ def stairs(rng: np.random.Generator, num_levels: int = 10, num_variants: int = 4
             heights[rows, cols] = (step_index * rise)[None, :]
     offset = (-tile / 2 + landing / 2, 0.0)
     spawn = _spawn_table(heights, num_levels, num_variants, per_tile,
-                         (round(offset[0] / cell), 0), 2)
+                         (round(offset[0] / cell), 0), round(0.6 / cell))
     return Heightfield(heights, cell, tile, num_levels, num_variants, spawn, offset, 0.3)
