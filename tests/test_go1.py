@@ -62,8 +62,8 @@ def test_random_actions_stay_finite_and_flags_are_exclusive():
 def test_terrain_envs_spawn_above_ground_and_stand(name):
     env = envs.make(name, 8)
     levels = jnp.arange(8) % env.task.heightfield.num_levels
-    qpos, qvel, info = env.task.reset(jax.random.PRNGKey(0), 8,
-                                      env.task.initial_info(8).replace(level=levels))
+    qpos, _, _ = env.task.reset(jax.random.PRNGKey(0), 8,
+                                env.task.initial_info(8).replace(level=levels))
     hf = env.task.heightfield
     ground = hf.height_at(np.asarray(qpos[:, 0]), np.asarray(qpos[:, 1]))
     # spawn height = highest ground around the spawn point + spawn_height: never inside
