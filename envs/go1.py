@@ -61,6 +61,7 @@ class Go1Info:
     ground_time: jax.Array  # [N, 4] seconds since each foot touched down
     last_contact: jax.Array  # [N, 4] contact flags of the previous step
     level: jax.Array  # [N] int32 terrain difficulty row (0 on flat ground)
+    command_level: jax.Array  # [N] int32 command curriculum: ranges x (level+1)/levels
     tracking: jax.Array  # [N] sum of the lin-vel tracking term over the episode
     steps: jax.Array  # [N] int32 steps in the episode
 
@@ -80,6 +81,9 @@ class Go1:
     command_high: tuple[float, float, float] = (2.0, 1.0, 1.0)
     resample_commands_s: float = 10.0  # <= 0: one command per episode
     zero_command_below: float = 0.2  # planar commands slower than this become 0 (stand)
+    # Command curriculum: a robot's command ranges start at 1/command_levels of the full
+    # ranges and widen a step after each episode it tracked well (1: no curriculum).
+    command_levels: int = 4
     max_tilt: float = 1.0  # rad; tilting further terminates
     feet_air_time_target: float = 0.5  # s, legged-gym style touchdown bonus threshold
     reset_joint_noise: float = 0.05
@@ -114,12 +118,15 @@ class Go1:
             command=jnp.zeros((n, 3)), last_action=jnp.zeros((n, 12)),
             last_qvel=jnp.zeros((n, 12)), air_time=jnp.zeros((n, 4)),
             ground_time=jnp.zeros((n, 4)), last_contact=jnp.zeros((n, 4)),
-            level=jnp.zeros((n,), jnp.int32), tracking=jnp.zeros((n,)),
+            level=jnp.zeros((n,), jnp.int32), command_level=jnp.zeros((n,), jnp.int32),
+            tracking=jnp.zeros((n,)),
             steps=jnp.zeros((n,), jnp.int32))
 
     def reset(self, key: jax.Array, n: int, info: Go1Info):
         key_xy, key_yaw, key_q, key_cmd = jax.random.split(key, 4)
-        level = self.next_level(info)
+        level = self.next_level(info, self.num_terrain_levels)
+        command_level = self.next_level(info.replace(level=info.command_level),
+                                        self.command_levels)
         hf = self.heightfield
         if hf is None:
             xy = jnp.zeros((n, 2))
@@ -136,25 +143,33 @@ class Go1:
         qpos = jnp.concatenate([xy, (ground + self.spawn_height)[:, None], quat, joints], -1)
         qvel = jnp.zeros((n, 18))
         fresh = self.initial_info(n)
-        return qpos, qvel, fresh.replace(command=self.sample_command(key_cmd, n), level=level)
+        command = self.sample_command(key_cmd, command_level)
+        return qpos, qvel, fresh.replace(command=command, level=level,
+                                         command_level=command_level)
 
-    def next_level(self, info: Go1Info) -> jax.Array:
-        """Curriculum: a robot that tracked its command well (mean lin-vel term > 0.8)
-        over its last episode moves to rougher ground, one that tracked badly (< 0.5) to
-        easier ground."""
+    @property
+    def num_terrain_levels(self) -> int:
         hf = self.heightfield
-        if hf is None:
-            return info.level
+        return 1 if hf is None else hf.num_levels
+
+    @staticmethod
+    def next_level(info: Go1Info, num_levels: int) -> jax.Array:
+        """Curriculum step: a robot that tracked its command well (mean lin-vel term >
+        0.8) over its last episode moves a level up (rougher ground, wider commands), one
+        that tracked badly (< 0.5) a level down."""
         mean_tracking = info.tracking / jnp.maximum(info.steps, 1)
         finished = info.steps > 0
         step = jnp.where(mean_tracking > 0.8, 1, jnp.where(mean_tracking < 0.5, -1, 0))
-        return jnp.clip(info.level + jnp.where(finished, step, 0), 0, hf.num_levels - 1)
+        return jnp.clip(info.level + jnp.where(finished, step, 0), 0, num_levels - 1)
 
-    def sample_command(self, key: jax.Array, n: int) -> jax.Array:
+    def sample_command(self, key: jax.Array, command_level: jax.Array) -> jax.Array:
+        """Commands [N, 3] uniform in the ranges scaled by (command_level + 1) / levels."""
+        n = command_level.shape[0]
         low, high = jnp.asarray(self.command_low), jnp.asarray(self.command_high)
         if self.terrain == "stairs":  # forward only, up the stairs
             low, high = jnp.array([0.3, 0.0, 0.0]), jnp.array([1.0, 0.0, 0.0])
-        cmd = jax.random.uniform(key, (n, 3), minval=low, maxval=high)
+        scale = ((command_level + 1) / self.command_levels)[:, None]
+        cmd = jax.random.uniform(key, (n, 3), minval=low * scale, maxval=high * scale)
         small = jnp.linalg.norm(cmd[:, :2], axis=-1) < self.zero_command_below
         return cmd.at[:, :2].set(jnp.where(small[:, None], 0.0, cmd[:, :2]))
 
@@ -216,7 +231,7 @@ class Go1:
         if self.resample_commands_s > 0:
             period = round(self.resample_commands_s / dt)
             command = jnp.where((steps % period == 0)[:, None],
-                                self.sample_command(key, command.shape[0]), command)
+                                self.sample_command(key, info.command_level), command)
         info = info.replace(
             command=command, last_action=action, last_qvel=qvel_joints,
             air_time=jnp.where(contact, 0.0, info.air_time + dt),
@@ -230,7 +245,8 @@ class Go1:
         return jnp.where(failed, 0.0, jnp.maximum(total, 0.0))
 
     def metrics(self, info: Go1Info) -> dict[str, jax.Array]:
-        return {"terrain_level": info.level.astype(jnp.float32)}
+        return {"terrain_level": info.level.astype(jnp.float32),
+                "command_level": info.command_level.astype(jnp.float32)}
 
 
 def scene_xml(heightfield: terrain_lib.Heightfield | None) -> str:

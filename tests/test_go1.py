@@ -191,18 +191,27 @@ def test_curriculum_moves_levels_by_tracking():
     info = task.initial_info(4).replace(
         level=jnp.array([0, 3, 3, 9]), steps=jnp.array([100, 100, 100, 100]),
         tracking=jnp.array([90.0, 30.0, 60.0, 95.0]))
-    np.testing.assert_array_equal(task.next_level(info), [1, 2, 3, 9])
+    np.testing.assert_array_equal(task.next_level(info, 10), [1, 2, 3, 9])
+    _, _, reset = task.reset(jax.random.PRNGKey(0), 4, info)
+    np.testing.assert_array_equal(reset.level, [1, 2, 3, 9])
+    np.testing.assert_array_equal(reset.command_level, [1, 0, 0, 1])
     flat = envs.make_task("go1_flat")
-    np.testing.assert_array_equal(flat.next_level(info), info.level)
+    _, _, reset = flat.reset(jax.random.PRNGKey(0), 4, info)
+    np.testing.assert_array_equal(reset.level, 0)  # no terrain levels on flat ground
 
 
 def test_commands_in_range_and_small_ones_zeroed():
     task = envs.make_task("go1_flat")
-    cmd = np.asarray(task.sample_command(jax.random.PRNGKey(0), 4096))
+    top = jnp.full((4096,), task.command_levels - 1)
+    cmd = np.asarray(task.sample_command(jax.random.PRNGKey(0), top))
     assert (cmd >= np.array(task.command_low) - 1e-6).all()
     assert (cmd <= np.array(task.command_high) + 1e-6).all()
     planar = np.linalg.norm(cmd[:, :2], axis=-1)
     assert ((planar == 0) | (planar >= task.zero_command_below)).all()
     assert 0 < (planar == 0).mean() < 0.05
-    stairs = envs.make_task("go1_stairs").sample_command(jax.random.PRNGKey(0), 64)
+    assert cmd[:, 0].max() > 0.95 * task.command_high[0]  # the top level spans the ranges
+    easy = np.asarray(task.sample_command(jax.random.PRNGKey(0), jnp.zeros(4096, int)))
+    assert np.abs(easy[:, 0]).max() <= task.command_high[0] / task.command_levels + 1e-6
+    stairs = envs.make_task("go1_stairs").sample_command(jax.random.PRNGKey(0),
+                                                         jnp.full((64,), 3))
     assert (stairs[:, 0] > 0).all() and (stairs[:, 1:] == 0).all()
