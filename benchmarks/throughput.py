@@ -1,11 +1,12 @@
 """Raw MotrixSim stepping vs end-to-end PPO training throughput, measured in one run.
 
-    python benchmarks/throughput.py --env cartpole [--num-envs 2048] [--updates 10]
+    python benchmarks/throughput.py --env go1_flat [--num-envs 1024 2048 4096] [--updates 10]
 
 1. physics: the host loop alone (set controls, `step_n`, read qpos/qvel; no JAX),
 2. env: our env under `jax.jit(lax.scan)` with random actions (adds the callback),
 3. train: whole PPO updates (rollout + GAE + epochs), after compilation.
-Prints world-steps/s for each and the ratios train/physics and env/physics.
+Prints env-steps/s (control steps; each is `ctrl_dt / sim_dt` physics substeps) for
+each batch size and the ratios train/physics and env/physics.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import time
 
@@ -27,15 +29,16 @@ from motrix_jax.ppo import make_ppo
 def physics_only(env, steps: int) -> float:
     host = env.physics.host
     n = env.num_envs
-    qpos, qvel = (np.asarray(x) for x in env.task.initial_state(jax.random.PRNGKey(0), n))
-    host.reset(qpos, qvel)
-    rng = np.random.default_rng(0)
-    ctrl = rng.uniform(-1, 1, (steps, n, host.nu)).astype(np.float32)
+    qpos, qvel, _ = env.task.reset(jax.random.PRNGKey(0), n, env.task.initial_info(n))
+    host.reset(np.asarray(qpos), np.asarray(qvel))
+    # the controls the policy's first actions would give (e.g. joint targets near q0)
+    actions = 0.5 * jax.random.normal(jax.random.PRNGKey(0), (steps, n, env.action_size))
+    ctrl = np.asarray(jax.vmap(env.task.ctrl)(actions), np.float32)
     start = time.perf_counter()
     for t in range(steps):
         host.data.actuator_ctrls = ctrl[t]
         host.model.step_n(host.data, host.substeps)
-        host.data.dof_pos, host.data.dof_vel  # noqa: B018  (read back, as the env does)
+        host.program.execute(host.data)  # read back, as the env does
     return n * steps / (time.perf_counter() - start)
 
 
@@ -70,28 +73,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="cartpole")
-    parser.add_argument("--num-envs", type=int, default=2048)
+    parser.add_argument("--num-envs", type=int, nargs="+", default=[2048])
     parser.add_argument("--updates", type=int, default=10)
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args()
-    cfg = dataclasses.replace(envs.preset(args.env), num_envs=args.num_envs)
-    env = envs.make(args.env, cfg.num_envs)
-    steps = cfg.rollouts * args.updates
-    figures = {"physics_only": physics_only(env, steps),
-               "env_with_callback": env_with_callback(env, steps),
-               "train_end_to_end": training(env, cfg, args.updates)}
-    figures["train_over_physics"] = figures["train_end_to_end"] / figures["physics_only"]
-    figures["env_over_physics"] = figures["env_with_callback"] / figures["physics_only"]
-    for name, value in figures.items():
-        unit = "" if "over" in name else " env-steps/s"
-        print(f"{name:<22} {value:>12,.2f}{unit}" if "over" in name
-              else f"{name:<22} {value:>12,.0f}{unit}")
+    rows = []
+    for num_envs in args.num_envs:
+        cfg = dataclasses.replace(envs.preset(args.env), num_envs=num_envs)
+        env = envs.make(args.env, cfg.num_envs)
+        steps = cfg.rollouts * args.updates
+        figures = {"num_envs": num_envs, "physics_only": physics_only(env, steps),
+                   "env_with_callback": env_with_callback(env, steps),
+                   "train_end_to_end": training(env, cfg, args.updates)}
+        figures["train_over_physics"] = figures["train_end_to_end"] / figures["physics_only"]
+        figures["env_over_physics"] = figures["env_with_callback"] / figures["physics_only"]
+        rows.append(figures)
+        print(f"{args.env} {num_envs} envs (env-steps/s)")
+        for name, value in figures.items():
+            print(f"  {name:<22} {value:>12,.2f}" if "over" in name
+                  else f"  {name:<22} {value:>12,.0f}")
     if args.out:
-        meta = {"env": args.env, "num_envs": cfg.num_envs, "machine": platform.node(),
-                "processor": platform.processor(), "cpus": __import__("os").cpu_count(),
+        meta = {"env": args.env, "machine": platform.node(),
+                "processor": platform.processor(), "cpus": os.cpu_count(),
                 "device": str(jax.devices()[0]), "jax": jax.__version__}
         with open(args.out, "w") as f:
-            json.dump({**meta, **figures}, f, indent=2)
+            json.dump({**meta, "rows": rows}, f, indent=2)
 
 
 if __name__ == "__main__":

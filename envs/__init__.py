@@ -35,10 +35,36 @@ def _cartpole_preset() -> PPOConfig:
                      max_env_steps=3_000_000, check_point_interval=10)
 
 
+def _go1_task(name: str, terrain: str):
+    def build():
+        from motrix_jax.envs.go1 import Go1
+
+        return Go1(name=name, terrain=terrain)
+    return build
+
+
+def _go1_preset(hidden: tuple[int, ...]):
+    """MotrixLab's Go1 PPO settings: separate policy and value networks."""
+    def build() -> PPOConfig:
+        return PPOConfig(policy_hidden_sizes=hidden, value_hidden_sizes=hidden,
+                         rollouts=24, learning_epochs=5, mini_batches=3,
+                         learning_rate=3e-4, max_env_steps=100_000_000)
+    return build
+
+
 REGISTRY: dict[str, EnvSpec] = {
     spec.name: spec for spec in [
         EnvSpec("cartpole", _cartpole_task, _cartpole_preset, aliases=("CartPole",),
                 summary="balance a pole on a sliding cart"),
+        EnvSpec("go1_flat", _go1_task("go1_flat", "flat"), _go1_preset((256, 128, 64)),
+                aliases=("go1-flat-terrain-walk",),
+                summary="Unitree Go1 tracks velocity commands on flat ground"),
+        EnvSpec("go1_rough", _go1_task("go1_rough", "rough"), _go1_preset((512, 256, 128)),
+                aliases=("go1-rough-terrain-walk",),
+                summary="Go1 velocity tracking on generated rough terrain, with a curriculum"),
+        EnvSpec("go1_stairs", _go1_task("go1_stairs", "stairs"), _go1_preset((512, 256, 128)),
+                aliases=("go1-stairs-terrain-walk",),
+                summary="Go1 climbs generated stairs (foot contacts observed)"),
     ]
 }
 ALIASES = {alias: spec.name for spec in REGISTRY.values() for alias in spec.aliases}
@@ -77,5 +103,5 @@ def make(name: str, num_envs: int, physics: str = "motrixsim") -> Env:
         raise ValueError(f"unknown physics {physics!r}; available: {', '.join(PHYSICS)}")
     from motrix_jax.physics.motrixsim import MotrixSimPhysics
 
-    backend = MotrixSimPhysics(task.xml_path, task.sim_dt, task.ctrl_dt)
+    backend = MotrixSimPhysics(task.mjcf(), task.sim_dt, task.ctrl_dt, task.contact_pairs)
     return Env(task, backend, num_envs)

@@ -14,7 +14,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from motrix_jax.env import PhysicsView
+from motrix_jax.env import PhysicsView, scaled_sum
 
 
 @dataclass(frozen=True)
@@ -30,23 +30,34 @@ class Cartpole:
     max_angle: float = 0.2
     max_cart_position: float = 0.8
     reward_scales: dict[str, float] = field(default_factory=lambda: {"alive": 1.0})
+    contact_pairs: tuple[tuple[str, str], ...] = ()
 
-    def initial_state(self, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
+    def mjcf(self) -> str:
+        return self.xml_path.read_text()
+
+    def initial_info(self, n: int) -> dict:
+        return {}
+
+    def reset(self, key: jax.Array, n: int, info: dict) -> tuple[jax.Array, jax.Array, dict]:
         key_pos, key_vel = jax.random.split(key)
         noise = self.reset_noise
         qpos = jax.random.uniform(key_pos, (n, 2), minval=-noise, maxval=noise)
         qvel = jax.random.uniform(key_vel, (n, 2), minval=-noise, maxval=noise)
-        return qpos, qvel
+        return qpos, qvel, {}
 
-    def observe(self, view: PhysicsView) -> jax.Array:
+    def observe(self, view: PhysicsView, info: dict) -> jax.Array:
         return jnp.concatenate([view.qpos, view.qvel], axis=-1)
 
     def ctrl(self, action: jax.Array) -> jax.Array:
         return jnp.clip(action, -1.0, 1.0)
 
-    def reward_terms(self, view: PhysicsView, action: jax.Array) -> dict[str, jax.Array]:
-        return {"alive": jnp.ones(view.qpos.shape[:-1])}
-
-    def failed(self, view: PhysicsView) -> jax.Array:
+    def evaluate(self, key: jax.Array, view: PhysicsView, info: dict, action: jax.Array):
         cart, angle = view.qpos[..., 0], view.qpos[..., 1]
-        return (jnp.abs(angle) > self.max_angle) | (jnp.abs(cart) > self.max_cart_position)
+        failed = (jnp.abs(angle) > self.max_angle) | (jnp.abs(cart) > self.max_cart_position)
+        return {"alive": jnp.ones(view.qpos.shape[:-1])}, failed, info
+
+    def reward(self, terms: dict[str, jax.Array], failed: jax.Array) -> jax.Array:
+        return scaled_sum(terms, self.reward_scales)
+
+    def metrics(self, info: dict) -> dict[str, jax.Array]:
+        return {}

@@ -111,6 +111,20 @@ def _leaves_by_name(tree: Any) -> dict[str, tuple[tuple[int, ...], str]]:
             for path, leaf in flat}
 
 
+def _without_empty(tree: Any) -> Any:
+    """Zero-size arrays (e.g. the contact flags of a task that asks for none) as None:
+    orbax refuses to save them, and they carry nothing."""
+    return jax.tree.map(lambda x: None if math.prod(x.shape) == 0 else x, tree)
+
+
+def _with_empty(restored: Any, abstract: Any) -> Any:
+    """`restored` (from a `_without_empty` tree) with its zero-size arrays put back."""
+    leaves = iter(jax.tree.leaves(restored))
+    return jax.tree.map(
+        lambda a: jnp.zeros(a.shape, a.dtype) if math.prod(a.shape) == 0 else next(leaves),
+        abstract)
+
+
 def _return_metric(metrics: dict) -> float:
     value = metrics.get("episode_return")
     return -math.inf if value is None or not math.isfinite(value) else float(value)
@@ -156,7 +170,7 @@ class Checkpointer:
                   "obs_var": state.obs_stats.var}
         self.manager.save(
             int(progress["update"]), force=True,
-            args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+            args=ocp.args.Composite(state=ocp.args.StandardSave(_without_empty(state)),
                                     policy=ocp.args.StandardSave(policy),
                                     progress=ocp.args.JsonSave(progress)),
             metrics={"episode_return": progress.get("episode_return")})
@@ -184,15 +198,15 @@ class Checkpointer:
                 raise ValueError("no metadata for the train state")
         except Exception as error:  # noqa: BLE001 - any read failure means corrupt here
             raise self._corrupt(step, error) from None
-        _check_compatible(_leaves_by_name(saved), _leaves_by_name(abstract_state),
+        abstract = _without_empty(abstract_state)
+        _check_compatible(_leaves_by_name(saved), _leaves_by_name(abstract),
                           self.directory / str(step))
         device = jax.devices()[0]
         target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(
-            x.shape, x.dtype, sharding=jax.sharding.SingleDeviceSharding(device)),
-            abstract_state)
+            x.shape, x.dtype, sharding=jax.sharding.SingleDeviceSharding(device)), abstract)
         restored = self._restore(step, state=ocp.args.StandardRestore(target),
                                  progress=ocp.args.JsonRestore())
-        return restored.state, dict(restored.progress)
+        return _with_empty(restored.state, abstract_state), dict(restored.progress)
 
     def restore_policy(self, step: int | str | None = None) -> tuple[int, dict]:
         """(step, {"params", "obs_mean", "obs_var"}) as saved, with the seed axis."""

@@ -3,17 +3,21 @@
 `Env.reset(key) -> EnvState` and `Env.step(state, action) -> EnvState` act on a
 batch of `num_envs` worlds. Episodes end by `terminated` (a failure: no
 bootstrap) or `truncated` (the time limit: bootstrap from `final_obs`), and
-restart automatically: the next `step` sends the ended worlds' new initial
-state to the physics backend, which applies it before stepping.
+restart automatically: the step that ends an episode samples the next one's
+initial state (and task info) and returns its first observation; the physics
+backend applies that state at the start of the following step, inside the same
+call that advances the physics, so a host backend is called once per step.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
 from flax import struct
+
+Info = Any  # a task's per-env pytree (commands, last action, ...); leaves [N, ...]
 
 
 @struct.dataclass
@@ -22,6 +26,7 @@ class PhysicsView:
 
     qpos: jax.Array  # [N, nq]
     qvel: jax.Array  # [N, nv]
+    contacts: jax.Array  # [N, P] float 1.0 where the task's contact pair p touches
     # int32 []: control steps since the last full reset, counted by the backend. Each
     # step takes the previous view's tick, so every host call depends on the one before
     # it (none can be dropped or reordered) and the host can check the order.
@@ -51,22 +56,42 @@ class Task(Protocol):
     obs_size: int
     action_size: int
     episode_length: int  # control steps before truncation
+    sim_dt: float
+    ctrl_dt: float
     reward_scales: dict[str, float]
+    contact_pairs: tuple[tuple[str, str], ...]  # geom-name pairs reported in view.contacts
 
-    def initial_state(self, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
-        """Sample n initial (qpos [n, nq], qvel [n, nv])."""
+    def mjcf(self) -> str:
+        """The scene's MJCF text."""
 
-    def observe(self, view: PhysicsView) -> jax.Array:
-        """Observation [N, obs_size]."""
+    def initial_info(self, n: int) -> Info:
+        """Task info before the first episode (e.g. curriculum level 0)."""
+
+    def reset(self, key: jax.Array, n: int, info: Info) -> tuple[jax.Array, jax.Array, Info]:
+        """Sample n initial (qpos [n, nq], qvel [n, nv], info); `info` is that of the
+        episodes that just ended (read it for a curriculum)."""
+
+    def observe(self, view: PhysicsView, info: Info) -> jax.Array:
+        """Observation [N, obs_size]. On the first step of an episode `view.contacts`
+        is all zeros (the initial state has not been simulated yet)."""
 
     def ctrl(self, action: jax.Array) -> jax.Array:
         """Map policy actions [N, action_size] to actuator controls [N, nu]."""
 
-    def reward_terms(self, view: PhysicsView, action: jax.Array) -> dict[str, jax.Array]:
-        """Unscaled reward terms, each [N]."""
+    def evaluate(self, key: jax.Array, view: PhysicsView, info: Info,
+                 action: jax.Array) -> tuple[dict[str, jax.Array], jax.Array, Info]:
+        """After a step: unscaled reward terms (each [N]), failure [N] bool, next info."""
 
-    def failed(self, view: PhysicsView) -> jax.Array:
-        """Termination condition [N] bool (non-finite physics is added by Env)."""
+    def reward(self, terms: dict[str, jax.Array], failed: jax.Array) -> jax.Array:
+        """Combine the terms into the reward [N] (usually `scaled_sum`)."""
+
+    def metrics(self, info: Info) -> dict[str, jax.Array]:
+        """Task quantities worth logging (e.g. curriculum level), each [N]."""
+
+
+def scaled_sum(terms: dict[str, jax.Array], scales: dict[str, float]) -> jax.Array:
+    """sum_k scales[k] * terms[k]: the one place reward terms are scaled."""
+    return sum(scales[k] * terms[k] for k in scales)
 
 
 @struct.dataclass
@@ -77,8 +102,9 @@ class EnvState:
     truncated: jax.Array  # [N] bool: last step hit the time limit (and did not fail)
     final_obs: jax.Array  # [N, obs] observation reached by the last step, before reset
     physics: PhysicsView  # physics after the last step (before any pending reset)
+    info: Info  # task info of the episode `obs` belongs to
     step_count: jax.Array  # [N] int32 control steps in the current episode
-    reset_qpos: jax.Array  # [N, nq] initial state of the episode that starts next step
+    reset_qpos: jax.Array  # [N, nq] where done: initial state the next step applies
     reset_qvel: jax.Array  # [N, nv]
     episode_return: jax.Array  # [N] running undiscounted return
     episode_length: jax.Array  # [N] int32 running length
@@ -91,6 +117,12 @@ class EnvState:
     @property
     def done(self) -> jax.Array:
         return self.terminated | self.truncated
+
+
+def _where(mask: jax.Array, a, b):
+    """Per-env select over pytrees whose leaves are [N, ...]."""
+    return jax.tree.map(
+        lambda x, y: jnp.where(mask.reshape(mask.shape + (1,) * (x.ndim - 1)), x, y), a, b)
 
 
 class Env:
@@ -109,23 +141,32 @@ class Env:
     def action_size(self) -> int:
         return self.task.action_size
 
+    def metrics(self, state: EnvState) -> dict[str, jax.Array]:
+        """Batch means to log each step: every unscaled reward term and the task's own."""
+        terms = {f"reward_terms/{k}": v.mean() for k, v in state.reward_terms.items()}
+        task = {f"task/{k}": v.mean() for k, v in self.task.metrics(state.info).items()}
+        return {**terms, **task}
+
+    def _first_obs(self, qpos, qvel, info, tick) -> jax.Array:
+        contacts = jnp.zeros((self.num_envs, len(self.task.contact_pairs)))
+        return self.task.observe(
+            PhysicsView(qpos=qpos, qvel=qvel, contacts=contacts, tick=tick), info)
+
     def reset(self, key: jax.Array) -> EnvState:
-        key, key_init, key_next = jax.random.split(key, 3)
+        key, key_init = jax.random.split(key)
         n = self.num_envs
-        qpos, qvel = self.task.initial_state(key_init, n)
+        qpos, qvel, info = self.task.reset(key_init, n, self.task.initial_info(n))
         view = self.physics.reset(qpos, qvel)
-        obs = self.task.observe(view)
-        next_qpos, next_qvel = self.task.initial_state(key_next, n)
+        obs = self._first_obs(view.qpos, view.qvel, info, view.tick)
         zeros = jnp.zeros((n,))
-        terms = {k: zeros for k in self.task.reward_scales}
         return EnvState(
             obs=obs, reward=zeros, terminated=jnp.zeros((n,), bool),
-            truncated=jnp.zeros((n,), bool), final_obs=obs, physics=view,
-            step_count=jnp.zeros((n,), jnp.int32), reset_qpos=next_qpos,
-            reset_qvel=next_qvel, episode_return=zeros,
-            episode_length=jnp.zeros((n,), jnp.int32), done_return=zeros,
-            done_length=jnp.zeros((n,), jnp.int32), nonfinite=jnp.zeros((n,), bool),
-            reward_terms=terms, key=key)
+            truncated=jnp.zeros((n,), bool), final_obs=obs, physics=view, info=info,
+            step_count=jnp.zeros((n,), jnp.int32), reset_qpos=qpos, reset_qvel=qvel,
+            episode_return=zeros, episode_length=jnp.zeros((n,), jnp.int32),
+            done_return=zeros, done_length=jnp.zeros((n,), jnp.int32),
+            nonfinite=jnp.zeros((n,), bool),
+            reward_terms={k: zeros for k in self.task.reward_scales}, key=key)
 
     def step(self, state: EnvState, action: jax.Array) -> EnvState:
         """Advance every world one control step; action [N, action_size]."""
@@ -133,34 +174,31 @@ class Env:
         ctrl = jnp.nan_to_num(task.ctrl(action))
         view = self.physics.step(state.physics, ctrl, state.done, state.reset_qpos,
                                  state.reset_qvel)
+        key, key_eval, key_reset = jax.random.split(state.key, 3)
         # Worlds that were reset this step start a new episode.
         step_count = jnp.where(state.done, 0, state.step_count) + 1
         episode_return = jnp.where(state.done, 0.0, state.episode_return)
         episode_length = jnp.where(state.done, 0, state.episode_length)
 
         nonfinite = ~(jnp.isfinite(view.qpos).all(-1) & jnp.isfinite(view.qvel).all(-1))
-        obs = jnp.nan_to_num(task.observe(view), posinf=0.0, neginf=0.0)
-        terms = task.reward_terms(view, action)
-        reward = sum(task.reward_scales[k] * terms[k] for k in task.reward_scales)
-        reward = jnp.where(nonfinite, 0.0, jnp.nan_to_num(reward))
-        terminated = task.failed(view) | nonfinite
+        terms, failed, info = task.evaluate(key_eval, view, state.info, action)
+        obs = jnp.nan_to_num(task.observe(view, info), posinf=0.0, neginf=0.0)
+        terminated = failed | nonfinite
+        reward = jnp.where(nonfinite, 0.0, jnp.nan_to_num(task.reward(terms, terminated)))
         truncated = (step_count >= task.episode_length) & ~terminated
         done = terminated | truncated
-
         episode_return = episode_return + reward
         episode_length = episode_length + 1
-        # The next episode's first observation comes from its sampled initial
-        # state; the physics applies that state at the start of the next step.
-        key, key_init = jax.random.split(state.key)
-        next_qpos, next_qvel = task.initial_state(key_init, self.num_envs)
-        reset_obs = task.observe(PhysicsView(qpos=state.reset_qpos, qvel=state.reset_qvel,
-                                             tick=view.tick))
+
+        # Ended worlds: sample the next episode now; its first observation is returned
+        # at once and the physics applies its initial state at the start of next step.
+        reset_qpos, reset_qvel, reset_info = task.reset(key_reset, self.num_envs, info)
+        reset_obs = self._first_obs(reset_qpos, reset_qvel, reset_info, view.tick)
         return EnvState(
-            obs=jnp.where(done[:, None], reset_obs, obs), reward=reward,
-            terminated=terminated, truncated=truncated, final_obs=obs, physics=view,
-            step_count=step_count,
-            reset_qpos=jnp.where(done[:, None], state.reset_qpos, next_qpos),
-            reset_qvel=jnp.where(done[:, None], state.reset_qvel, next_qvel),
+            obs=_where(done, reset_obs, obs), reward=reward, terminated=terminated,
+            truncated=truncated, final_obs=obs, physics=view,
+            info=_where(done, reset_info, info), step_count=step_count,
+            reset_qpos=reset_qpos, reset_qvel=reset_qvel,
             episode_return=episode_return, episode_length=episode_length,
             done_return=jnp.where(done, episode_return, 0.0),
             done_length=jnp.where(done, episode_length, 0),

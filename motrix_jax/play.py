@@ -96,12 +96,12 @@ def mujoco_qpos(model, qpos: np.ndarray) -> np.ndarray:
     return qpos
 
 
-def render(xml_path: str | Path, qpos: np.ndarray, width: int = 512,
-           height: int = 384) -> np.ndarray:
-    """Frames [T, height, V * width, 3] uint8 of qpos [T, V, nq], the V envs side by side."""
+def render(mjcf: str, qpos: np.ndarray, width: int = 512, height: int = 384) -> np.ndarray:
+    """Frames [T, height, V * width, 3] uint8 of qpos [T, V, nq], the V envs side by side,
+    for the model in the MJCF text `mjcf`."""
     import mujoco
 
-    model = mujoco.MjModel.from_xml_path(str(xml_path))
+    model = mujoco.MjModel.from_xml_string(mjcf)
     if model.nq != qpos.shape[-1]:
         raise ValueError(f"the MJCF has nq={model.nq}, the recorded states {qpos.shape[-1]}")
     model.vis.headlight.ambient[:] = 0.5
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
         task = envs.make_task(read_run_info(args.run).env)
         try:
-            frames = render(task.xml_path, episode_frames(result))
+            frames = render(task.mjcf(), episode_frames(result))
         except Exception as error:  # noqa: BLE001 - GL errors come in many types
             print(f"error: off-screen rendering failed (MUJOCO_GL="
                   f"{os.environ.get('MUJOCO_GL')}): {error}", file=sys.stderr)

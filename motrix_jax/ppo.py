@@ -51,7 +51,7 @@ class Transition:
     done_return: jax.Array
     done_length: jax.Array
     nonfinite: jax.Array
-    reward_terms: dict[str, jax.Array]  # unscaled
+    env_metrics: dict[str, jax.Array]  # batch means: reward terms, task metrics
 
 
 class PPO(NamedTuple):
@@ -59,6 +59,11 @@ class PPO(NamedTuple):
     update: Callable[[TrainState], tuple[TrainState, dict]]
     run: Callable[[TrainState, int], tuple[TrainState, dict]]
     policy: Callable[[dict, RunningStats, jax.Array], jax.Array]
+    # The pieces `update` is made of, exposed for the parity tests against the PyTorch twin.
+    optimizer: optax.GradientTransformation
+    loss: Callable[[dict, RunningStats, dict], tuple[jax.Array, dict]]
+    sgd_step: Callable[..., tuple[dict, optax.OptState, dict]]
+    learn: Callable[[TrainState, Transition, jax.Array], tuple[TrainState, dict]]
 
 
 def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
@@ -105,30 +110,34 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
             reward=next_state.reward, terminated=next_state.terminated,
             truncated=next_state.truncated, final_obs=next_state.final_obs,
             done_return=next_state.done_return, done_length=next_state.done_length,
-            nonfinite=next_state.nonfinite, reward_terms=next_state.reward_terms)
+            nonfinite=next_state.nonfinite, env_metrics=env.metrics(next_state))
         return (next_state, params, obs_stats, key), transition
+
+    def loss(params, obs_stats, batch):
+        """PPO loss on a minibatch dict of [M, ...] arrays; (total, terms)."""
+        mean, log_std, value_n = forward(params, obs_stats, batch["obs"])
+        log_prob = gaussian_log_prob(mean, log_std, batch["action"])
+        return losses.ppo_loss(
+            log_prob, batch["log_prob"], batch["advantage"], value_n, batch["value"],
+            batch["return"], gaussian_entropy(log_std), ratio_clip=cfg.ratio_clip,
+            value_clip=cfg.value_clip, clip_predicted_values=cfg.clip_predicted_values,
+            value_loss_scale=cfg.value_loss_scale,
+            entropy_loss_scale=cfg.entropy_loss_scale)
+
+    def sgd_step(params, opt_state, lr, obs_stats, batch):
+        """One optimiser step on one minibatch: (params, opt_state, loss terms)."""
+        grads, terms = jax.grad(loss, has_aux=True)(params, obs_stats, batch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = jax.tree.map(lambda p, u: p - lr * u, params, updates)
+        return params, opt_state, terms
 
     def minibatch_step(carry, batch):
         params, opt_state, lr, obs_stats = carry
-
-        def loss_fn(p):
-            mean, log_std, value_n = forward(p, obs_stats, batch["obs"])
-            log_prob = gaussian_log_prob(mean, log_std, batch["action"])
-            return losses.ppo_loss(
-                log_prob, batch["log_prob"], batch["advantage"], value_n, batch["value"],
-                batch["return"], gaussian_entropy(log_std), ratio_clip=cfg.ratio_clip,
-                value_clip=cfg.value_clip, clip_predicted_values=cfg.clip_predicted_values,
-                value_loss_scale=cfg.value_loss_scale,
-                entropy_loss_scale=cfg.entropy_loss_scale)
-
-        grads, terms = jax.grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        params = jax.tree.map(lambda p, u: p - lr * u, params, updates)
+        params, opt_state, terms = sgd_step(params, opt_state, lr, obs_stats, batch)
         return (params, opt_state, lr, obs_stats), terms
 
-    def epoch_step(carry, key):
+    def epoch_step(carry, order):
         params, opt_state, lr, obs_stats, batch = carry
-        order = jax.random.permutation(key, cfg.batch_size)
         minibatches = jax.tree.map(
             lambda x: x[order].reshape(cfg.mini_batches, cfg.minibatch_size, *x.shape[1:]),
             batch)
@@ -139,12 +148,12 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
                                        cfg.learning_rate_scheduler_kl_threshold)
         return (params, opt_state, lr, obs_stats, batch), terms
 
-    def update(state: TrainState) -> tuple[TrainState, dict]:
-        key, key_rollout, key_epochs = jax.random.split(state.key, 3)
-        (env_state, _, _, _), traj = jax.lax.scan(
-            rollout_step, (state.env_state, state.params, state.obs_stats, key_rollout),
-            None, length=cfg.rollouts)
-
+    def learn(state: TrainState, traj: Transition,
+              orders: jax.Array) -> tuple[TrainState, dict]:
+        """The learning half of an update on a rollout `traj` [T, B, ...]: GAE, one epoch
+        per row of `orders` [epochs, T * B] (the minibatch permutation), then the
+        statistics. Returns the state with new params, opt_state, learning_rate and
+        statistics, and the loss terms [epochs, mini_batches]."""
         _, _, next_value_n = forward(state.params, state.obs_stats, traj.final_obs)
         values = to_value(state.value_stats, traj.value)
         next_values = to_value(state.value_stats, next_value_n)
@@ -168,7 +177,7 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
         (params, opt_state, lr, _, _), terms = jax.lax.scan(
             epoch_step,
             (state.params, state.opt_state, state.learning_rate, state.obs_stats, batch),
-            jax.random.split(key_epochs, cfg.learning_epochs))
+            orders)
         # Statistics are written once per update, after the epochs that used them.
         obs_stats = normalization.update_stats(state.obs_stats, traj.obs) \
             if cfg.state_preprocessor else state.obs_stats
@@ -176,6 +185,18 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
         if cfg.value_preprocessor:
             value_stats = normalization.update_stats(state.value_stats, returns)
             params = preserve_value_outputs(params, state.value_stats, value_stats)
+        return state.replace(params=params, opt_state=opt_state, learning_rate=lr,
+                             obs_stats=obs_stats, value_stats=value_stats), terms
+
+    def update(state: TrainState) -> tuple[TrainState, dict]:
+        key, key_rollout, key_epochs = jax.random.split(state.key, 3)
+        (env_state, _, _, _), traj = jax.lax.scan(
+            rollout_step, (state.env_state, state.params, state.obs_stats, key_rollout),
+            None, length=cfg.rollouts)
+        orders = jax.vmap(lambda k: jax.random.permutation(k, cfg.batch_size))(
+            jax.random.split(key_epochs, cfg.learning_epochs))
+        learned, terms = learn(state, traj, orders)
+        params, lr = learned.params, learned.learning_rate
 
         episodes = (traj.terminated | traj.truncated).sum()
         metrics = {
@@ -183,19 +204,16 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
             "episode_return": traj.done_return.sum() / jnp.maximum(episodes, 1),
             "episode_length": traj.done_length.sum() / jnp.maximum(episodes, 1),
             "reward": traj.reward.mean(),
-            # per-step mean of each scaled term (they sum to "reward" on finite steps)
-            **{f"reward/{k}": (scale * traj.reward_terms[k]).mean()
-               for k, scale in env.task.reward_scales.items()},
             "nonfinite_resets": traj.nonfinite.sum(),
             "learning_rate": lr,
             **{f"loss_{k}": v.mean() for k, v in terms.items() if k != "kl"},
             "kl": terms["kl"].mean(),
             "policy_std": jnp.exp(params["params"]["log_std"]).mean(),
+            **{k: v.mean() for k, v in traj.env_metrics.items()},
         }
-        new_state = TrainState(
-            params=params, opt_state=opt_state, obs_stats=obs_stats,
-            value_stats=value_stats, learning_rate=lr, env_state=env_state, key=key,
-            update=state.update + 1, env_steps=state.env_steps + cfg.batch_size)
+        new_state = learned.replace(
+            env_state=env_state, key=key, update=state.update + 1,
+            env_steps=state.env_steps + cfg.batch_size)
         return new_state, metrics
 
     def run(state: TrainState, num_updates: int) -> tuple[TrainState, dict]:
@@ -206,7 +224,8 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
         """Deterministic action (the Gaussian mean) for observations [..., obs]."""
         return forward(params, obs_stats, obs)[0]
 
-    return PPO(init=init, update=update, run=run, policy=policy)
+    return PPO(init=init, update=update, run=run, policy=policy, optimizer=optimizer,
+               loss=loss, sgd_step=sgd_step, learn=learn)
 
 
 def preserve_value_outputs(params: dict, old: RunningStats, new: RunningStats) -> dict:

@@ -20,7 +20,9 @@ from tensorboardX import SummaryWriter
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
 
-# metrics.jsonl key -> TensorBoard tag; reward terms ("reward/<term>") keep their key.
+# metrics.jsonl key -> TensorBoard tag; reward terms ("reward_terms/<term>", unscaled batch
+# means) and task metrics ("task/<name>") keep their key.
+GROUPS = ("reward_terms/", "task/")
 TAGS = {
     "episode_return_mean": "episode/return",
     "episode_length": "episode/length",
@@ -70,7 +72,7 @@ class RunLog:
         self.file.write(json.dumps(record) + "\n")
         step = record["env_steps"]
         for key, value in record.items():
-            tag = TAGS.get(key, key if key.startswith("reward/") else None)
+            tag = TAGS.get(key, key if key.startswith(GROUPS) else None)
             if tag is not None and isinstance(value, float | int) and math.isfinite(value):
                 self.writer.add_scalar(tag, value, step)
 

@@ -20,7 +20,8 @@ class JaxCartpolePhysics:
         self.damping = slider_damping
 
     def reset(self, qpos, qvel):
-        return PhysicsView(qpos=qpos, qvel=qvel, tick=jnp.zeros((), jnp.int32))
+        return PhysicsView(qpos=qpos, qvel=qvel, contacts=jnp.zeros((qpos.shape[0], 0)),
+                           tick=jnp.zeros((), jnp.int32))
 
     def step(self, view, ctrl, reset_mask, reset_qpos, reset_qvel):
         qpos = jnp.where(reset_mask[:, None], reset_qpos, view.qpos)
@@ -37,4 +38,5 @@ class JaxCartpolePhysics:
         x_dd = (b1 * a22 - a12 * b2) / det
         th_dd = (a11 * b2 - a12 * b1) / det
         qvel = qvel + self.dt * jnp.stack([x_dd, th_dd], -1)
-        return PhysicsView(qpos=qpos + self.dt * qvel, qvel=qvel, tick=view.tick + 1)
+        return PhysicsView(qpos=qpos + self.dt * qvel, qvel=qvel, contacts=view.contacts,
+                           tick=view.tick + 1)

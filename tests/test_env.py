@@ -58,7 +58,7 @@ def test_auto_reset_keeps_final_obs_and_sets_flags():
     # final_obs is the state reached; obs is the next episode's first observation
     assert not np.allclose(traj.final_obs[4], traj.obs[4])
     np.testing.assert_allclose(traj.obs[4], np.concatenate(
-        [traj.reset_qpos[3], traj.reset_qvel[3]], -1), atol=1e-7)
+        [traj.reset_qpos[4], traj.reset_qvel[4]], -1), atol=1e-7)
     assert (traj.step_count[5] == 1).all() and (np.abs(traj.final_obs[5]) < 0.05).all()
     np.testing.assert_allclose(traj.done_length[4], 5)
     np.testing.assert_allclose(traj.done_return[4], 5.0)

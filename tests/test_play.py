@@ -48,7 +48,7 @@ def test_tensorboard_events_have_every_tag(run_dir):
     events = EventAccumulator(str(run_dir / "tensorboard"))
     events.Reload()
     tags = set(events.Tags()["scalars"])
-    expected = {"episode/return", "episode/length", "reward/alive", "reward/total",
+    expected = {"episode/return", "episode/length", "reward_terms/alive", "reward/total",
                 "loss/policy", "loss/value", "loss/entropy", "train/kl",
                 "train/learning_rate", "train/policy_std", "perf/steps_per_s",
                 "perf/compile_s", "metrics/nonfinite_resets"}
@@ -58,7 +58,7 @@ def test_tensorboard_events_have_every_tag(run_dir):
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     np.testing.assert_allclose([e.value for e in lr], [r["learning_rate"] for r in records],
                                rtol=1e-6)
-    assert all(e.value == 1.0 for e in events.Scalars("reward/alive"))
+    assert all(e.value == 1.0 for e in events.Scalars("reward_terms/alive"))
 
 
 def test_play_prints_returns_and_writes_a_video_of_the_episode(run_dir, tmp_path, capsys):

@@ -1,0 +1,124 @@
+"""Learning benchmark for any registered env: a fixed seed, a wall-clock budget, a curve.
+
+    python benchmarks/learn.py --env go1_flat --minutes 45 [--seed 0] [--set FIELD=VALUE]
+
+Trains the env's preset on MotrixSim one jitted update at a time until the budget (or
+the preset's env steps) is spent, and writes `curve.json` and `curve.png` to
+runs/bench/<env>/<timestamp>/: per update the env steps, wall time, mean return and
+length of the episodes that ended (carried forward through updates where none ended)
+and the mean of every reward term and task metric. The summary averages the last 10
+updates. `--min-length-frac` and `--min-tracking` (the lin-vel tracking term per step)
+make the exit status report whether a target was reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from motrix_jax import envs
+from motrix_jax.config import with_overrides
+from motrix_jax.ppo import make_ppo
+
+
+def learn(env_name: str, seed: int, minutes: float, overrides: list[str]) -> dict:
+    cfg = with_overrides(dataclasses.replace(envs.preset(env_name), seed=seed), overrides)
+    env = envs.make(env_name, cfg.num_envs)
+    ppo = make_ppo(cfg, env)
+    update = jax.jit(ppo.update, donate_argnums=0)
+    start = time.perf_counter()
+    state = jax.jit(ppo.init)(jax.random.PRNGKey(seed))
+    curve, last = [], {"return": float("nan"), "length": float("nan")}
+    for i in range(cfg.num_updates):
+        state, metrics = update(state)
+        host = {k: float(np.asarray(v)) for k, v in metrics.items()}
+        if host["episodes"] > 0:
+            last = {"return": host["episode_return"], "length": host["episode_length"]}
+        wall = time.perf_counter() - start
+        point = {"update": i + 1, "env_steps": (i + 1) * cfg.batch_size,
+                 "wall_s": round(wall, 2), **last,
+                 **{k: v for k, v in host.items() if "/" in k}}
+        curve.append(point)
+        tracking = point.get("reward_terms/tracking_lin_vel", float("nan"))
+        print(f"{point['env_steps']:>11,} steps {wall:8.1f} s  return {last['return']:8.2f}  "
+              f"length {last['length']:7.1f}  lin-vel tracking {tracking:.3f}", flush=True)
+        if wall > minutes * 60:
+            break
+    tail = curve[-10:]
+    summary = {k: float(np.mean([c[k] for c in tail])) for k in tail[-1] if k != "update"}
+    return {"env": env_name, "seed": seed, "budget_minutes": minutes,
+            "episode_length_max": env.task.episode_length,
+            "config": dataclasses.asdict(cfg), "updates": len(curve),
+            "env_steps": curve[-1]["env_steps"], "wall_s": curve[-1]["wall_s"],
+            "steps_per_s": round(curve[-1]["env_steps"] / curve[-1]["wall_s"]),
+            "last_10_updates": summary, "curve": curve}
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve = result["curve"]
+    steps = np.array([c["env_steps"] for c in curve]) / 1e6
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    axes[0].plot(steps, [c["return"] for c in curve])
+    axes[0].set(title="mean episode return", xlabel="env steps (M)")
+    axes[1].plot(steps, [c["length"] for c in curve])
+    axes[1].axhline(result["episode_length_max"], ls="--", c="grey")
+    axes[1].set(title="mean episode length", xlabel="env steps (M)")
+    for key in curve[-1]:
+        if key.startswith(("reward_terms/tracking", "task/")):
+            axes[2].plot(steps, [c[key] for c in curve], label=key.split("/")[1])
+    axes[2].legend()
+    axes[2].set(title="per-step terms", xlabel="env steps (M)")
+    fig.suptitle(f"{result['env']} seed {result['seed']}: {result['env_steps']:,} steps "
+                 f"in {result['wall_s'] / 60:.1f} min")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--minutes", type=float, default=45.0, help="wall-clock budget")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    parser.add_argument("--run-root", type=Path, default=Path("runs/bench"))
+    parser.add_argument("--min-length-frac", type=float,
+                        help="target: mean episode length >= this fraction of the maximum")
+    parser.add_argument("--min-tracking", type=float,
+                        help="target: lin-vel tracking term per step >= this")
+    args = parser.parse_args()
+    name = envs.canonical_name(args.env)
+    result = learn(name, args.seed, args.minutes, args.set)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.run_root / name / stamp
+    out.mkdir(parents=True)
+    last = result["last_10_updates"]
+    checks = {}
+    if args.min_length_frac is not None:
+        checks["length"] = last["length"] >= args.min_length_frac * result["episode_length_max"]
+    if args.min_tracking is not None:
+        checks["tracking"] = last.get("reward_terms/tracking_lin_vel", 0) >= args.min_tracking
+    result["targets_met"] = checks
+    (out / "curve.json").write_text(json.dumps(result, indent=1))
+    plot(result, out / "curve.png")
+    print(json.dumps({k: v for k, v in result.items() if k not in ("curve", "config")},
+                     indent=2))
+    print(f"curve: {out / 'curve.json'}, {out / 'curve.png'}")
+    if not all(checks.values()):
+        raise SystemExit(f"targets not met: {checks}")
+
+
+if __name__ == "__main__":
+    main()

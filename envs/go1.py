@@ -1,0 +1,273 @@
+"""Unitree Go1 velocity tracking: walk at a commanded (vx, vy, yaw rate) on flat ground,
+rough terrain or stairs.
+
+Observation (48): base linear velocity in the body frame x2, gyro x0.25, gravity in
+the body frame, joint angles - q0, joint velocities x0.05, last action, command x
+(2, 2, 0.25). go1_stairs adds 12 dims of foot contact information: contact flags,
+air time and time on the ground of each foot (60).
+Action (12): joint position targets q0 + action_scale * a, tracked by the engine's PD
+(kp 80, kd 1, clipped to the motor torque limits) at every physics substep.
+Reward: the terms of `reward_scales`, unscaled in `evaluate` and scaled in one place;
+the total is clipped at 0 from below and is 0 on termination. Terminated when the
+trunk touches the ground or tilts past `max_tilt`; truncated after 20 s.
+
+Everything the task reads comes from qpos/qvel (free-joint quaternion xyzw, linear
+velocity in the world frame, angular velocity in the body frame) and contact flags,
+so the same code runs on any physics backend.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from motrix_jax.env import PhysicsView
+from motrix_jax.envs import terrain as terrain_lib
+
+XML_PATH = Path(__file__).parent / "assets" / "go1.xml"
+FEET = ("FR_foot", "FL_foot", "RR_foot", "RL_foot")
+DEFAULT_POSE = (0.0, 0.9, -1.8) * 4  # abduction, thigh, calf per leg: FR, FL, RR, RL
+KP, KD = 80.0, 1.0
+TORQUE_LIMITS = (23.7, 23.7, 35.55) * 4
+
+
+def rotate_inverse(quat_xyzw: jax.Array, v: jax.Array) -> jax.Array:
+    """World-frame vectors v [..., 3] expressed in the frame of quat [..., 4] (xyzw)."""
+    u, w = -quat_xyzw[..., :3], quat_xyzw[..., 3:]  # the conjugate rotation
+    t = 2.0 * jnp.cross(u, v)
+    return v + w * t + jnp.cross(u, t)
+
+
+def default_reward_scales() -> dict[str, float]:
+    return {"tracking_lin_vel": 1.0, "tracking_ang_vel": 0.5, "lin_vel_z": -2.0,
+            "ang_vel_xy": -0.05, "torques": -1e-5, "dof_acc": -2.5e-7, "action_rate": -0.001,
+            "hip_pos": -1.0, "feet_air_time": 1.0}
+
+
+@struct.dataclass
+class Go1Info:
+    command: jax.Array  # [N, 3] vx, vy (m/s, body frame), yaw rate (rad/s)
+    last_action: jax.Array  # [N, 12]
+    last_qvel: jax.Array  # [N, 12] joint velocities of the previous step
+    air_time: jax.Array  # [N, 4] seconds since each foot left the ground
+    ground_time: jax.Array  # [N, 4] seconds since each foot touched down
+    last_contact: jax.Array  # [N, 4] contact flags of the previous step
+    level: jax.Array  # [N] int32 terrain difficulty row (0 on flat ground)
+    command_level: jax.Array  # [N] int32 command curriculum: ranges x (level+1)/levels
+    tracking: jax.Array  # [N] sum of the lin-vel tracking term over the episode
+    steps: jax.Array  # [N] int32 steps in the episode
+
+
+@dataclass(frozen=True)
+class Go1:
+    name: str = "go1_flat"
+    terrain: str = "flat"  # flat | rough | stairs
+    terrain_seed: int = 0
+    sim_dt: float = 0.005
+    ctrl_dt: float = 0.02
+    episode_length: int = 1000  # 20 s
+    action_size: int = 12
+    action_scale: float = 0.25
+    # command ranges (low, high): vx, vy in m/s (body frame), yaw rate in rad/s
+    command_low: tuple[float, float, float] = (-1.0, -1.0, -1.0)
+    command_high: tuple[float, float, float] = (2.0, 1.0, 1.0)
+    resample_commands_s: float = 10.0  # <= 0: one command per episode
+    zero_command_below: float = 0.2  # planar commands slower than this become 0 (stand)
+    # Command curriculum: a robot's command ranges start at 1/command_levels of the full
+    # ranges and widen a step after each episode it tracked well (1: no curriculum).
+    command_levels: int = 4
+    max_tilt: float = 1.0  # rad; tilting further terminates
+    feet_air_time_target: float = 0.5  # s, legged-gym style touchdown bonus threshold
+    reset_joint_noise: float = 0.05
+    spawn_height: float = 0.4  # m above the ground under the spawn point
+    reward_scales: dict[str, float] = field(default_factory=default_reward_scales)
+
+    @property
+    def foot_contact_obs(self) -> bool:
+        return self.terrain == "stairs"
+
+    @property
+    def obs_size(self) -> int:
+        return 60 if self.foot_contact_obs else 48
+
+    @property
+    def contact_pairs(self) -> tuple[tuple[str, str], ...]:
+        return tuple(("floor", foot) for foot in FEET) + (("floor", "trunk"),)
+
+    @property
+    def heightfield(self) -> terrain_lib.Heightfield | None:
+        if self.terrain == "flat":
+            return None
+        return _terrain(self.terrain, self.terrain_seed)
+
+    def mjcf(self) -> str:
+        return scene_xml(self.heightfield)
+
+    # --- episodes -----------------------------------------------------------------
+
+    def initial_info(self, n: int) -> Go1Info:
+        return Go1Info(
+            command=jnp.zeros((n, 3)), last_action=jnp.zeros((n, 12)),
+            last_qvel=jnp.zeros((n, 12)), air_time=jnp.zeros((n, 4)),
+            ground_time=jnp.zeros((n, 4)), last_contact=jnp.zeros((n, 4)),
+            level=jnp.zeros((n,), jnp.int32), command_level=jnp.zeros((n,), jnp.int32),
+            tracking=jnp.zeros((n,)),
+            steps=jnp.zeros((n,), jnp.int32))
+
+    def reset(self, key: jax.Array, n: int, info: Go1Info):
+        key_xy, key_yaw, key_q, key_cmd = jax.random.split(key, 4)
+        level = self.next_level(info, self.num_terrain_levels)
+        command_level = self.next_level(info.replace(level=info.command_level),
+                                        self.command_levels)
+        hf = self.heightfield
+        if hf is None:
+            xy = jnp.zeros((n, 2))
+            ground = jnp.zeros((n,))
+            yaw = jax.random.uniform(key_yaw, (n,), minval=-math.pi, maxval=math.pi)
+        else:
+            xy, ground = hf.spawn(key_xy, level)
+            # stairs climb along +x: face up the stairs; rough: any heading
+            yaw = jnp.zeros((n,)) if self.terrain == "stairs" else jax.random.uniform(
+                key_yaw, (n,), minval=-math.pi, maxval=math.pi)
+        quat = jnp.stack([jnp.zeros(n), jnp.zeros(n), jnp.sin(yaw / 2), jnp.cos(yaw / 2)], -1)
+        joints = jnp.asarray(DEFAULT_POSE) + jax.random.uniform(
+            key_q, (n, 12), minval=-self.reset_joint_noise, maxval=self.reset_joint_noise)
+        qpos = jnp.concatenate([xy, (ground + self.spawn_height)[:, None], quat, joints], -1)
+        qvel = jnp.zeros((n, 18))
+        fresh = self.initial_info(n)
+        command = self.sample_command(key_cmd, command_level)
+        return qpos, qvel, fresh.replace(command=command, level=level,
+                                         command_level=command_level)
+
+    @property
+    def num_terrain_levels(self) -> int:
+        hf = self.heightfield
+        return 1 if hf is None else hf.num_levels
+
+    @staticmethod
+    def next_level(info: Go1Info, num_levels: int) -> jax.Array:
+        """Curriculum step: a robot that tracked its command well (mean lin-vel term >
+        0.8) over its last episode moves a level up (rougher ground, wider commands), one
+        that tracked badly (< 0.5) a level down."""
+        mean_tracking = info.tracking / jnp.maximum(info.steps, 1)
+        finished = info.steps > 0
+        step = jnp.where(mean_tracking > 0.8, 1, jnp.where(mean_tracking < 0.5, -1, 0))
+        return jnp.clip(info.level + jnp.where(finished, step, 0), 0, num_levels - 1)
+
+    def sample_command(self, key: jax.Array, command_level: jax.Array) -> jax.Array:
+        """Commands [N, 3] uniform in the ranges scaled by (command_level + 1) / levels."""
+        n = command_level.shape[0]
+        low, high = jnp.asarray(self.command_low), jnp.asarray(self.command_high)
+        if self.terrain == "stairs":  # forward only, up the stairs
+            low, high = jnp.array([0.3, 0.0, 0.0]), jnp.array([1.0, 0.0, 0.0])
+        scale = ((command_level + 1) / self.command_levels)[:, None]
+        cmd = jax.random.uniform(key, (n, 3), minval=low * scale, maxval=high * scale)
+        small = jnp.linalg.norm(cmd[:, :2], axis=-1) < self.zero_command_below
+        return cmd.at[:, :2].set(jnp.where(small[:, None], 0.0, cmd[:, :2]))
+
+    # --- physics view -> quantities -----------------------------------------------
+
+    def base(self, view: PhysicsView):
+        """(body-frame linear velocity, gyro, gravity direction in the body frame)."""
+        quat = view.qpos[:, 3:7]
+        lin_vel = rotate_inverse(quat, view.qvel[:, :3])
+        gravity = rotate_inverse(quat, jnp.broadcast_to(jnp.array([0.0, 0.0, -1.0]),
+                                                        lin_vel.shape))
+        return lin_vel, view.qvel[:, 3:6], gravity
+
+    def observe(self, view: PhysicsView, info: Go1Info) -> jax.Array:
+        lin_vel, gyro, gravity = self.base(view)
+        parts = [lin_vel * 2.0, gyro * 0.25, gravity,
+                 view.qpos[:, 7:] - jnp.asarray(DEFAULT_POSE), view.qvel[:, 6:] * 0.05,
+                 info.last_action, info.command * jnp.array([2.0, 2.0, 0.25])]
+        if self.foot_contact_obs:
+            parts += [view.contacts[:, :4], info.air_time, info.ground_time]
+        return jnp.concatenate(parts, -1)
+
+    def ctrl(self, action: jax.Array) -> jax.Array:
+        return jnp.asarray(DEFAULT_POSE) + self.action_scale * jnp.clip(action, -10.0, 10.0)
+
+    def torques(self, view: PhysicsView, ctrl: jax.Array) -> jax.Array:
+        """The PD torques the actuators apply for `ctrl` at this state [N, 12]."""
+        tau = KP * (ctrl - view.qpos[:, 7:]) - KD * view.qvel[:, 6:]
+        limit = jnp.asarray(TORQUE_LIMITS)
+        return jnp.clip(tau, -limit, limit)
+
+    def evaluate(self, key: jax.Array, view: PhysicsView, info: Go1Info, action: jax.Array):
+        lin_vel, gyro, gravity = self.base(view)
+        contact = view.contacts[:, :4] > 0.5
+        qvel_joints = view.qvel[:, 6:]
+        # A touchdown ends a swing: reward swings longer than the target (legged-gym
+        # style). The air time is read *before* it is cleared by the contact.
+        touchdown = contact & (info.last_contact < 0.5)
+        moving = jnp.linalg.norm(info.command[:, :2], axis=-1) > 0.1
+        terms = {
+            "tracking_lin_vel": jnp.exp(
+                -jnp.sum((info.command[:, :2] - lin_vel[:, :2]) ** 2, -1) / 0.25),
+            "tracking_ang_vel": jnp.exp(-(info.command[:, 2] - gyro[:, 2]) ** 2 / 0.25),
+            "lin_vel_z": lin_vel[:, 2] ** 2,
+            "ang_vel_xy": jnp.sum(gyro[:, :2] ** 2, -1),
+            "torques": jnp.sum(self.torques(view, self.ctrl(action)) ** 2, -1),
+            "dof_acc": jnp.sum(((qvel_joints - info.last_qvel) / self.ctrl_dt) ** 2, -1),
+            "action_rate": jnp.sum((action - info.last_action) ** 2, -1),
+            "hip_pos": jnp.sum(view.qpos[:, 7::3] ** 2, -1),
+            "feet_air_time": moving * jnp.sum(
+                (info.air_time + self.ctrl_dt - self.feet_air_time_target) * touchdown, -1),
+        }
+        trunk_down = view.contacts[:, 4] > 0.5
+        failed = trunk_down | (gravity[:, 2] > -math.cos(self.max_tilt))
+
+        dt = self.ctrl_dt
+        steps = info.steps + 1
+        command = info.command
+        if self.resample_commands_s > 0:
+            period = round(self.resample_commands_s / dt)
+            command = jnp.where((steps % period == 0)[:, None],
+                                self.sample_command(key, info.command_level), command)
+        info = info.replace(
+            command=command, last_action=action, last_qvel=qvel_joints,
+            air_time=jnp.where(contact, 0.0, info.air_time + dt),
+            ground_time=jnp.where(contact, info.ground_time + dt, 0.0),
+            last_contact=contact.astype(jnp.float32),
+            tracking=info.tracking + terms["tracking_lin_vel"], steps=steps)
+        return terms, failed, info
+
+    def reward(self, terms: dict[str, jax.Array], failed: jax.Array) -> jax.Array:
+        total = sum(self.reward_scales[k] * terms[k] for k in self.reward_scales)
+        return jnp.where(failed, 0.0, jnp.maximum(total, 0.0))
+
+    def metrics(self, info: Go1Info) -> dict[str, jax.Array]:
+        return {"terrain_level": info.level.astype(jnp.float32),
+                "command_level": info.command_level.astype(jnp.float32)}
+
+
+def scene_xml(heightfield: terrain_lib.Heightfield | None) -> str:
+    """The Go1 MJCF, with the floor plane replaced by `heightfield` when given."""
+    root = ET.fromstring(XML_PATH.read_text())
+    if heightfield is not None:
+        floor = root.find("./worldbody/geom[@name='floor']")
+        for key in ("size",):
+            floor.attrib.pop(key, None)
+        floor.set("type", "hfield")
+        floor.set("hfield", "terrain")
+        asset = root.find("asset")
+        if asset is None:
+            asset = ET.Element("asset")
+            root.insert(0, asset)
+        asset.append(heightfield.mjcf_asset("terrain"))
+    return ET.tostring(root, encoding="unicode")
+
+
+@functools.cache
+def _terrain(kind: str, seed: int) -> terrain_lib.Heightfield:
+    """Deterministic per (kind, seed); cached so the task's properties don't regenerate it."""
+    make = {"rough": terrain_lib.rough, "stairs": terrain_lib.stairs}[kind]
+    return make(np.random.default_rng(seed))

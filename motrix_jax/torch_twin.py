@@ -1,0 +1,308 @@
+"""PyTorch twin of the PPO maths, used only by the parity tests (`pytest -m parity`).
+
+Written the way a PyTorch user of rsl_rl or skrl writes PPO (`nn.Sequential`
+MLPs, `torch.distributions.Normal`, a Python loop for GAE, `loss.backward()` and
+`torch.optim.Adam`), not by translating the JAX code, so that the two agreeing
+is evidence that both compute PPO as specified. Training never imports this
+module; it needs the `parity` extra (`pip install -e '.[parity]'`).
+
+Where a common PyTorch habit differs from motrix_jax's definition, the twin
+follows motrix_jax and says so at that line: advantages are normalised by the
+population standard deviation, and gradients are clipped by the exact global
+norm (`clip_grad_norm_` divides by norm + 1e-6).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.distributions import Normal
+
+from motrix_jax.config import PPOConfig
+
+Tensor = torch.Tensor
+
+
+def mlp(sizes: Sequence[int]) -> nn.Sequential:
+    """Linear + ELU for each consecutive pair of widths in `sizes`."""
+    layers: list[nn.Module] = []
+    for n_in, n_out in itertools.pairwise(sizes):
+        layers += [nn.Linear(n_in, n_out), nn.ELU()]
+    return nn.Sequential(*layers)
+
+
+class ActorCritic(nn.Module):
+    """Gaussian policy with a state-independent log-std, and a value function."""
+
+    def __init__(self, obs_size: int, action_size: int, policy_hidden_sizes: Sequence[int],
+                 value_hidden_sizes: Sequence[int], share_features: bool = False):
+        super().__init__()
+        self.policy_trunk = mlp([obs_size, *policy_hidden_sizes])
+        self.value_trunk = None if share_features else mlp([obs_size, *value_hidden_sizes])
+        value_width = policy_hidden_sizes[-1] if share_features else value_hidden_sizes[-1]
+        self.policy_head = nn.Linear(policy_hidden_sizes[-1], action_size)
+        self.value_head = nn.Linear(value_width, 1)
+        self.log_std = nn.Parameter(torch.zeros(action_size))
+
+    def forward(self, obs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """obs [..., obs] -> (action mean [..., act], log_std [act], value [...])."""
+        features = self.policy_trunk(obs)
+        value_features = features if self.value_trunk is None else self.value_trunk(obs)
+        value = self.value_head(value_features).squeeze(-1)
+        return self.policy_head(features), self.log_std, value
+
+    def distribution(self, obs: Tensor) -> tuple[Normal, Tensor]:
+        """The action distribution and the value for obs [..., obs]."""
+        mean, log_std, value = self(obs)
+        return Normal(mean, log_std.exp()), value
+
+    def flax_paths(self) -> dict[tuple[str, ...], nn.Parameter]:
+        """Every parameter under its path in the Flax params (kernels there are weight.T)."""
+        paths: dict[tuple[str, ...], nn.Parameter] = {("log_std",): self.log_std}
+        layers = {"policy_head": self.policy_head, "value_head": self.value_head}
+        for trunk_name in ("policy_trunk", "value_trunk"):
+            trunk = getattr(self, trunk_name)
+            linears = [] if trunk is None else [m for m in trunk if isinstance(m, nn.Linear)]
+            layers |= {(trunk_name, f"dense_{i}"): layer for i, layer in enumerate(linears)}
+        for name, layer in layers.items():
+            prefix = name if isinstance(name, tuple) else (name,)
+            paths[(*prefix, "kernel")] = layer.weight
+            paths[(*prefix, "bias")] = layer.bias
+        return paths
+
+
+def from_flax(params: dict) -> ActorCritic:
+    """An ActorCritic with the layer sizes, weights and dtype of Flax `params`."""
+    p = params["params"]
+
+    def widths(trunk: str) -> list[int]:
+        return [p[trunk][f"dense_{i}"]["kernel"].shape[1] for i in range(len(p[trunk]))]
+
+    share = "value_trunk" not in p
+    model = ActorCritic(p["policy_trunk"]["dense_0"]["kernel"].shape[0], p["log_std"].shape[0],
+                        widths("policy_trunk"), [] if share else widths("value_trunk"), share)
+    model = model.to(torch.from_numpy(np.array(p["log_std"])).dtype)
+    with torch.no_grad():
+        for path, param in model.flax_paths().items():
+            value = p
+            for key in path:
+                value = value[key]
+            value = torch.from_numpy(np.array(value))
+            param.copy_(value.T if path[-1] == "kernel" else value)
+    return model
+
+
+def to_flax(model: ActorCritic,
+            tensor_of: Callable[[nn.Parameter], Tensor] = lambda p: p) -> dict:
+    """Numpy arrays in the Flax params layout: the parameters, or `tensor_of` each one
+    (e.g. `lambda p: p.grad`, or an optimiser state entry)."""
+    tree: dict = {}
+    for path, param in model.flax_paths().items():
+        value = tensor_of(param).detach().numpy()
+        node = tree
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value.T if path[-1] == "kernel" else value
+    return {"params": tree}
+
+
+def log_prob_and_entropy(mean: Tensor, log_std: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
+    """Diagonal-Gaussian log-probability and entropy, each summed over actions: [...]."""
+    dist = Normal(mean, log_std.exp())
+    return dist.log_prob(action).sum(-1), dist.entropy().sum(-1)
+
+
+def compute_gae(rewards: Tensor, values: Tensor, next_values: Tensor, terminated: Tensor,
+                truncated: Tensor, gamma: float, lam: float) -> tuple[Tensor, Tensor]:
+    """Advantages and returns [T, B]; next_values[t] = V(observation after step t, pre-reset).
+
+    A time-out is treated as rsl_rl does: an episode end whose reward also
+    carries gamma * V(final observation).
+    """
+    advantages = torch.zeros_like(rewards)
+    next_advantage = torch.zeros_like(rewards[0])
+    for t in reversed(range(rewards.shape[0])):
+        timed_out = (truncated[t] & ~terminated[t]).to(rewards.dtype)
+        reward = rewards[t] + gamma * next_values[t] * timed_out
+        not_done = 1.0 - (terminated[t] | truncated[t]).to(rewards.dtype)
+        delta = reward + gamma * next_values[t] * not_done - values[t]
+        next_advantage = delta + gamma * lam * not_done * next_advantage
+        advantages[t] = next_advantage
+    return advantages, advantages + values
+
+
+class RunningMeanStd:
+    """Running mean and population variance of all samples seen, one batch at a time."""
+
+    def __init__(self, shape: tuple[int, ...] = (), dtype: torch.dtype = torch.float32):
+        self.mean = torch.zeros(shape, dtype=dtype)
+        self.var = torch.ones(shape, dtype=dtype)  # a placeholder until the first batch
+        self.count = 0
+
+    @property
+    def std(self) -> Tensor:
+        return torch.sqrt(self.var + 1e-8)
+
+    @torch.no_grad()
+    def update(self, x: Tensor) -> None:
+        """Fold in x [..., *shape]; every leading axis is a sample axis."""
+        x = x.reshape(-1, *self.mean.shape)
+        n = x.shape[0]
+        batch_mean, batch_var = x.mean(0), x.var(0, unbiased=False)
+        total = self.count + n
+        delta = batch_mean - self.mean
+        # Sum of squared deviations: each part's own, plus the gap between their means.
+        m2 = self.var * self.count + batch_var * n + delta**2 * self.count * n / total
+        self.mean = self.mean + delta * n / total
+        self.var = m2 / total
+        self.count = total
+
+    def normalize(self, x: Tensor, clip: float | None = 5.0) -> Tensor:
+        z = (x - self.mean) / self.std
+        return z if clip is None else z.clamp(-clip, clip)
+
+    def denormalize(self, x: Tensor) -> Tensor:
+        return x * self.std + self.mean
+
+
+def ppo_loss(log_prob: Tensor, old_log_prob: Tensor, advantages: Tensor, values: Tensor,
+             old_values: Tensor, returns: Tensor, entropy: Tensor,
+             cfg: PPOConfig) -> tuple[Tensor, dict[str, Tensor]]:
+    """skrl-style PPO loss on a minibatch [M]; (total, terms) with terms policy, value,
+    entropy (each as added to the total) and kl (k3 estimate, no gradient)."""
+    ratio = torch.exp(log_prob - old_log_prob)
+    surrogate = advantages * ratio
+    surrogate_clipped = advantages * torch.clamp(ratio, 1.0 - cfg.ratio_clip, 1.0 + cfg.ratio_clip)
+    policy_loss = -torch.min(surrogate, surrogate_clipped).mean()
+
+    if cfg.clip_predicted_values:
+        values = old_values + torch.clamp(values - old_values, -cfg.value_clip, cfg.value_clip)
+    value_loss = cfg.value_loss_scale * nn.functional.mse_loss(values, returns)
+    entropy_loss = -cfg.entropy_loss_scale * entropy.mean()
+
+    with torch.no_grad():
+        log_ratio = log_prob - old_log_prob
+        kl = ((torch.exp(log_ratio) - 1.0) - log_ratio).mean()
+    terms = {"policy": policy_loss, "value": value_loss, "entropy": entropy_loss, "kl": kl}
+    return policy_loss + value_loss + entropy_loss, terms
+
+
+def minibatch_loss(model: ActorCritic, obs_norm: RunningMeanStd, batch: dict[str, Tensor],
+                   cfg: PPOConfig) -> tuple[Tensor, dict[str, Tensor]]:
+    """The PPO loss of `model` on a minibatch dict (obs, action, log_prob, value, return,
+    advantage), each [M, ...]; values and returns in the network's (normalised) units."""
+    obs = obs_norm.normalize(batch["obs"]) if cfg.state_preprocessor else batch["obs"]
+    dist, values = model.distribution(obs)
+    log_prob = dist.log_prob(batch["action"]).sum(-1)
+    return ppo_loss(log_prob, batch["log_prob"], batch["advantage"], values, batch["value"],
+                    batch["return"], dist.entropy().sum(-1), cfg)
+
+
+def make_optimizer(model: ActorCritic, lr: float) -> torch.optim.Adam:
+    return torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
+
+
+@torch.no_grad()
+def clip_grad_norm(model: nn.Module, max_norm: float) -> None:
+    """Scale all gradients together so their global norm is at most `max_norm`.
+
+    Like `nn.utils.clip_grad_norm_`, except that it divides by the norm itself
+    (as optax does), not norm + 1e-6, so that float64 parity can be tight.
+    """
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    if norm > max_norm:
+        for g in grads:
+            g.mul_(max_norm / norm)
+
+
+def sgd_step(model: ActorCritic, optimizer: torch.optim.Optimizer, obs_norm: RunningMeanStd,
+             batch: dict[str, Tensor], cfg: PPOConfig) -> dict[str, Tensor]:
+    """One optimiser step on one minibatch; returns the loss terms before the step."""
+    loss, terms = minibatch_loss(model, obs_norm, batch, cfg)
+    optimizer.zero_grad()
+    loss.backward()
+    if cfg.grad_norm_clip > 0:
+        clip_grad_norm(model, cfg.grad_norm_clip)
+    optimizer.step()
+    return terms
+
+
+def kl_adaptive_lr(lr: float, kl: float, threshold: float, kl_factor: float = 2.0,
+                   lr_factor: float = 1.5, min_lr: float = 1e-6, max_lr: float = 1e-2) -> float:
+    """The KL-adaptive rule: divide the rate by lr_factor when KL is well above the
+    threshold, multiply it when well below, within [min_lr, max_lr]."""
+    if kl > threshold * kl_factor:
+        return max(lr / lr_factor, min_lr)
+    if kl < threshold / kl_factor:
+        return min(lr * lr_factor, max_lr)
+    return lr
+
+
+@torch.no_grad()
+def preserve_value_outputs(model: ActorCritic, old_mean: Tensor, old_std: Tensor,
+                           new: RunningMeanStd) -> None:
+    """PopArt: rescale the value head so denormalised values stay where they were."""
+    head = model.value_head
+    head.weight.mul_(old_std / new.std)
+    head.bias.copy_((head.bias * old_std + old_mean - new.mean) / new.std)
+
+
+def learn(model: ActorCritic, optimizer: torch.optim.Optimizer, obs_norm: RunningMeanStd,
+          value_norm: RunningMeanStd, rollout: dict[str, Tensor], orders: Tensor,
+          cfg: PPOConfig) -> list[dict[str, Tensor]]:
+    """One PPO update on a rollout (obs, action, log_prob, value, reward, terminated,
+    truncated, final_obs; each [T, B, ...], values in network units), one epoch per
+    row of `orders` [epochs, T * B]. Updates model, optimizer (and its learning rate)
+    and both normalisers in place; returns the loss terms of every minibatch."""
+    num_steps, num_envs = rollout["reward"].shape
+
+    def observe(obs: Tensor) -> Tensor:
+        return obs_norm.normalize(obs) if cfg.state_preprocessor else obs
+
+    def to_value(value: Tensor) -> Tensor:
+        return value_norm.denormalize(value) if cfg.value_preprocessor else value
+
+    with torch.no_grad():
+        values = to_value(rollout["value"])
+        next_values = to_value(model(observe(rollout["final_obs"]))[2])
+        terminated = rollout["terminated"]
+        if not cfg.time_limit_bootstrap:
+            terminated = terminated | rollout["truncated"]
+        advantages, returns = compute_gae(
+            rollout["reward"] * cfg.rewards_shaper_scale, values, next_values, terminated,
+            rollout["truncated"], cfg.discount_factor, cfg.lambda_param)
+        # Population std, as motrix_jax defines it (torch's .std() is the unbiased one).
+        advantages = (advantages - advantages.mean()) / (advantages.std(correction=0) + 1e-8)
+        targets = value_norm.normalize(returns, clip=None) if cfg.value_preprocessor else returns
+
+    batch = {"obs": rollout["obs"], "action": rollout["action"],
+             "log_prob": rollout["log_prob"], "value": rollout["value"], "return": targets,
+             "advantage": advantages}
+    batch = {k: v.reshape(num_steps * num_envs, *v.shape[2:]) for k, v in batch.items()}
+    all_terms = []
+    for order in orders:
+        kls = []
+        for indices in order.reshape(cfg.mini_batches, cfg.minibatch_size):
+            terms = sgd_step(model, optimizer, obs_norm, {k: v[indices] for k, v in batch.items()},
+                             cfg)
+            kls.append(terms["kl"])
+            all_terms.append(terms)
+        if cfg.learning_rate_scheduler_kl_threshold > 0:
+            kl = torch.stack(kls).mean().item()
+            for group in optimizer.param_groups:
+                group["lr"] = kl_adaptive_lr(group["lr"], kl,
+                                             cfg.learning_rate_scheduler_kl_threshold)
+
+    # The statistics used above are updated once, after all epochs.
+    if cfg.state_preprocessor:
+        obs_norm.update(rollout["obs"])
+    if cfg.value_preprocessor:
+        old_mean, old_std = value_norm.mean.clone(), value_norm.std
+        value_norm.update(returns)
+        preserve_value_outputs(model, old_mean, old_std, value_norm)
+    return all_terms
