@@ -3,7 +3,9 @@
     python benchmarks/mjx_throughput.py --env cartpole --num-envs 1024 4096 [--out f.json]
 
 1. physics: `MjxPhysics.step` under `jax.jit(lax.scan)` with random controls (no task),
-2. train: whole PPO updates with the task's preset at that batch size, after compilation.
+2. train: whole PPO updates with the task's preset at that batch size, after compilation
+   (skipped with --no-train),
+3. with --motrixsim: MotrixSim's host stepping alone at the same batch size, for comparison.
 Each figure is world-steps/s; compile times are reported beside them. Results are
 written after each batch size, so a run cut short keeps what it measured.
 """
@@ -24,7 +26,8 @@ import jax.numpy as jnp
 from motrix_jax import envs
 
 sys.path.insert(0, str(Path(__file__).parent))
-from throughput import training  # benchmarks/ is not a package
+from throughput import physics_only as motrixsim_only  # benchmarks/ is not a package
+from throughput import training
 
 
 def physics_only(env, steps: int) -> tuple[float, float]:
@@ -58,6 +61,9 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, nargs="+", default=[1024])
     parser.add_argument("--steps", type=int, default=200, help="control steps timed (physics)")
     parser.add_argument("--updates", type=int, default=5, help="PPO updates timed")
+    parser.add_argument("--no-train", action="store_true", help="physics figures only")
+    parser.add_argument("--motrixsim", action="store_true",
+                        help="also time MotrixSim's host stepping at each batch size")
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args()
     device = jax.devices()[0]
@@ -68,14 +74,17 @@ def main() -> None:
         cfg = dataclasses.replace(envs.preset(args.env), num_envs=n)
         env = envs.make(args.env, n, physics="mjx")
         physics_rate, physics_compile_s = physics_only(env, args.steps)
-        start = time.perf_counter()
-        train_rate = training(env, cfg, args.updates)
         run = {"num_envs": n, "physics_steps_per_s": round(physics_rate),
-               "physics_compile_s": round(physics_compile_s, 1),
-               "train_steps_per_s": round(train_rate),
-               "train_compile_and_timed_s": round(time.perf_counter() - start, 1),
-               "rollouts": cfg.rollouts, "learning_epochs": cfg.learning_epochs,
-               "mini_batches": cfg.mini_batches}
+               "physics_compile_s": round(physics_compile_s, 1)}
+        if not args.no_train:
+            start = time.perf_counter()
+            run["train_steps_per_s"] = round(training(env, cfg, args.updates))
+            run["train_compile_and_timed_s"] = round(time.perf_counter() - start, 1)
+            run.update(rollouts=cfg.rollouts, learning_epochs=cfg.learning_epochs,
+                       mini_batches=cfg.mini_batches)
+        if args.motrixsim:
+            host_env = envs.make(args.env, n, physics="motrixsim")
+            run["motrixsim_physics_steps_per_s"] = round(motrixsim_only(host_env, args.steps))
         result["runs"].append(run)
         print(json.dumps(run), flush=True)
         if args.out:

@@ -127,6 +127,12 @@ def train(name: str, cfg, args: argparse.Namespace) -> int:
     update = jax.jit(jax.vmap(ppo.update), donate_argnums=0)
     start = time.perf_counter()
     state = init(seed_keys(cfg))
+    if physics == "mjx" and jax.device_count() > 1:
+        from motrix_jax.sharding import env_mesh, shard_train_state
+
+        # axis 0 of every leaf is the seed (vmap), so the env batch is axis 1
+        state = shard_train_state(state, env_mesh(), cfg.num_envs, batch_axis=1)
+        console.print(f"env batch sharded over {jax.device_count()} devices")
     state, metrics = update(state)
     jax.block_until_ready(metrics)
     console.print(f"compiled and ran the first update in {time.perf_counter() - start:.1f} s")
