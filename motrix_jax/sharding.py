@@ -56,3 +56,12 @@ def shard_train_state(state, mesh: Mesh, num_envs: int, batch_axis: int = 0):
     (params, optimiser state, statistics, keys, counters) replicated."""
     rest = replicate(state.replace(env_state=None), mesh)
     return rest.replace(env_state=shard_env_batch(state.env_state, mesh, num_envs, batch_axis))
+
+
+def jit_pinned(update, state, mesh: Mesh):
+    """`jax.jit(update)` for `update(state) -> (state, metrics)` whose output state keeps
+    the placement of `state` (metrics replicated), so calling it again on its own output
+    does not compile again. `state` is donated."""
+    placement = jax.tree.map(lambda x: x.sharding, state)
+    return jax.jit(update, donate_argnums=0, in_shardings=(placement,),
+                   out_shardings=(placement, NamedSharding(mesh, PartitionSpec())))

@@ -128,10 +128,11 @@ def train(name: str, cfg, args: argparse.Namespace) -> int:
     start = time.perf_counter()
     state = init(seed_keys(cfg))
     if physics == "mjx" and jax.device_count() > 1:
-        from motrix_jax.sharding import env_mesh, shard_train_state
+        from motrix_jax.sharding import env_mesh, jit_pinned, shard_train_state
 
         # axis 0 of every leaf is the seed (vmap), so the env batch is axis 1
-        state = shard_train_state(state, env_mesh(), cfg.num_envs, batch_axis=1)
+        state = shard_train_state(state, mesh := env_mesh(), cfg.num_envs, batch_axis=1)
+        update = jit_pinned(jax.vmap(ppo.update), state, mesh)
         console.print(f"env batch sharded over {jax.device_count()} devices")
     state, metrics = update(state)
     jax.block_until_ready(metrics)

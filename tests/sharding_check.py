@@ -12,7 +12,7 @@ from jax_physics import JaxCartpolePhysics
 from motrix_jax import envs
 from motrix_jax.env import Env
 from motrix_jax.ppo import make_ppo
-from motrix_jax.sharding import env_mesh, shard_train_state
+from motrix_jax.sharding import env_mesh, jit_pinned, shard_train_state
 
 
 def main(physics: str, updates: int = 3) -> None:
@@ -23,9 +23,17 @@ def main(physics: str, updates: int = 3) -> None:
     else:
         env = Env(envs.make_task("cartpole"), JaxCartpolePhysics(), cfg.num_envs)
     ppo = make_ppo(cfg, env)
+    traces = []
+
+    def counted_update(state):
+        traces.append(1)
+        return ppo.update(state)
+
     init, update = jax.jit(ppo.init), jax.jit(ppo.update)
     key = jax.random.PRNGKey(0)
-    single, sharded = init(key), shard_train_state(init(key), env_mesh(), cfg.num_envs)
+    mesh = env_mesh()
+    single, sharded = init(key), shard_train_state(init(key), mesh, cfg.num_envs)
+    sharded_update = jit_pinned(counted_update, sharded, mesh)
     obs = sharded.env_state.obs
     layout = {"devices": jax.device_count(),
               "obs_devices": len(obs.sharding.device_set),
@@ -34,8 +42,9 @@ def main(physics: str, updates: int = 3) -> None:
                                        for x in jax.tree.leaves(sharded.params))}
     for _ in range(updates):
         single, single_metrics = update(single)
-        sharded, sharded_metrics = update(sharded)
+        sharded, sharded_metrics = sharded_update(sharded)
     layout["obs_devices_after"] = len(sharded.env_state.obs.sharding.device_set)
+    layout["sharded_traces"] = len(traces)
     diff = lambda a, b: max(float(np.max(np.abs(np.asarray(x) - np.asarray(y))))
                             for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
     print(json.dumps({**layout,

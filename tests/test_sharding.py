@@ -25,6 +25,7 @@ def check(figures: dict) -> None:
     assert figures["devices"] == 2 and figures["obs_devices"] == 2
     assert figures["obs_shard_rows"] == [8, 8] and figures["params_replicated"]
     assert figures["obs_devices_after"] == 2
+    assert figures["sharded_traces"] == 1  # later updates reuse the compiled program
     # Same numbers after 3 updates, up to float summation order (measured ~1e-7), while
     # the params moved by far more than that.
     assert figures["param_change"] > 1e-3
