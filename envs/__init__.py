@@ -68,7 +68,7 @@ REGISTRY: dict[str, EnvSpec] = {
     ]
 }
 ALIASES = {alias: spec.name for spec in REGISTRY.values() for alias in spec.aliases}
-PHYSICS = ("motrixsim",)
+PHYSICS = ("auto", "motrixsim", "mjx")
 
 
 class UnknownEnvError(ValueError):
@@ -96,12 +96,27 @@ def make_task(name: str):
     return REGISTRY[canonical_name(name)].task()
 
 
-def make(name: str, num_envs: int, physics: str = "motrixsim") -> Env:
-    """Build the batched env `name` with `num_envs` worlds on `physics`."""
-    task = make_task(name)
+def choose_physics(physics: str = "auto") -> tuple[str, str]:
+    """(backend, why): `auto` is MJX on a GPU/TPU and MotrixSim on a CPU-only machine."""
     if physics not in PHYSICS:
         raise ValueError(f"unknown physics {physics!r}; available: {', '.join(PHYSICS)}")
-    from motrix_jax.physics.motrixsim import MotrixSimPhysics
+    if physics != "auto":
+        return physics, "chosen with --physics"
+    import jax
 
-    backend = MotrixSimPhysics(task.mjcf(), task.sim_dt, task.ctrl_dt, task.contact_pairs)
+    platform = jax.default_backend()
+    if platform in ("gpu", "tpu"):
+        return "mjx", f"auto: JAX's default backend is {platform}"
+    return "motrixsim", f"auto: JAX's default backend is {platform} (MJX is slow on CPU)"
+
+
+def make(name: str, num_envs: int, physics: str = "motrixsim") -> Env:
+    """Build the batched env `name` with `num_envs` worlds on `physics` (see PHYSICS)."""
+    task = make_task(name)
+    physics, _ = choose_physics(physics)
+    if physics == "mjx":
+        from motrix_jax.physics.mjx import MjxPhysics as Backend
+    else:
+        from motrix_jax.physics.motrixsim import MotrixSimPhysics as Backend
+    backend = Backend(task.mjcf(), task.sim_dt, task.ctrl_dt, task.contact_pairs)
     return Env(task, backend, num_envs)

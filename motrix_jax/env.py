@@ -31,6 +31,9 @@ class PhysicsView:
     # step takes the previous view's tick, so every host call depends on the one before
     # it (none can be dropped or reordered) and the host can check the order.
     tick: jax.Array
+    # The backend's own state, where it lives in JAX (MJX: the batched mjx.Data); tasks
+    # never read it. None for a host backend, which keeps its worlds on the host.
+    data: Any = None
 
 
 class Physics(Protocol):

@@ -31,7 +31,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override any PPOConfig field (repeatable), e.g. "
                              "--set learning_rate=3e-4 --set policy_hidden_sizes=64,64")
-    parser.add_argument("--physics", default="motrixsim", help="physics backend")
+    parser.add_argument("--physics", default="auto",
+                        help="auto (mjx on a GPU/TPU, motrixsim on CPU), motrixsim or mjx")
     parser.add_argument("--run-root", default="runs", type=Path,
                         help="runs are written to RUN_ROOT/<env>/<timestamp>/")
     parser.add_argument("--log-every", type=int, default=0,
@@ -109,15 +110,16 @@ def train(name: str, cfg, args: argparse.Namespace) -> int:
     from motrix_jax.ppo import make_ppo, seed_keys
 
     console = Console(highlight=False, soft_wrap=True)
-    env = envs.make(name, cfg.num_envs, physics=args.physics)
+    physics, why = envs.choose_physics(args.physics)
+    env = envs.make(name, cfg.num_envs, physics=physics)
     device = jax.devices()[0]
-    console.print(f"[bold]motrix_jax[/] env={name} physics={args.physics} "
+    console.print(f"[bold]motrix_jax[/] env={name} physics={physics} ({why}) "
                   f"device={device.platform}:{device.device_kind} seeds={cfg.num_seeds} "
                   f"envs/seed={cfg.num_envs} updates={cfg.num_updates} "
                   f"({cfg.num_updates * cfg.batch_size:,} env steps/seed)")
     run_dir = make_run_dir(args.run_root, name)
     (run_dir / "config.json").write_text(json.dumps(
-        {"env": name, "physics": args.physics, "ppo": dataclasses.asdict(cfg)}, indent=2))
+        {"env": name, "physics": physics, "ppo": dataclasses.asdict(cfg)}, indent=2))
     console.print(f"run folder: {run_dir}")
 
     ppo = make_ppo(cfg, env)
@@ -125,6 +127,13 @@ def train(name: str, cfg, args: argparse.Namespace) -> int:
     update = jax.jit(jax.vmap(ppo.update), donate_argnums=0)
     start = time.perf_counter()
     state = init(seed_keys(cfg))
+    if physics == "mjx" and jax.device_count() > 1:
+        from motrix_jax.sharding import env_mesh, jit_pinned, shard_train_state
+
+        # axis 0 of every leaf is the seed (vmap), so the env batch is axis 1
+        state = shard_train_state(state, mesh := env_mesh(), cfg.num_envs, batch_axis=1)
+        update = jit_pinned(jax.vmap(ppo.update), state, mesh)
+        console.print(f"env batch sharded over {jax.device_count()} devices")
     state, metrics = update(state)
     jax.block_until_ready(metrics)
     console.print(f"compiled and ran the first update in {time.perf_counter() - start:.1f} s")
