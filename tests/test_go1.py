@@ -188,16 +188,34 @@ def test_failure_and_reward_clipping():
 
 def test_curriculum_moves_levels_by_tracking():
     task = envs.make_task("go1_rough")
-    info = task.initial_info(4).replace(
-        level=jnp.array([0, 3, 3, 9]), steps=jnp.array([100, 100, 100, 100]),
-        tracking=jnp.array([90.0, 30.0, 60.0, 95.0]))
-    np.testing.assert_array_equal(task.next_level(info, 10), [1, 2, 3, 9])
+    steps = jnp.array([100, 100, 100, 100])
+    tracking = jnp.array([90.0, 30.0, 60.0, 95.0])
+    info = task.initial_info(4).replace(level=jnp.array([0, 3, 3, 9]), steps=steps,
+                                        tracking=tracking, command_steps=steps,
+                                        command_tracking=tracking)
+    np.testing.assert_array_equal(go1.next_level(info.level, tracking, steps, 10),
+                                  [1, 2, 3, 9])
     _, _, reset = task.reset(jax.random.PRNGKey(0), 4, info)
     np.testing.assert_array_equal(reset.level, [1, 2, 3, 9])
     np.testing.assert_array_equal(reset.command_level, [1, 0, 0, 1])
     flat = envs.make_task("go1_flat")
     _, _, reset = flat.reset(jax.random.PRNGKey(0), 4, info)
     np.testing.assert_array_equal(reset.level, 0)  # no terrain levels on flat ground
+
+
+def test_command_curriculum_steps_when_the_command_is_resampled():
+    task = envs.make_task("go1_flat")
+    period = round(task.resample_commands_s / task.ctrl_dt)
+    info = task.initial_info(2).replace(
+        steps=jnp.full((2,), period - 1), command_steps=jnp.full((2,), period - 1),
+        command_tracking=jnp.array([0.9, 0.1]) * (period - 1),
+        command_level=jnp.array([1, 1]), command=jnp.zeros((2, 3)))
+    view = jax.tree.map(lambda x: jnp.concatenate([x, x]) if x.ndim else x, view_for())
+    _, _, after = task.evaluate(jax.random.PRNGKey(0), view, info, jnp.zeros((2, 12)))
+    # env 0 tracked well (mean > 0.8 with this standing step's 1.0) and env 1 badly
+    np.testing.assert_array_equal(after.command_level, [2, 0])
+    np.testing.assert_array_equal(after.command_steps, 0)
+    assert float(jnp.abs(after.command[0]).sum()) > 0  # a new command was drawn
 
 
 def test_commands_in_range_and_small_ones_zeroed():
