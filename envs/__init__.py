@@ -44,11 +44,14 @@ def _go1_task(name: str, terrain: str):
 
 
 def _go1_preset(hidden: tuple[int, ...]):
-    """MotrixLab's Go1 PPO settings: separate policy and value networks."""
+    """MotrixLab's Go1 PPO settings: separate policy and value networks. The initial
+    policy std is 0.5, not 1: with kp 80 joint targets, std-1 noise shook the robot over
+    within a second and the clipped-at-zero reward gave almost no signal (measured: return
+    0.1 vs 2.1 after 200k steps)."""
     def build() -> PPOConfig:
         return PPOConfig(policy_hidden_sizes=hidden, value_hidden_sizes=hidden,
-                         rollouts=24, learning_epochs=5, mini_batches=3,
-                         learning_rate=3e-4, max_env_steps=100_000_000)
+                         initial_log_std=-0.7, rollouts=24, learning_epochs=5,
+                         mini_batches=3, learning_rate=3e-4, max_env_steps=100_000_000)
     return build
 
 
