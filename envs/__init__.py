@@ -6,6 +6,7 @@ Installed as `motrix_jax.envs`. `make(name, num_envs)` builds an `Env`;
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,13 +114,35 @@ def choose_physics(physics: str = "auto") -> tuple[str, str]:
     return "motrixsim", f"auto: JAX's default backend is {platform} (MJX is slow on CPU)"
 
 
-def make(name: str, num_envs: int, physics: str = "motrixsim") -> Env:
-    """Build the batched env `name` with `num_envs` worlds on `physics` (see PHYSICS)."""
-    task = make_task(name)
+def make(name: str, num_envs: int, physics: str = "motrixsim",
+         task_changes: dict | None = None) -> Env:
+    """Build the batched env `name` with `num_envs` worlds on `physics` (see PHYSICS);
+    `task_changes` replaces fields of the task (e.g. {"domain_randomization": True})."""
+    task = with_task_changes(make_task(name), task_changes or {})
     physics, _ = choose_physics(physics)
+    randomization = getattr(task, "randomization", None)
     if physics == "mjx":
-        from motrix_jax.physics.mjx import MjxPhysics as Backend
+        if randomization is not None:
+            raise ValueError("domain randomisation is implemented for the MotrixSim "
+                             "backend only; use --physics motrixsim")
+        from motrix_jax.physics.mjx import MjxPhysics
+
+        backend = MjxPhysics(task.mjcf(), task.sim_dt, task.ctrl_dt, task.contact_pairs)
     else:
-        from motrix_jax.physics.motrixsim import MotrixSimPhysics as Backend
-    backend = Backend(task.mjcf(), task.sim_dt, task.ctrl_dt, task.contact_pairs)
+        from motrix_jax.physics.motrixsim import MotrixSimPhysics
+
+        backend = MotrixSimPhysics(task.mjcf(), task.sim_dt, task.ctrl_dt, task.contact_pairs,
+                                   randomization)
     return Env(task, backend, num_envs)
+
+
+def with_task_changes(task, changes: dict):
+    """`task` with fields replaced; ValueError naming an unknown field and the nearest."""
+    fields = {f.name: f for f in dataclasses.fields(task)}
+    for key in changes:
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"{task.name} has no task field {key!r}{hint}; fields: "
+                             f"{', '.join(sorted(fields))}")
+    return dataclasses.replace(task, **changes)

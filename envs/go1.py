@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from motrix_jax.env import PhysicsView
+from motrix_jax.env import PhysicsView, Randomization
 from motrix_jax.envs import terrain as terrain_lib
 
 XML_PATH = Path(__file__).parent / "assets" / "go1.xml"
@@ -90,7 +90,18 @@ class Go1:
     feet_air_time_target: float = 0.5  # s, legged-gym style touchdown bonus threshold
     reset_joint_noise: float = 0.05
     spawn_height: float = 0.4  # m above the ground under the spawn point
+    # Domain randomisation (MotrixSim): per-world floor/foot friction x0.5-1.25, link
+    # masses x0.9-1.1, trunk centre of mass +-2 cm, kp and kd x0.9-1.1, drawn once.
+    domain_randomization: bool = False
     reward_scales: dict[str, float] = field(default_factory=default_reward_scales)
+
+    @property
+    def randomization(self) -> Randomization | None:
+        if not self.domain_randomization:
+            return None
+        return Randomization(friction=(0.5, 1.25), mass=(0.9, 1.1), com_body="trunk",
+                             com_offset=0.02, kp=(0.9, 1.1), kd=(0.9, 1.1),
+                             seed=self.terrain_seed)
 
     @property
     def foot_contact_obs(self) -> bool:

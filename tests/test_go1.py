@@ -233,3 +233,32 @@ def test_commands_in_range_and_small_ones_zeroed():
     stairs = envs.make_task("go1_stairs").sample_command(jax.random.PRNGKey(0),
                                                          jnp.full((64,), 3))
     assert (stairs[:, 0] > 0).all() and (stairs[:, 1:] == 0).all()
+
+
+def test_domain_randomization_draws_per_world_parameters():
+    # 2 episodes of 30 steps: MotrixSim clears some overrides on reset; they must survive
+    env = envs.make("go1_flat", 16,
+                    task_changes={"domain_randomization": True, "episode_length": 30})
+    traj = run(env, 59, zeros)
+    assert bool(traj.truncated[29].all())
+    host = env.physics.host
+    model, data = host.model, host.data
+    kp = np.stack([a.get_kp_override(data) for a in model.actuators])
+    assert kp.shape == (12, 16) and 72 <= kp.min() and kp.max() <= 88 and kp.std() > 1
+    trunk = model.links[model.link_names.index("trunk")]
+    mass = trunk.get_mass_override(data)
+    assert 5.204 * 0.9 - 1e-4 <= mass.min() and mass.max() <= 5.204 * 1.1 + 1e-4
+    assert mass.std() > 0.05
+    floor = model.geoms[model.geom_names.index("floor")]
+    assert 0.5 - 1e-6 <= floor.get_friction_override(data)[:, 0].min()
+    assert not bool(traj.terminated.any())  # still stands with its own parameters
+    height = np.asarray(traj.physics.qpos[-1, :, 2])
+    assert STANDING_BAND[0] - 0.02 < height.min() and height.max() < STANDING_BAND[1]
+    assert np.ptp(height) > 1e-3  # the worlds differ
+
+
+def test_task_changes_are_checked():
+    with pytest.raises(ValueError, match="did you mean 'domain_randomization'"):
+        envs.make("go1_flat", 2, task_changes={"domain_randomisation": True})
+    with pytest.raises(ValueError, match="MotrixSim backend only"):
+        envs.make("go1_flat", 2, physics="mjx", task_changes={"domain_randomization": True})
