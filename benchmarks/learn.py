@@ -7,7 +7,9 @@ the preset's env steps) is spent, and writes `curve.json` and `curve.png` to
 runs/bench/<env>/<timestamp>/: per update the env steps, wall time, mean return and
 length of the episodes that ended (carried forward through updates where none ended)
 and the mean of every reward term and task metric. The summary averages the last 10
-updates. `--min-length-frac` and `--min-tracking` (the lin-vel tracking term per step)
+updates. For tasks with a command curriculum (Go1) the final deterministic policy is also
+evaluated on the full command ranges; final params and normaliser statistics are saved
+as final_params.npz (plain arrays). `--min-length-frac` and `--min-tracking` (the lin-vel tracking term per step)
 make the exit status report whether a target was reached.
 """
 
@@ -26,6 +28,27 @@ import numpy as np
 from motrix_jax import envs
 from motrix_jax.config import with_overrides
 from motrix_jax.ppo import make_ppo
+
+
+def evaluate(cfg, env_name: str, params, obs_stats, task_changes: dict, num_envs: int = 512,
+             steps: int = 1000) -> dict:
+    """Deterministic policy on a fresh env (e.g. the full command ranges): the mean of every
+    reward term per step and the share of envs that fell within `steps`."""
+    env = envs.make(env_name, num_envs, task_changes=task_changes)
+    policy = make_ppo(cfg, env).policy
+
+    def body(state, _):
+        state = env.step(state, policy(params, obs_stats, state.obs))
+        return state, (env.metrics(state), state.terminated)
+
+    @jax.jit
+    def run(key):
+        return jax.lax.scan(body, env.reset(key), None, length=steps)[1]
+
+    metrics, terminated = run(jax.random.PRNGKey(12345))
+    return {"task_changes": task_changes, "num_envs": num_envs, "steps": steps,
+            "fell": float(np.asarray(terminated).any(0).mean()),
+            **{k: float(np.asarray(v).mean()) for k, v in metrics.items()}}
 
 
 def learn(env_name: str, seed: int, minutes: float, overrides: list[str]) -> dict:
@@ -53,12 +76,21 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str]) -> dic
             break
     tail = curve[-10:]
     summary = {k: float(np.mean([c[k] for c in tail])) for k in tail[-1] if k != "update"}
+    evaluation = None
+    if hasattr(env.task, "command_levels"):  # the full command ranges, no curriculum
+        evaluation = evaluate(cfg, env_name, state.params, state.obs_stats,
+                              {"command_levels": 1})
+        print(f"evaluation on the full command ranges: {evaluation}", flush=True)
+    params = {"/".join(str(getattr(k, "key", k)) for k in path): np.asarray(leaf)
+              for path, leaf in jax.tree_util.tree_leaves_with_path(
+                  {"params": state.params, "obs_stats": state.obs_stats})}
     return {"env": env_name, "seed": seed, "budget_minutes": minutes,
             "episode_length_max": env.task.episode_length,
             "config": dataclasses.asdict(cfg), "updates": len(curve),
             "env_steps": curve[-1]["env_steps"], "wall_s": curve[-1]["wall_s"],
             "steps_per_s": round(curve[-1]["env_steps"] / curve[-1]["wall_s"]),
-            "last_10_updates": summary, "curve": curve}
+            "last_10_updates": summary, "evaluation": evaluation, "curve": curve,
+            "final_params": params}
 
 
 def plot(result: dict, path: Path) -> None:
@@ -110,7 +142,11 @@ def main() -> None:
         checks["length"] = last["length"] >= args.min_length_frac * result["episode_length_max"]
     if args.min_tracking is not None:
         checks["tracking"] = last.get("reward_terms/tracking_lin_vel", 0) >= args.min_tracking
+    if result["evaluation"] is not None and args.min_tracking is not None:
+        checks["tracking_full_ranges"] = (
+            result["evaluation"]["reward_terms/tracking_lin_vel"] >= args.min_tracking)
     result["targets_met"] = checks
+    np.savez(out / "final_params.npz", **result.pop("final_params"))
     (out / "curve.json").write_text(json.dumps(result, indent=1))
     plot(result, out / "curve.png")
     print(json.dumps({k: v for k, v in result.items() if k not in ("curve", "config")},

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from motrix_jax.env import PhysicsView
+from motrix_jax.env import PhysicsView, Randomization
 from motrix_jax.envs import terrain as terrain_lib
 
 XML_PATH = Path(__file__).parent / "assets" / "go1.xml"
@@ -64,6 +64,8 @@ class Go1Info:
     command_level: jax.Array  # [N] int32 command curriculum: ranges x (level+1)/levels
     tracking: jax.Array  # [N] sum of the lin-vel tracking term over the episode
     steps: jax.Array  # [N] int32 steps in the episode
+    command_tracking: jax.Array  # [N] the same sum since the command was last sampled
+    command_steps: jax.Array  # [N] int32 steps since the command was last sampled
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,18 @@ class Go1:
     feet_air_time_target: float = 0.5  # s, legged-gym style touchdown bonus threshold
     reset_joint_noise: float = 0.05
     spawn_height: float = 0.4  # m above the ground under the spawn point
+    # Domain randomisation (MotrixSim): per-world floor/foot friction x0.5-1.25, link
+    # masses x0.9-1.1, trunk centre of mass +-2 cm, kp and kd x0.9-1.1, drawn once.
+    domain_randomization: bool = False
     reward_scales: dict[str, float] = field(default_factory=default_reward_scales)
+
+    @property
+    def randomization(self) -> Randomization | None:
+        if not self.domain_randomization:
+            return None
+        return Randomization(friction=(0.5, 1.25), mass=(0.9, 1.1), com_body="trunk",
+                             com_offset=0.02, kp=(0.9, 1.1), kd=(0.9, 1.1),
+                             seed=self.terrain_seed)
 
     @property
     def foot_contact_obs(self) -> bool:
@@ -119,14 +132,14 @@ class Go1:
             last_qvel=jnp.zeros((n, 12)), air_time=jnp.zeros((n, 4)),
             ground_time=jnp.zeros((n, 4)), last_contact=jnp.zeros((n, 4)),
             level=jnp.zeros((n,), jnp.int32), command_level=jnp.zeros((n,), jnp.int32),
-            tracking=jnp.zeros((n,)),
-            steps=jnp.zeros((n,), jnp.int32))
+            tracking=jnp.zeros((n,)), steps=jnp.zeros((n,), jnp.int32),
+            command_tracking=jnp.zeros((n,)), command_steps=jnp.zeros((n,), jnp.int32))
 
     def reset(self, key: jax.Array, n: int, info: Go1Info):
         key_xy, key_yaw, key_q, key_cmd = jax.random.split(key, 4)
-        level = self.next_level(info, self.num_terrain_levels)
-        command_level = self.next_level(info.replace(level=info.command_level),
-                                        self.command_levels)
+        level = next_level(info.level, info.tracking, info.steps, self.num_terrain_levels)
+        command_level = next_level(info.command_level, info.command_tracking,
+                                   info.command_steps, self.command_levels)
         hf = self.heightfield
         if hf is None:
             xy = jnp.zeros((n, 2))
@@ -151,16 +164,6 @@ class Go1:
     def num_terrain_levels(self) -> int:
         hf = self.heightfield
         return 1 if hf is None else hf.num_levels
-
-    @staticmethod
-    def next_level(info: Go1Info, num_levels: int) -> jax.Array:
-        """Curriculum step: a robot that tracked its command well (mean lin-vel term >
-        0.8) over its last episode moves a level up (rougher ground, wider commands), one
-        that tracked badly (< 0.5) a level down."""
-        mean_tracking = info.tracking / jnp.maximum(info.steps, 1)
-        finished = info.steps > 0
-        step = jnp.where(mean_tracking > 0.8, 1, jnp.where(mean_tracking < 0.5, -1, 0))
-        return jnp.clip(info.level + jnp.where(finished, step, 0), 0, num_levels - 1)
 
     def sample_command(self, key: jax.Array, command_level: jax.Array) -> jax.Array:
         """Commands [N, 3] uniform in the ranges scaled by (command_level + 1) / levels."""
@@ -227,17 +230,26 @@ class Go1:
 
         dt = self.ctrl_dt
         steps = info.steps + 1
-        command = info.command
+        command_tracking = info.command_tracking + terms["tracking_lin_vel"]
+        command_steps = info.command_steps + 1
+        command, command_level = info.command, info.command_level
         if self.resample_commands_s > 0:
-            period = round(self.resample_commands_s / dt)
-            command = jnp.where((steps % period == 0)[:, None],
-                                self.sample_command(key, info.command_level), command)
+            # a new command; the command curriculum steps on how the last one was tracked
+            resample = steps % round(self.resample_commands_s / dt) == 0
+            stepped = next_level(command_level, command_tracking, command_steps,
+                                 self.command_levels)
+            command_level = jnp.where(resample, stepped, command_level)
+            command = jnp.where(resample[:, None], self.sample_command(key, command_level),
+                                command)
+            command_tracking = jnp.where(resample, 0.0, command_tracking)
+            command_steps = jnp.where(resample, 0, command_steps)
         info = info.replace(
-            command=command, last_action=action, last_qvel=qvel_joints,
-            air_time=jnp.where(contact, 0.0, info.air_time + dt),
+            command=command, command_level=command_level, last_action=action,
+            last_qvel=qvel_joints, air_time=jnp.where(contact, 0.0, info.air_time + dt),
             ground_time=jnp.where(contact, info.ground_time + dt, 0.0),
             last_contact=contact.astype(jnp.float32),
-            tracking=info.tracking + terms["tracking_lin_vel"], steps=steps)
+            tracking=info.tracking + terms["tracking_lin_vel"], steps=steps,
+            command_tracking=command_tracking, command_steps=command_steps)
         return terms, failed, info
 
     def reward(self, terms: dict[str, jax.Array], failed: jax.Array) -> jax.Array:
@@ -247,6 +259,15 @@ class Go1:
     def metrics(self, info: Go1Info) -> dict[str, jax.Array]:
         return {"terrain_level": info.level.astype(jnp.float32),
                 "command_level": info.command_level.astype(jnp.float32)}
+
+
+def next_level(level: jax.Array, tracking: jax.Array, steps: jax.Array,
+               num_levels: int) -> jax.Array:
+    """Curriculum step [N]: a robot whose mean lin-vel tracking term over `steps` exceeded
+    0.8 moves a level up (rougher ground, wider commands), one below 0.5 a level down."""
+    mean_tracking = tracking / jnp.maximum(steps, 1)
+    step = jnp.where(mean_tracking > 0.8, 1, jnp.where(mean_tracking < 0.5, -1, 0))
+    return jnp.clip(level + jnp.where(steps > 0, step, 0), 0, num_levels - 1)
 
 
 def scene_xml(heightfield: terrain_lib.Heightfield | None) -> str:

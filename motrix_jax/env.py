@@ -11,6 +11,7 @@ call that advances the physics, so a host backend is called once per step.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import jax
@@ -31,6 +32,23 @@ class PhysicsView:
     # step takes the previous view's tick, so every host call depends on the one before
     # it (none can be dropped or reordered) and the host can check the order.
     tick: jax.Array
+    # The backend's own state, where it lives in JAX (MJX: the batched mjx.Data); tasks
+    # never read it. None for a host backend, which keeps its worlds on the host.
+    data: Any = None
+
+
+@dataclass(frozen=True)
+class Randomization:
+    """Domain randomisation: physical parameters drawn per world, once, when the batch
+    of worlds is created (each range is a uniform (low, high) scale factor)."""
+
+    friction: tuple[float, float] = (1.0, 1.0)  # sliding friction of every geom
+    mass: tuple[float, float] = (1.0, 1.0)  # mass of every moving link
+    com_body: str = ""  # link whose centre of mass is shifted ("" for none)
+    com_offset: float = 0.0  # metres, uniform +- per axis
+    kp: tuple[float, float] = (1.0, 1.0)  # position-actuator stiffness
+    kd: tuple[float, float] = (1.0, 1.0)  # position-actuator damping
+    seed: int = 0
 
 
 class Physics(Protocol):

@@ -47,7 +47,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override any PPOConfig field (repeatable), e.g. "
                              "--set learning_rate=3e-4 --set policy_hidden_sizes=64,64")
-    parser.add_argument("--physics", help="physics backend (default motrixsim)")
+    parser.add_argument("--physics",
+                        help="auto (mjx on a GPU/TPU, motrixsim on CPU; the default), "
+                             "motrixsim or mjx")
     parser.add_argument("--run-root", default="runs", type=Path,
                         help="runs are written to RUN_ROOT/<env>/<timestamp>/")
     parser.add_argument("--keep-checkpoints", type=int, default=3, metavar="K",
@@ -137,9 +139,7 @@ def prepare_new(args: argparse.Namespace):
     check_run_options(args)
     name = envs.canonical_name(args.env)
     cfg = build_config(args)
-    physics = args.physics or "motrixsim"
-    if physics not in envs.PHYSICS:
-        raise ValueError(f"unknown physics {physics!r}; available: {', '.join(envs.PHYSICS)}")
+    physics, _ = envs.choose_physics(args.physics or "auto")
     env = envs.make(name, cfg.num_envs, physics=physics)
     info = RunInfo(env=name, physics=physics, ppo=cfg, obs_size=env.obs_size,
                    action_size=env.action_size)
@@ -235,17 +235,36 @@ def compiled_chunk(env, cfg, num_updates: int):
 
 
 class ChunkRunner:
-    """Runs chunks for one session and adds up the time spent compiling them."""
+    """Runs chunks for one session and adds up the time spent compiling them. With a
+    `mesh` (several devices, MJX), each chunk keeps the sharded placement of the state."""
 
-    def __init__(self, env, cfg):
-        self.env, self.cfg, self.compile_s = env, cfg, 0.0
+    def __init__(self, env, cfg, mesh=None):
+        self.env, self.cfg, self.mesh, self.compile_s = env, cfg, mesh, 0.0
+        self.pinned = {}
 
     def __call__(self, state, num_updates: int):
-        start, misses = time.perf_counter(), compiled_chunk.cache_info().misses
-        compiled = compiled_chunk(self.env, self.cfg, num_updates)
-        if compiled_chunk.cache_info().misses > misses:
+        start = time.perf_counter()
+        compiled, fresh = self._compiled(state, num_updates)
+        if fresh:
             self.compile_s += time.perf_counter() - start
         return compiled(state)
+
+    def _compiled(self, state, num_updates: int):
+        """(the compiled chunk, whether it was compiled just now)."""
+        import jax
+
+        from motrix_jax.ppo import make_ppo
+        from motrix_jax.sharding import jit_pinned
+
+        if self.mesh is None:
+            misses = compiled_chunk.cache_info().misses
+            compiled = compiled_chunk(self.env, self.cfg, num_updates)
+            return compiled, compiled_chunk.cache_info().misses > misses
+        if num_updates in self.pinned:
+            return self.pinned[num_updates], False
+        fn = jax.vmap(functools.partial(chunk_fn, make_ppo(self.cfg, self.env), num_updates))
+        self.pinned[num_updates] = jit_pinned(fn, state, self.mesh).lower(state).compile()
+        return self.pinned[num_updates], True
 
 
 def records(progress: Progress, metrics: dict, batch_size: int, wall_time: float):
@@ -344,7 +363,14 @@ def fit(env, info, run_dir: Path, *, resume: bool = False, keep: int = 3, chunk:
     if progress.update >= cfg.num_updates:
         console.print(f"the run is complete ({progress.update} updates); nothing to do")
         return 0
-    loop = TrainLoop(env, cfg, run_dir, progress, resume, keep, console, log_every)
+    mesh = None
+    if info.physics == "mjx" and jax.device_count() > 1:
+        from motrix_jax.sharding import env_mesh, shard_train_state
+
+        # axis 0 of every leaf is the seed (vmap), so the env batch is axis 1
+        state = shard_train_state(state, mesh := env_mesh(), cfg.num_envs, batch_axis=1)
+        console.print(f"env batch sharded over {jax.device_count()} devices")
+    loop = TrainLoop(env, cfg, run_dir, progress, resume, keep, console, log_every, mesh)
     try:
         return loop.run(state, chunk, stop_after, session_start)
     finally:
@@ -354,13 +380,14 @@ def fit(env, info, run_dir: Path, *, resume: bool = False, keep: int = 3, chunk:
 class TrainLoop:
     """Host side of a training session: chunks, records, checkpoints, display."""
 
-    def __init__(self, env, cfg, run_dir, progress, resume, keep, console, log_every):
+    def __init__(self, env, cfg, run_dir, progress, resume, keep, console, log_every,
+                 mesh=None):
         from motrix_jax.checkpoint import Checkpointer
         from motrix_jax.run_log import Display, RunLog
 
         self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
         self.start_progress = progress
-        self.runner = ChunkRunner(env, cfg)
+        self.runner = ChunkRunner(env, cfg, mesh)
         self.checkpointer = Checkpointer(run_dir, keep=keep)
         self.log = RunLog(run_dir, progress.update if resume else None, progress.env_steps)
         self.display = Display(console, cfg.num_updates, cfg.batch_size, progress.update,

@@ -1,3 +1,10 @@
+import os
+
+# Before JAX initialises: XLA's concurrency-optimised CPU scheduler deadlocked
+# jit(vmap(mjx.step)) on 2 cores (../shared/MOTRIXSIM.md); test_mjx.py may not be first.
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                           + " --xla_cpu_enable_concurrency_optimized_scheduler=false")
+
 import dataclasses
 import tempfile
 from pathlib import Path

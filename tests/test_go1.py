@@ -188,16 +188,34 @@ def test_failure_and_reward_clipping():
 
 def test_curriculum_moves_levels_by_tracking():
     task = envs.make_task("go1_rough")
-    info = task.initial_info(4).replace(
-        level=jnp.array([0, 3, 3, 9]), steps=jnp.array([100, 100, 100, 100]),
-        tracking=jnp.array([90.0, 30.0, 60.0, 95.0]))
-    np.testing.assert_array_equal(task.next_level(info, 10), [1, 2, 3, 9])
+    steps = jnp.array([100, 100, 100, 100])
+    tracking = jnp.array([90.0, 30.0, 60.0, 95.0])
+    info = task.initial_info(4).replace(level=jnp.array([0, 3, 3, 9]), steps=steps,
+                                        tracking=tracking, command_steps=steps,
+                                        command_tracking=tracking)
+    np.testing.assert_array_equal(go1.next_level(info.level, tracking, steps, 10),
+                                  [1, 2, 3, 9])
     _, _, reset = task.reset(jax.random.PRNGKey(0), 4, info)
     np.testing.assert_array_equal(reset.level, [1, 2, 3, 9])
     np.testing.assert_array_equal(reset.command_level, [1, 0, 0, 1])
     flat = envs.make_task("go1_flat")
     _, _, reset = flat.reset(jax.random.PRNGKey(0), 4, info)
     np.testing.assert_array_equal(reset.level, 0)  # no terrain levels on flat ground
+
+
+def test_command_curriculum_steps_when_the_command_is_resampled():
+    task = envs.make_task("go1_flat")
+    period = round(task.resample_commands_s / task.ctrl_dt)
+    info = task.initial_info(2).replace(
+        steps=jnp.full((2,), period - 1), command_steps=jnp.full((2,), period - 1),
+        command_tracking=jnp.array([0.9, 0.1]) * (period - 1),
+        command_level=jnp.array([1, 1]), command=jnp.zeros((2, 3)))
+    view = jax.tree.map(lambda x: jnp.concatenate([x, x]) if x.ndim else x, view_for())
+    _, _, after = task.evaluate(jax.random.PRNGKey(0), view, info, jnp.zeros((2, 12)))
+    # env 0 tracked well (mean > 0.8 with this standing step's 1.0) and env 1 badly
+    np.testing.assert_array_equal(after.command_level, [2, 0])
+    np.testing.assert_array_equal(after.command_steps, 0)
+    assert float(jnp.abs(after.command[0]).sum()) > 0  # a new command was drawn
 
 
 def test_commands_in_range_and_small_ones_zeroed():
@@ -215,3 +233,32 @@ def test_commands_in_range_and_small_ones_zeroed():
     stairs = envs.make_task("go1_stairs").sample_command(jax.random.PRNGKey(0),
                                                          jnp.full((64,), 3))
     assert (stairs[:, 0] > 0).all() and (stairs[:, 1:] == 0).all()
+
+
+def test_domain_randomization_draws_per_world_parameters():
+    # 2 episodes of 30 steps: MotrixSim clears some overrides on reset; they must survive
+    env = envs.make("go1_flat", 16,
+                    task_changes={"domain_randomization": True, "episode_length": 30})
+    traj = run(env, 59, zeros)
+    assert bool(traj.truncated[29].all())
+    host = env.physics.host
+    model, data = host.model, host.data
+    kp = np.stack([a.get_kp_override(data) for a in model.actuators])
+    assert kp.shape == (12, 16) and 72 <= kp.min() and kp.max() <= 88 and kp.std() > 1
+    trunk = model.links[model.link_names.index("trunk")]
+    mass = trunk.get_mass_override(data)
+    assert 5.204 * 0.9 - 1e-4 <= mass.min() and mass.max() <= 5.204 * 1.1 + 1e-4
+    assert mass.std() > 0.05
+    floor = model.geoms[model.geom_names.index("floor")]
+    assert 0.5 - 1e-6 <= floor.get_friction_override(data)[:, 0].min()
+    assert not bool(traj.terminated.any())  # still stands with its own parameters
+    height = np.asarray(traj.physics.qpos[-1, :, 2])
+    assert STANDING_BAND[0] - 0.02 < height.min() and height.max() < STANDING_BAND[1]
+    assert np.ptp(height) > 1e-3  # the worlds differ
+
+
+def test_task_changes_are_checked():
+    with pytest.raises(ValueError, match="did you mean 'domain_randomization'"):
+        envs.make("go1_flat", 2, task_changes={"domain_randomisation": True})
+    with pytest.raises(ValueError, match="MotrixSim backend only"):
+        envs.make("go1_flat", 2, physics="mjx", task_changes={"domain_randomization": True})

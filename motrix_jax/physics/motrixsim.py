@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from motrix_jax.env import PhysicsView
+from motrix_jax.env import PhysicsView, Randomization
 
 os.environ.setdefault("RUST_LOG", "error")  # silence MotrixSim's loader warnings
 
@@ -38,8 +38,10 @@ class HostWorlds:
     """The host side: SceneData batches, created on first use per batch size."""
 
     def __init__(self, mjcf: str, sim_dt: float, substeps: int,
-                 contact_pairs: tuple[tuple[str, str], ...] = ()):
+                 contact_pairs: tuple[tuple[str, str], ...] = (),
+                 randomization: Randomization | None = None):
         self.model = motrixsim.load_mjcf_str(mjcf)
+        self.randomization = randomization
         self.model.options.timestep = sim_dt
         self.substeps = substeps
         self.nq = self.model.num_dof_pos
@@ -52,6 +54,7 @@ class HostWorlds:
         self.query = self.model.compile_query(sources)
         self.data: motrixsim.SceneData | None = None
         self.program = None
+        self.overrides: list = []  # (setter, per-world values) re-applied after resets
         self.expected_tick = 0
         self.tick_log: list[int] | None = None  # set to [] to record ticks (tests)
 
@@ -71,8 +74,11 @@ class HostWorlds:
         if self.data is None or self.data.shape != (n,):
             self.data = motrixsim.SceneData(self.model, [n])
             self.program = self.query.allocate(self.data)
+            self.overrides = ([] if self.randomization is None else
+                              draw_overrides(self.model, self.data, self.randomization))
         self.data.reset(self.model, dof_pos=_flat(qpos, self.nq), dof_vel=_flat(qvel, self.nv),
                         forward_kinematic=True)
+        self._apply_overrides()
         self.expected_tick = 0
         return self._view(shape)
 
@@ -88,6 +94,10 @@ class HostWorlds:
         the solver's own tolerance; tests/test_checkpoint.py bounds it (slow test)."""
         self.reset(qpos, qvel)
         self.expected_tick = int(tick)
+
+    def _apply_overrides(self):
+        for set_override, values in self.overrides:
+            set_override(self.data, values)
 
     def step(self, tick, ctrl, reset_mask, reset_qpos, reset_qvel):
         shape = ctrl.shape[:-1]
@@ -109,9 +119,39 @@ class HostWorlds:
             v = _flat(reset_qvel, self.nv)[mask]
             # No forward kinematics here: the step below recomputes it anyway.
             self.data[mask].reset(self.model, dof_pos=q, dof_vel=v)
+            self._apply_overrides()
         self.data.actuator_ctrls = _flat(ctrl, self.nu)
         self.model.step_n(self.data, self.substeps)
         return self._view(shape)
+
+
+def draw_overrides(model, data, spec: Randomization) -> list:
+    """Per-world parameter overrides drawn from `spec`: (setter, values) pairs to apply
+    with `setter(data, values)`. MotrixSim clears mass and friction overrides when a
+    world is reset, so the host re-applies them after every reset."""
+    rng = np.random.default_rng(spec.seed)
+    n = data.shape[0]
+
+    def draw(low_high, *shape):
+        return rng.uniform(*low_high, (n, *shape)).astype(np.float32)
+
+    scale = draw(spec.friction)
+    overrides = [(geom.set_friction_override, geom.get_friction_override(data) * scale[:, None])
+                 for geom in model.geoms]
+    overrides += [(link.set_mass_override, link.get_mass_override(data) * draw(spec.mass))
+                  for link in model.links if np.all(link.get_mass_override(data) > 0)]
+    if spec.com_body:
+        link = model.links[model.link_names.index(spec.com_body)]
+        com = link.get_center_of_mass_override(data)
+        overrides.append((link.set_center_of_mass_override,
+                          com + draw((-spec.com_offset, spec.com_offset), 3)))
+    for actuator in model.actuators:
+        if isinstance(actuator, motrixsim.PositionActuator):
+            overrides.append((actuator.set_kp_override,
+                              actuator.get_kp_override(data) * draw(spec.kp)))
+            overrides.append((actuator.set_damping_override,
+                              actuator.get_kd_override(data) * draw(spec.kd)))
+    return overrides
 
 
 def _flat(x, width: int) -> np.ndarray:
@@ -124,11 +164,12 @@ class MotrixSimPhysics:
     name = "motrixsim"
 
     def __init__(self, mjcf: str, sim_dt: float, ctrl_dt: float,
-                 contact_pairs: tuple[tuple[str, str], ...] = ()):
+                 contact_pairs: tuple[tuple[str, str], ...] = (),
+                 randomization: Randomization | None = None):
         substeps = round(ctrl_dt / sim_dt)
         if substeps < 1 or abs(substeps * sim_dt - ctrl_dt) > 1e-9:
             raise ValueError(f"ctrl_dt={ctrl_dt} is not a whole multiple of sim_dt={sim_dt}")
-        self.host = HostWorlds(mjcf, sim_dt, substeps, contact_pairs)
+        self.host = HostWorlds(mjcf, sim_dt, substeps, contact_pairs, randomization)
         self.nq, self.nv, self.nu = self.host.nq, self.host.nv, self.host.nu
 
     def _shapes(self, batch: tuple[int, ...]):

@@ -1,0 +1,127 @@
+"""MuJoCo MJX physics on the device: the whole batch of worlds is an `mjx.Data` pytree.
+
+The batched `mjx.Data` travels in `PhysicsView.data`, so it lives wherever the
+env state lives (inside the jitted PPO program) and nothing leaves the device.
+A control step resets the masked worlds, sets the controls and runs the
+physics substeps with `lax.fori_loop` over `mjx.step`, all under `jax.vmap`.
+
+Conventions are MotrixSim's, because the tasks are written against them: a
+free joint's quaternion in `qpos` is x, y, z, w (MuJoCo stores w, x, y, z), so
+`qpos` is permuted on the way in and out. Free-joint velocities already agree
+(linear in the world frame, angular in the body frame); a test checks both.
+
+Resets inside `step` replace the masked worlds with a fresh `mjx.Data` holding
+the new qpos/qvel (solver warm start, time and activations cleared) without an
+extra `mjx.forward`: `mjx.step` starts with the same forward pass, so the result
+is identical and a step costs one forward pass, not two. `reset` runs
+`mjx.forward` so the first view's data is complete.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Without this, XLA's CPU scheduler deadlocked `jit(vmap(mjx.step))` at batch >= 64 on
+# a 2-core machine (../shared/MOTRIXSIM.md). It must be set before XLA initialises.
+if "xla_cpu_enable_concurrency_optimized_scheduler" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                               + " --xla_cpu_enable_concurrency_optimized_scheduler=false")
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+from mujoco import mjx
+
+from motrix_jax.env import PhysicsView
+
+
+def load_model(mjcf: str, sim_dt: float) -> mujoco.MjModel:
+    """The MuJoCo model of `mjcf` with timestep `sim_dt`, ready for `mjx.put_model`."""
+    model = mujoco.MjModel.from_xml_string(mjcf)
+    model.opt.timestep = sim_dt
+    # MJX does not implement energy computation; put_model refuses it.
+    model.opt.enableflags &= ~int(mujoco.mjtEnableBit.mjENBL_ENERGY)
+    return model
+
+
+def quaternion_permutation(model: mujoco.MjModel) -> np.ndarray:
+    """Index array p with mujoco_qpos = task_qpos[..., p]: each free joint's quaternion
+    goes from MotrixSim's x, y, z, w to MuJoCo's w, x, y, z."""
+    perm = np.arange(model.nq)
+    for joint in np.flatnonzero(model.jnt_type == mujoco.mjtJoint.mjJNT_FREE):
+        quat = model.jnt_qposadr[joint] + 3
+        perm[quat:quat + 4] = [quat + 3, quat, quat + 1, quat + 2]
+    return perm
+
+
+def geom_pair_ids(model: mujoco.MjModel, pairs: tuple[tuple[str, str], ...]) -> np.ndarray:
+    """Geom ids [P, 2] of named geom pairs; ValueError naming a geom the model lacks."""
+    names = [model.geom(i).name for i in range(model.ngeom)]
+    ids = []
+    for pair in pairs:
+        for name in pair:
+            if name not in names:
+                known = ", ".join(n for n in names if n)
+                raise ValueError(f"contact pair {pair}: no geom named {name!r}; geoms: {known}")
+        ids.append([names.index(pair[0]), names.index(pair[1])])
+    return np.asarray(ids, np.int32).reshape(len(pairs), 2)
+
+
+def contact_flags(data: mjx.Data, pairs: jax.Array) -> jax.Array:
+    """[P] float: 1.0 where a contact between the pair's geoms penetrates (dist < 0).
+    For one world; `pairs` [P, 2] geom ids, matched in either order."""
+    contact = data._impl.contact
+    if contact.dist.shape[0] == 0 or pairs.shape[0] == 0:
+        return jnp.zeros((pairs.shape[0],))
+    g1, g2 = contact.geom[:, 0], contact.geom[:, 1]  # [C]
+    a, b = pairs[:, :1], pairs[:, 1:]  # [P, 1]
+    match = ((g1 == a) & (g2 == b)) | ((g1 == b) & (g2 == a))  # [P, C]
+    return (match & (contact.dist < 0)).any(axis=-1).astype(jnp.float32)
+
+
+class MjxPhysics:
+    """The `Physics` backend for MJX: pure JAX, batched with `jax.vmap`."""
+
+    name = "mjx"
+
+    def __init__(self, mjcf: str, sim_dt: float, ctrl_dt: float,
+                 contact_pairs: tuple[tuple[str, str], ...] = ()):
+        self.substeps = round(ctrl_dt / sim_dt)
+        if self.substeps < 1 or abs(self.substeps * sim_dt - ctrl_dt) > 1e-9:
+            raise ValueError(f"ctrl_dt={ctrl_dt} is not a whole multiple of sim_dt={sim_dt}")
+        self.mj_model = load_model(mjcf, sim_dt)
+        self.model = mjx.put_model(self.mj_model)
+        self.nq, self.nv, self.nu = self.mj_model.nq, self.mj_model.nv, self.mj_model.nu
+        self.to_mujoco = quaternion_permutation(self.mj_model)
+        self.to_task = np.argsort(self.to_mujoco)
+        self.pairs = geom_pair_ids(self.mj_model, contact_pairs)
+        self.data0 = mjx.make_data(self.model)  # one world, all defaults
+
+    def _fresh(self, qpos: jax.Array, qvel: jax.Array) -> mjx.Data:
+        """A new world at task-layout qpos [nq], qvel [nv] (no forward pass)."""
+        return self.data0.replace(qpos=qpos[self.to_mujoco], qvel=qvel)
+
+    def _view(self, data: mjx.Data, tick: jax.Array) -> PhysicsView:
+        contacts = jax.vmap(contact_flags, in_axes=(0, None))(data, jnp.asarray(self.pairs))
+        return PhysicsView(qpos=data.qpos[..., self.to_task], qvel=data.qvel,
+                           contacts=contacts, tick=tick, data=data)
+
+    def reset(self, qpos: jax.Array, qvel: jax.Array) -> PhysicsView:
+        data = jax.vmap(lambda q, v: mjx.forward(self.model, self._fresh(q, v)))(qpos, qvel)
+        return self._view(data, jnp.zeros((), jnp.int32))
+
+    def _advance(self, data: mjx.Data, ctrl: jax.Array) -> mjx.Data:
+        """One control step of one world: ctrl [nu], then `substeps` physics steps."""
+        data = data.replace(ctrl=ctrl)
+        return jax.lax.fori_loop(0, self.substeps, lambda _, d: mjx.step(self.model, d), data)
+
+    def step(self, view: PhysicsView, ctrl: jax.Array, reset_mask: jax.Array,
+             reset_qpos: jax.Array, reset_qvel: jax.Array) -> PhysicsView:
+        fresh = jax.vmap(self._fresh)(reset_qpos, reset_qvel)
+        data = jax.tree.map(
+            lambda new, old: jnp.where(
+                reset_mask.reshape(reset_mask.shape + (1,) * (old.ndim - 1)), new, old),
+            fresh, view.data)
+        data = jax.vmap(self._advance)(data, ctrl)
+        return self._view(data, view.tick + 1)

@@ -1,0 +1,67 @@
+"""Data parallelism across devices: the env batch is split, everything else replicated.
+
+Only the placement of the train state changes. `jax.jit` then partitions the
+compiled update (GSPMD): every device steps its slice of the envs, and the
+reductions that span the batch (the loss and its gradients, advantage
+normalisation, the running observation/value statistics) become all-reduces
+over devices, so a sharded run computes the same numbers as one device with
+the same total batch, up to float summation order.
+
+Needs a pure-JAX physics backend (MJX); the MotrixSim host backend keeps its
+worlds on one host and is not sharded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+AXIS = "envs"
+
+
+def env_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
+    """A 1-D mesh over `devices` (default: all devices) with axis 'envs'."""
+    return Mesh(np.asarray(devices if devices is not None else jax.devices()), (AXIS,))
+
+
+def shard_env_batch(tree, mesh: Mesh, num_envs: int, batch_axis: int = 0):
+    """Place `tree` on `mesh`: leaves with `num_envs` at `batch_axis` are split along it,
+    the others (scalars, RNG keys, ticks) replicated. `batch_axis` is 1 when a seed axis
+    from `jax.vmap` comes first."""
+    devices = mesh.devices.size
+    if num_envs % devices:
+        raise ValueError(f"num_envs = {num_envs} is not divisible by the {devices} devices; "
+                         f"use a multiple of {devices}")
+
+    def place(x):
+        if x.ndim > batch_axis and x.shape[batch_axis] == num_envs:
+            spec = PartitionSpec(*([None] * batch_axis), AXIS)
+        else:
+            spec = PartitionSpec()
+        return jax.device_put(x, NamedSharding(mesh, spec))
+
+    return jax.tree.map(place, tree)
+
+
+def replicate(tree, mesh: Mesh):
+    """Place a full copy of every leaf of `tree` on each device of `mesh`."""
+    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+
+
+def shard_train_state(state, mesh: Mesh, num_envs: int, batch_axis: int = 0):
+    """A PPO `TrainState` on `mesh`: its env state split over the env axis, the rest
+    (params, optimiser state, statistics, keys, counters) replicated."""
+    rest = replicate(state.replace(env_state=None), mesh)
+    return rest.replace(env_state=shard_env_batch(state.env_state, mesh, num_envs, batch_axis))
+
+
+def jit_pinned(update, state, mesh: Mesh):
+    """`jax.jit(update)` for `update(state) -> (state, metrics)` whose output state keeps
+    the placement of `state` (metrics replicated), so calling it again on its own output
+    does not compile again. `state` is donated."""
+    placement = jax.tree.map(lambda x: x.sharding, state)
+    return jax.jit(update, donate_argnums=0, in_shardings=(placement,),
+                   out_shardings=(placement, NamedSharding(mesh, PartitionSpec())))
