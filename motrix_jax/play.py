@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+# MuJoCo reads this when first imported: a program that imports mujoco before this
+# module must set MUJOCO_GL itself.
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 EXIT_USAGE = 2

@@ -4,6 +4,9 @@ import os
 # jit(vmap(mjx.step)) on 2 cores (../shared/MOTRIXSIM.md); test_mjx.py may not be first.
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                            + " --xla_cpu_enable_concurrency_optimized_scheduler=false")
+# MuJoCo picks its OpenGL backend when first imported (test_mjx.py imports it at
+# collection); play's off-screen rendering needs EGL here.
+os.environ.setdefault("MUJOCO_GL", "egl")
 
 import dataclasses
 import tempfile
