@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -37,7 +38,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="runs are written to RUN_ROOT/<env>/<timestamp>/")
     parser.add_argument("--log-every", type=int, default=0,
                         help="updates between progress lines (default: about 20 lines)")
+    hosts = parser.add_argument_group(
+        "several hosts (jax.distributed; every process runs the same command, --physics mjx)")
+    hosts.add_argument("--distributed", action="store_true",
+                       help="call jax.distributed.initialize() first; alone, JAX detects the "
+                            "processes from Slurm, Open MPI, Cloud TPU or Kubernetes")
+    hosts.add_argument("--coordinator", metavar="HOST:PORT",
+                       help="address of process 0, reachable from every host (implies "
+                            "--distributed; default: $JAX_COORDINATOR_ADDRESS)")
+    hosts.add_argument("--num-processes", type=int, help="processes in all (one per host)")
+    hosts.add_argument("--process-id", type=int, help="this process's index, 0 .. N-1")
     return parser.parse_args(argv)
+
+
+def check_distributed(args: argparse.Namespace) -> None:
+    """Sets args.distributed when any multi-host flag is given; ValueError on a bad mix."""
+    given = (args.coordinator, args.num_processes, args.process_id)
+    args.distributed = args.distributed or any(x is not None for x in given)
+    if (args.num_processes is None) != (args.process_id is None):
+        raise ValueError("--num-processes and --process-id go together")
+    if args.num_processes is not None and not 0 <= args.process_id < args.num_processes:
+        raise ValueError(f"--process-id must be in 0 .. {args.num_processes - 1}, "
+                         f"got {args.process_id}")
 
 
 def build_config(args: argparse.Namespace):
@@ -92,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         name = envs.canonical_name(args.env)
         cfg = build_config(args)
+        check_distributed(args)
+        if args.distributed and args.physics not in ("auto", "mjx"):
+            raise ValueError("several processes need --physics mjx (MotrixSim is not sharded)")
         if args.physics not in envs.PHYSICS:
             raise ValueError(f"unknown physics {args.physics!r}; available: "
                              f"{', '.join(envs.PHYSICS)}")
@@ -109,17 +134,34 @@ def train(name: str, cfg, args: argparse.Namespace) -> int:
     from motrix_jax import envs
     from motrix_jax.ppo import make_ppo, seed_keys
 
-    console = Console(highlight=False, soft_wrap=True)
+    placement = None
+    if args.distributed:  # before any JAX computation
+        from motrix_jax.sharding import init_distributed
+
+        placement = init_distributed(args.coordinator, args.num_processes, args.process_id)
+    lead = jax.process_index() == 0  # only process 0 prints and writes the run folder
+    console = Console(highlight=False, soft_wrap=True, quiet=not lead)
     physics, why = envs.choose_physics(args.physics)
+    if args.distributed and physics != "mjx":
+        console.quiet = False
+        console.print(f"error: several processes need --physics mjx, got {physics} ({why})")
+        return EXIT_USAGE
     env = envs.make(name, cfg.num_envs, physics=physics)
     device = jax.devices()[0]
     console.print(f"[bold]motrix_jax[/] env={name} physics={physics} ({why}) "
                   f"device={device.platform}:{device.device_kind} seeds={cfg.num_seeds} "
                   f"envs/seed={cfg.num_envs} updates={cfg.num_updates} "
                   f"({cfg.num_updates * cfg.batch_size:,} env steps/seed)")
-    run_dir = make_run_dir(args.run_root, name)
-    (run_dir / "config.json").write_text(json.dumps(
-        {"env": name, "physics": physics, "ppo": dataclasses.asdict(cfg)}, indent=2))
+    if placement:
+        console.print(f"jax.distributed: {placement}")
+    if lead:
+        run_dir = make_run_dir(args.run_root, name)
+        (run_dir / "config.json").write_text(json.dumps(
+            {"env": name, "physics": physics, "ppo": dataclasses.asdict(cfg),
+             "processes": jax.process_count()}, indent=2))
+        metrics_path = run_dir / "metrics.jsonl"
+    else:  # the other processes compute the same metrics and write nothing
+        run_dir = metrics_path = Path(os.devnull)
     console.print(f"run folder: {run_dir}")
 
     ppo = make_ppo(cfg, env)
@@ -143,7 +185,7 @@ def train(name: str, cfg, args: argparse.Namespace) -> int:
     t0, steps_per_update = time.perf_counter(), cfg.batch_size * cfg.num_seeds
     update_index = 1
     try:
-        with open(run_dir / "metrics.jsonl", "a") as log:
+        with open(metrics_path, "a") as log:
             while True:
                 host = {k: np.asarray(v) for k, v in metrics.items()}
                 last_return = np.where(host["episodes"] > 0, host["episode_return"],
@@ -175,7 +217,7 @@ def train(name: str, cfg, args: argparse.Namespace) -> int:
         console.print(f"\ninterrupted at update {update_index}; metrics are in {run_dir}")
         return 130
     console.print(f"done in {time.perf_counter() - start:.1f} s; metrics: "
-                  f"{run_dir / 'metrics.jsonl'}")
+                  f"{metrics_path}")
     return 0
 
 
