@@ -2,7 +2,9 @@
 
     python benchmarks/mjx_throughput.py --env cartpole --num-envs 1024 4096 [--out f.json]
 
-1. physics: `MjxPhysics.step` under `jax.jit(lax.scan)` with random controls (no task),
+1. physics: `MjxPhysics.step` under `jax.jit(lax.scan)`, no task code; the controls are the
+   task's mapping of random actions N(0, 0.5^2) (for Go1: joint targets near the default
+   pose, as a young policy gives), never reset,
 2. train: whole PPO updates with the task's preset at that batch size, after compilation
    (skipped with --no-train),
 3. with --motrixsim: MotrixSim's host stepping alone at the same batch size, for comparison.
@@ -40,7 +42,7 @@ def physics_only(env, steps: int) -> tuple[float, float]:
         no_reset = jnp.zeros((n,), bool)
 
         def body(view, k):
-            ctrl = jax.random.uniform(k, (n, physics.nu), minval=-1, maxval=1)
+            ctrl = env.task.ctrl(0.5 * jax.random.normal(k, (n, env.action_size)))
             return physics.step(view, ctrl, no_reset, qpos, qvel), ()
         view, _ = jax.lax.scan(body, physics.reset(qpos, qvel), jax.random.split(key_ctrl, steps))
         return view.qpos
@@ -69,13 +71,21 @@ def main() -> None:
     device = jax.devices()[0]
     result = {"env": args.env, "physics": "mjx", "device": f"{device.platform}:"
               f"{device.device_kind}", "host": platform.node(), "jax": jax.__version__,
-              "runs": []}
+              "command": " ".join(["python", *sys.argv]), "runs": []}
+
+    def save(run):  # after each figure, so a run cut short keeps what it measured
+        print(json.dumps(run), flush=True)
+        if args.out:
+            Path(args.out).write_text(json.dumps(result, indent=2))
+
     for n in args.num_envs:
         cfg = dataclasses.replace(envs.preset(args.env), num_envs=n)
         env = envs.make(args.env, n, physics="mjx")
         physics_rate, physics_compile_s = physics_only(env, args.steps)
         run = {"num_envs": n, "physics_steps_per_s": round(physics_rate),
                "physics_compile_s": round(physics_compile_s, 1)}
+        result["runs"].append(run)
+        save(run)
         if not args.no_train:
             start = time.perf_counter()
             run["train_steps_per_s"] = round(training(env, cfg, args.updates))
@@ -85,10 +95,7 @@ def main() -> None:
         if args.motrixsim:
             host_env = envs.make(args.env, n, physics="motrixsim")
             run["motrixsim_physics_steps_per_s"] = round(motrixsim_only(host_env, args.steps))
-        result["runs"].append(run)
-        print(json.dumps(run), flush=True)
-        if args.out:
-            Path(args.out).write_text(json.dumps(result, indent=2))
+        save(run)
 
 
 if __name__ == "__main__":

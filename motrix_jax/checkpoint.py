@@ -51,6 +51,7 @@ class RunInfo:
     ppo: PPOConfig
     obs_size: int
     action_size: int
+    processes: int = 1  # JAX processes that trained it (several: no checkpoints)
 
     def network_layout(self) -> dict:
         cfg = self.ppo
@@ -65,7 +66,8 @@ class RunInfo:
     def to_json(self) -> str:
         return json.dumps({"env": self.env, "physics": self.physics,
                            "ppo": dataclasses.asdict(self.ppo),
-                           "network": self.network_layout()}, indent=2)
+                           "network": self.network_layout(),
+                           "processes": self.processes}, indent=2)
 
 
 def write_run_info(run_dir: Path, info: RunInfo) -> None:
@@ -87,7 +89,8 @@ def read_run_info(run_dir: str | Path) -> RunInfo:
                if k in fields}
         net = raw["network"]
         return RunInfo(env=raw["env"], physics=raw["physics"], ppo=PPOConfig(**ppo),
-                       obs_size=int(net["obs_size"]), action_size=int(net["action_size"]))
+                       obs_size=int(net["obs_size"]), action_size=int(net["action_size"]),
+                       processes=int(raw.get("processes", 1)))
     except (ValueError, KeyError, TypeError) as error:
         raise CheckpointError(f"{path} is corrupt: {_one_line(error)}") from None
 

@@ -9,6 +9,13 @@ the same total batch, up to float summation order.
 
 Needs a pure-JAX physics backend (MJX); the MotrixSim host backend keeps its
 worlds on one host and is not sharded.
+
+Several hosts: `init_distributed` (train CLI: `--coordinator HOST:PORT --num-processes
+N --process-id I`, or `--distributed` inside Slurm / Open MPI / Cloud TPU) joins the
+processes with `jax.distributed.initialize` before any JAX computation; `jax.devices()`
+then lists every process's devices, so `env_mesh()` spans all hosts and each process
+steps the envs of its own devices. Every process runs the same program (same config
+and seed) and builds the same initial state; `jax.device_put` keeps each process's slice.
 """
 
 from __future__ import annotations
@@ -20,6 +27,23 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 AXIS = "envs"
+
+
+def init_distributed(coordinator: str | None = None, num_processes: int | None = None,
+                     process_id: int | None = None) -> str:
+    """`jax.distributed.initialize` with these arguments (None: JAX detects them from a
+    Slurm, Open MPI, Cloud TPU or Kubernetes environment; the coordinator address also
+    from JAX_COORDINATOR_ADDRESS). Must run before any JAX computation. Returns a line
+    describing this process's place."""
+    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
+                               process_id=process_id)
+    return placement()
+
+
+def placement() -> str:
+    """This process's place among the JAX processes, in words."""
+    return (f"process {jax.process_index()} of {jax.process_count()}, "
+            f"{jax.local_device_count()} of {jax.device_count()} devices here")
 
 
 def env_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:

@@ -11,6 +11,11 @@ Bad input (unknown env, impossible config, an unusable --resume folder) prints
 one line and exits with code 2 before anything is compiled or written.
 A non-finite loss or parameter stops the run (exit 1) without saving; Ctrl-C
 saves a checkpoint and exits with 130.
+
+Several processes (`--coordinator/--num-processes/--process-id` or `--distributed`,
+MJX only) join with `jax.distributed` before any JAX computation; process 0 alone
+prints and writes the run folder. They save no checkpoints (orbax would need every
+process to write its shards into one shared folder), so `--resume` is refused there.
 """
 
 from __future__ import annotations
@@ -59,7 +64,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-every", type=int, default=0,
                         help="updates between plain progress lines when output is not a "
                              "terminal (default: about 20 lines)")
+    hosts = parser.add_argument_group(
+        "several hosts (jax.distributed; every process runs the same command, --physics mjx; "
+        "no checkpoints)")
+    hosts.add_argument("--distributed", action="store_true",
+                       help="call jax.distributed.initialize() first; alone, JAX detects the "
+                            "processes from Slurm, Open MPI, Cloud TPU or Kubernetes")
+    hosts.add_argument("--coordinator", metavar="HOST:PORT",
+                       help="address of process 0, reachable from every host (implies "
+                            "--distributed; default: $JAX_COORDINATOR_ADDRESS)")
+    hosts.add_argument("--num-processes", type=int, help="processes in all (one per host)")
+    hosts.add_argument("--process-id", type=int, help="this process's index, 0 .. N-1")
     return parser.parse_args(argv)
+
+
+def check_distributed(args: argparse.Namespace) -> None:
+    """Sets args.distributed when any multi-host flag is given; ValueError on a bad mix."""
+    given = (args.coordinator, args.num_processes, args.process_id)
+    args.distributed = args.distributed or any(x is not None for x in given)
+    if (args.num_processes is None) != (args.process_id is None):
+        raise ValueError("--num-processes and --process-id go together")
+    if args.num_processes is not None and not 0 <= args.process_id < args.num_processes:
+        raise ValueError(f"--process-id must be in 0 .. {args.num_processes - 1}, "
+                         f"got {args.process_id}")
+    if args.distributed and args.resume:
+        raise ValueError("--resume is not available with several processes (they save no "
+                         "checkpoints)")
+    if args.distributed and args.physics not in (None, "auto", "mjx"):
+        raise ValueError("several processes need --physics mjx (MotrixSim is not sharded)")
 
 
 def build_config(args: argparse.Namespace):
@@ -110,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         list_envs()
         return 0
     try:
+        check_distributed(args)
         env, info, run_dir = prepare_resume(args) if args.resume else prepare_new(args)
     except ValueError as error:  # includes CheckpointError and UnknownEnvError
         print(f"error: {error}", file=sys.stderr)
@@ -118,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         return fit(env, info, run_dir, resume=args.resume is not None,
                    keep=args.keep_checkpoints, chunk=args.chunk, log_every=args.log_every)
     except KeyboardInterrupt:  # before the first update, or a second Ctrl-C
-        print(f"\ninterrupted; checkpoints so far are in {run_dir}", file=sys.stderr)
+        print("\ninterrupted" + (f"; checkpoints so far are in {run_dir}"
+                                 if run_dir is not None else ""), file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
@@ -130,7 +164,9 @@ def check_run_options(args: argparse.Namespace) -> None:
 
 
 def prepare_new(args: argparse.Namespace):
-    """Validate a new run, then create its folder and config.json; (env, info, run_dir)."""
+    """Validate a new run, then create its folder and config.json; (env, info, run_dir).
+    With `args.distributed` (see check_distributed), join the other processes first;
+    only process 0 creates the folder (run_dir is None on the others)."""
     from motrix_jax import envs
     from motrix_jax.checkpoint import RunInfo, write_run_info
 
@@ -139,10 +175,20 @@ def prepare_new(args: argparse.Namespace):
     check_run_options(args)
     name = envs.canonical_name(args.env)
     cfg = build_config(args)
-    physics, _ = envs.choose_physics(args.physics or "auto")
+    if getattr(args, "distributed", False):  # before any JAX computation
+        from motrix_jax.sharding import init_distributed
+
+        init_distributed(args.coordinator, args.num_processes, args.process_id)
+    physics, why = envs.choose_physics(args.physics or "auto")
+    if getattr(args, "distributed", False) and physics != "mjx":
+        raise ValueError(f"several processes need --physics mjx, got {physics} ({why})")
     env = envs.make(name, cfg.num_envs, physics=physics)
+    import jax
+
     info = RunInfo(env=name, physics=physics, ppo=cfg, obs_size=env.obs_size,
-                   action_size=env.action_size)
+                   action_size=env.action_size, processes=jax.process_count())
+    if jax.process_index() != 0:  # the other processes write nothing
+        return env, info, None
     run_dir = make_run_dir(args.run_root, name)
     write_run_info(run_dir, info)
     return env, info, run_dir
@@ -329,10 +375,13 @@ def restore(env, ppo, run_dir: Path, keys):
     return state, Progress.from_json(raw)
 
 
-def fit(env, info, run_dir: Path, *, resume: bool = False, keep: int = 3, chunk: int = 1,
-        log_every: int = 0, stop_after: int | None = None, console=None) -> int:
+def fit(env, info, run_dir: Path | None, *, resume: bool = False, keep: int = 3,
+        chunk: int = 1, log_every: int = 0, stop_after: int | None = None,
+        console=None) -> int:
     """Train `env` with `info.ppo` in `run_dir` (which holds config.json), from scratch or
-    from its latest checkpoint, to `num_updates` (or `stop_after`, then checkpoint)."""
+    from its latest checkpoint, to `num_updates` (or `stop_after`, then checkpoint).
+    With several JAX processes: process 0 prints and writes `run_dir`, the others get
+    None and write nothing; no process saves checkpoints and `resume` is refused."""
     import jax
     from rich.console import Console
 
@@ -340,7 +389,13 @@ def fit(env, info, run_dir: Path, *, resume: bool = False, keep: int = 3, chunk:
     from motrix_jax.ppo import make_ppo, seed_keys
 
     cfg = info.ppo
-    console = console or Console(highlight=False, soft_wrap=True)
+    lead = jax.process_index() == 0
+    console = console or Console(highlight=False, soft_wrap=True, quiet=not lead)
+    if not lead:
+        console.quiet = True
+    if resume and jax.process_count() > 1:
+        print("error: --resume is not available with several processes", file=sys.stderr)
+        return EXIT_USAGE
     ppo = make_ppo(cfg, env)
     keys = seed_keys(cfg)
     session_start = time.perf_counter()
@@ -358,6 +413,13 @@ def fit(env, info, run_dir: Path, *, resume: bool = False, keep: int = 3, chunk:
                   f"device={device.platform}:{device.device_kind} seeds={cfg.num_seeds} "
                   f"envs/seed={cfg.num_envs} updates={cfg.num_updates} "
                   f"({cfg.num_updates * cfg.batch_size:,} env steps/seed)")
+    if jax.process_count() > 1:
+        from motrix_jax.sharding import placement
+
+        console.print(f"jax.distributed: {placement()}")
+        console.print("checkpoints: off with several processes (orbax would need every "
+                      "process to save into one shared folder); metrics and TensorBoard "
+                      "are written")
     console.print(f"run folder: {run_dir}" + (f" (resumed at update {progress.update})"
                                                 if resume else ""))
     if progress.update >= cfg.num_updates:
@@ -382,20 +444,28 @@ class TrainLoop:
 
     def __init__(self, env, cfg, run_dir, progress, resume, keep, console, log_every,
                  mesh=None):
+        import jax
+
         from motrix_jax.checkpoint import Checkpointer
         from motrix_jax.run_log import Display, RunLog
 
-        self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
+        self.cfg, self.progress = cfg, progress
+        self.run_dir = None if run_dir is None else Path(run_dir)
         self.start_progress = progress
         self.runner = ChunkRunner(env, cfg, mesh)
-        self.checkpointer = Checkpointer(run_dir, keep=keep)
-        self.log = RunLog(run_dir, progress.update if resume else None, progress.env_steps)
+        # several processes: no checkpoints; only process 0 (which has the run folder) logs
+        self.checkpointer = Checkpointer(run_dir, keep=keep) \
+            if jax.process_count() == 1 else None
+        self.log = RunLog(run_dir, progress.update if resume else None, progress.env_steps) \
+            if self.run_dir is not None else NullLog()
         self.display = Display(console, cfg.num_updates, cfg.batch_size, progress.update,
                                log_every or max(1, cfg.num_updates // 20))
         self.run_seconds = 0.0  # time spent running compiled chunks this session
 
     def save(self) -> None:
         self.log.flush()  # records up to the checkpoint are on disk before it is
+        if self.checkpointer is None:
+            return
         if self.checkpointer.latest_step() != self.progress.update:
             self.checkpointer.save(self.state, self.progress.to_json())
 
@@ -415,20 +485,26 @@ class TrainLoop:
                     return EXIT_NONFINITE
                 if self.progress.update % cfg.check_point_interval == 0:
                     self.save()
-                if stop.requested:
+                if any_process(stop.requested):
                     self.save()
                     self.display.close()
                     self.display.print(
                         f"interrupted: saved a checkpoint at update {self.progress.update}; "
-                        f"continue with: python -m motrix_jax.train --resume {self.run_dir}")
+                        f"continue with: python -m motrix_jax.train --resume {self.run_dir}"
+                        if self.checkpointer else
+                        f"interrupted at update {self.progress.update} (several processes: "
+                        f"no checkpoint); metrics are in {self.run_dir}")
                     return EXIT_INTERRUPTED
         self.save()
         self.display.close()
+        where = f"checkpoints: {self.checkpointer.steps()} (best " \
+            f"{self.checkpointer.best_step()}) in {self.checkpointer.directory}" \
+            if self.checkpointer else f"no checkpoints (several processes); metrics in " \
+            f"{self.run_dir}"
         self.display.print(
             f"done: update {self.progress.update}/{cfg.num_updates} in "
             f"{time.perf_counter() - session_start:.1f} s (compile "
-            f"{self.runner.compile_s:.1f} s); checkpoints: {self.checkpointer.steps()} "
-            f"(best {self.checkpointer.best_step()}) in {self.checkpointer.directory}")
+            f"{self.runner.compile_s:.1f} s); {where}")
         return 0
 
     def step(self, n: int, session_start: float) -> str | None:
@@ -465,6 +541,8 @@ class TrainLoop:
         return None
 
     def stopped(self, what: str) -> str:
+        if self.checkpointer is None:
+            return f"error: {what}; training stopped (several processes: no checkpoints)."
         latest = self.checkpointer.latest_step()
         kept = "no checkpoint was saved before" if latest is None else \
             f"Last good checkpoint: update {latest} in {self.checkpointer.directory}"
@@ -473,7 +551,34 @@ class TrainLoop:
     def close(self) -> None:
         self.display.close()
         self.log.close()
-        self.checkpointer.close()
+        if self.checkpointer is not None:
+            self.checkpointer.close()
+
+
+class NullLog:
+    """RunLog's interface for the processes other than 0, which write nothing."""
+
+    def write(self, record: dict) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def any_process(flag: bool) -> bool:
+    """Whether `flag` is set in any JAX process (a stop request reaches all of them, so
+    they leave the loop after the same chunk); just `flag` in a single process."""
+    import jax
+
+    if jax.process_count() == 1:
+        return flag
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    return bool(np.any(multihost_utils.process_allgather(np.array(flag))))
 
 
 if __name__ == "__main__":

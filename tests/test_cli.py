@@ -17,6 +17,14 @@ def run_cli(*args, cwd=None):
     (["--env", "cartpole", "--set", "learning_rate=-1"], "learning_rate must be > 0"),
     (["--env", "cartpole", "--set", "rollouts=many"], "rollouts='many': expected an integer"),
     (["--env", "cartpole", "--set", "lerning_rate=1"], "did you mean 'learning_rate'"),
+    (["--env", "cartpole", "--num-processes", "2"],
+     "--num-processes and --process-id go together"),
+    (["--env", "cartpole", "--num-processes", "2", "--process-id", "2"],
+     "--process-id must be in 0 .. 1, got 2"),
+    (["--env", "cartpole", "--coordinator", "localhost:1234", "--physics", "motrixsim"],
+     "several processes need --physics mjx"),
+    (["--resume", "runs/cartpole/x", "--num-processes", "2", "--process-id", "0"],
+     "--resume is not available with several processes"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message):
     result = run_cli(*args, "--run-root", str(tmp_path / "runs"))

@@ -91,12 +91,15 @@ class MjxPhysics:
         if self.substeps < 1 or abs(self.substeps * sim_dt - ctrl_dt) > 1e-9:
             raise ValueError(f"ctrl_dt={ctrl_dt} is not a whole multiple of sim_dt={sim_dt}")
         self.mj_model = load_model(mjcf, sim_dt)
-        self.model = mjx.put_model(self.mj_model)
+        # this process's first device: with jax.distributed, jax.devices()[0] (MJX's
+        # default) may belong to another process
+        device = jax.local_devices()[0]
+        self.model = mjx.put_model(self.mj_model, device=device)
         self.nq, self.nv, self.nu = self.mj_model.nq, self.mj_model.nv, self.mj_model.nu
         self.to_mujoco = quaternion_permutation(self.mj_model)
         self.to_task = np.argsort(self.to_mujoco)
         self.pairs = geom_pair_ids(self.mj_model, contact_pairs)
-        self.data0 = mjx.make_data(self.model)  # one world, all defaults
+        self.data0 = mjx.make_data(self.model, device=device)  # one world, all defaults
 
     def _fresh(self, qpos: jax.Array, qvel: jax.Array) -> mjx.Data:
         """A new world at task-layout qpos [nq], qvel [nv] (no forward pass)."""
