@@ -30,7 +30,7 @@ GRAVITY = 9.81
 
 @struct.dataclass
 class BounceInfo:
-    bounces: jax.Array  # [N] paddle touchdowns of the ball this episode
+    bounces: jax.Array  # [N] take-offs from the paddle faster than 0.5 m/s this episode
     touching: jax.Array  # [N] bool: ball on the paddle after the last step
     flight_height: jax.Array  # [N] m
 
@@ -92,7 +92,9 @@ class BounceBall:
         }
         failed = (ball[:, 2] < self.min_height) | (offset > self.max_offset)
         touching = view.contacts[:, 0] > 0.5
-        info = BounceInfo(bounces=info.bounces + (touching & ~info.touching),
+        # the soft contact flickers while the ball rests: count only real take-offs
+        take_off = info.touching & ~touching & (vz > 0.5)
+        info = BounceInfo(bounces=info.bounces + take_off,
                           touching=touching, flight_height=flight_height)
         return terms, failed, info
 
