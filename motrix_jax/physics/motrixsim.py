@@ -68,9 +68,10 @@ class HostWorlds:
     def reset(self, qpos: np.ndarray, qvel: np.ndarray):
         shape = qpos.shape[:-1]
         n = int(np.prod(shape))
-        if self.data is None or self.data.shape != (n,):
-            self.data = motrixsim.SceneData(self.model, [n])
-            self.program = self.query.allocate(self.data)
+        # Fresh worlds on every full reset: SceneData.reset keeps solver state (contact
+        # warm starts) that made a second run with the same key differ by ~1e-4.
+        self.data = motrixsim.SceneData(self.model, [n])
+        self.program = self.query.allocate(self.data)
         self.data.reset(self.model, dof_pos=_flat(qpos, self.nq), dof_vel=_flat(qvel, self.nv),
                         forward_kinematic=True)
         self.expected_tick = 0
