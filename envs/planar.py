@@ -51,6 +51,8 @@ class PlanarBodies:
             axis = _floats(hinge[0].get("axis"), _default_axis(xml))
             if abs(axis[0]) > 0 or abs(axis[2]) > 0 or abs(abs(axis[1]) - 1) > 1e-9:
                 raise ValueError(f"hinge {hinge[0].get('name')!r} is not about +-y: {axis}")
+            if any(_floats(hinge[0].get("pos"), "0 0 0")):
+                raise ValueError(f"hinge {hinge[0].get('name')!r} is not at its body's origin")
             pos = _floats(body.get("pos"), "0 0 0")
             inertial = body.find("inertial")
             com = _floats(inertial.get("pos"), "0 0 0")
