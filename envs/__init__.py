@@ -56,6 +56,50 @@ def _go1_preset(hidden: tuple[int, ...]):
     return build
 
 
+def _classic_task(module: str, cls: str, **fields):
+    """A task of the classic suite (envs/<module>.py), built with `fields`."""
+    def build():
+        import importlib
+
+        return getattr(importlib.import_module(f"motrix_jax.envs.{module}"), cls)(**fields)
+    return build
+
+
+def _classic_preset(hidden: tuple[int, ...] = (256, 128, 64), epochs: int = 4,
+                    mini_batches: int = 32, num_envs: int = 2048, rollouts: int = 24):
+    """MotrixLab's PPO settings for the classic suite: lr 2e-4, 40.96M env steps."""
+    def build() -> PPOConfig:
+        return PPOConfig(policy_hidden_sizes=hidden, value_hidden_sizes=hidden,
+                         num_envs=num_envs, rollouts=rollouts, learning_epochs=epochs,
+                         mini_batches=mini_batches, learning_rate=2e-4,
+                         max_env_steps=40_960_000)
+    return build
+
+
+CLASSIC = [
+    EnvSpec("dm_cheetah", _classic_task("cheetah", "Cheetah"), _classic_preset(),
+            aliases=("dm-cheetah",), summary="planar cheetah runs forward"),
+    EnvSpec("dm_walker", _classic_task("walker", "Walker", name="dm_walker", move_speed=1.0),
+            _classic_preset(), aliases=("dm-walker",), summary="planar walker walks at 1 m/s"),
+    EnvSpec("dm_stander", _classic_task("walker", "Walker", name="dm_stander", move_speed=0.0),
+            _classic_preset(), aliases=("dm-stander",), summary="planar walker stands tall"),
+    EnvSpec("dm_runner", _classic_task("walker", "Walker", name="dm_runner", move_speed=5.0),
+            _classic_preset(), aliases=("dm-runner",), summary="planar walker runs at 5 m/s"),
+    EnvSpec("dm_hopper_stand", _classic_task("hopper", "Hopper", name="dm_hopper_stand"),
+            _classic_preset((32, 32, 32), epochs=5), aliases=("dm-hopper-stand",),
+            summary="planar hopper stands up"),
+    EnvSpec("dm_hopper_hop", _classic_task("hopper", "Hopper", name="dm_hopper_hop",
+                                           hopping=True),
+            _classic_preset((32, 32, 32), epochs=5), aliases=("dm-hopper-hop",),
+            summary="planar hopper hops forward at 2 m/s"),
+    EnvSpec("dm_reacher", _classic_task("reacher", "Reacher"), _classic_preset(),
+            aliases=("dm-reacher",), summary="two-link arm reaches a random target"),
+    EnvSpec("bounce_ball", _classic_task("bounce_ball", "BounceBall"),
+            _classic_preset((512, 512, 512), epochs=15, mini_batches=16, num_envs=1024,
+                            rollouts=128),
+            aliases=("bounce-ball",), summary="6-DOF arm bounces a ball on a paddle"),
+]
+
 REGISTRY: dict[str, EnvSpec] = {
     spec.name: spec for spec in [
         EnvSpec("cartpole", _cartpole_task, _cartpole_preset, aliases=("CartPole",),
@@ -69,6 +113,7 @@ REGISTRY: dict[str, EnvSpec] = {
         EnvSpec("go1_stairs", _go1_task("go1_stairs", "stairs"), _go1_preset((512, 256, 128)),
                 aliases=("go1-stairs-terrain-walk",),
                 summary="Go1 climbs generated stairs (foot contacts observed)"),
+        *CLASSIC,
     ]
 }
 ALIASES = {alias: spec.name for spec in REGISTRY.values() for alias in spec.aliases}

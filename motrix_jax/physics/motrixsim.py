@@ -71,11 +71,12 @@ class HostWorlds:
     def reset(self, qpos: np.ndarray, qvel: np.ndarray):
         shape = qpos.shape[:-1]
         n = int(np.prod(shape))
-        if self.data is None or self.data.shape != (n,):
-            self.data = motrixsim.SceneData(self.model, [n])
-            self.program = self.query.allocate(self.data)
-            self.overrides = ([] if self.randomization is None else
-                              draw_overrides(self.model, self.data, self.randomization))
+        # Fresh worlds on every full reset: SceneData.reset keeps solver state (contact
+        # warm starts) that made a second run with the same key differ by ~1e-4.
+        self.data = motrixsim.SceneData(self.model, [n])
+        self.program = self.query.allocate(self.data)
+        self.overrides = ([] if self.randomization is None else
+                          draw_overrides(self.model, self.data, self.randomization))
         self.data.reset(self.model, dof_pos=_flat(qpos, self.nq), dof_vel=_flat(qvel, self.nv),
                         forward_kinematic=True)
         self._apply_overrides()
