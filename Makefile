@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-ENV ?= cartpole
+ENV ?= go1_rough
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

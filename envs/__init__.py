@@ -52,7 +52,8 @@ def _go1_preset(hidden: tuple[int, ...]):
     def build() -> PPOConfig:
         return PPOConfig(policy_hidden_sizes=hidden, value_hidden_sizes=hidden,
                          initial_log_std=-0.7, rollouts=24, learning_epochs=5,
-                         mini_batches=3, learning_rate=3e-4, max_env_steps=100_000_000)
+                         mini_batches=3, learning_rate=3e-4, max_env_steps=100_000_000,
+                         check_point_interval=20)
     return build
 
 
@@ -179,6 +180,39 @@ def make(name: str, num_envs: int, physics: str = "motrixsim",
         backend = MotrixSimPhysics(task.mjcf(), task.sim_dt, task.ctrl_dt, task.contact_pairs,
                                    randomization)
     return Env(task, backend, num_envs)
+
+
+def parse_task_changes(name: str, assignments: list[str]) -> dict:
+    """`field=value` strings for the task of env `name`, typed like the field's default
+    (bool, int, float, str); ValueError names a bad field or value."""
+    task = make_task(name)
+    changes = {}
+    for item in assignments:
+        if "=" not in item:
+            raise ValueError(f"--task-set expects field=value, got {item!r}")
+        key, text = (part.strip() for part in item.split("=", 1))
+        with_task_changes(task, {key: None})  # checks the field name
+        kind = type(getattr(task, key))
+        if kind not in (bool, int, float, str):
+            raise ValueError(f"{name} task field {key!r} ({kind.__name__}) cannot be set "
+                             "from the command line")
+        try:
+            if kind is bool:
+                if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(text)
+                value = text.lower() in ("true", "1", "yes")
+            elif kind is int:
+                number = float(text)
+                if not number.is_integer():
+                    raise ValueError(text)
+                value = int(number)
+            else:
+                value = kind(text)
+        except ValueError:
+            shown = {bool: "true/false", int: "an integer", float: "a number"}[kind]
+            raise ValueError(f"{key}={text!r}: expected {shown}") from None
+        changes[key] = value
+    return changes
 
 
 def with_task_changes(task, changes: dict):

@@ -52,6 +52,7 @@ class RunInfo:
     obs_size: int
     action_size: int
     processes: int = 1  # JAX processes that trained it (several: no checkpoints)
+    task_changes: dict = dataclasses.field(default_factory=dict)  # --task-set fields
 
     def network_layout(self) -> dict:
         cfg = self.ppo
@@ -67,7 +68,8 @@ class RunInfo:
         return json.dumps({"env": self.env, "physics": self.physics,
                            "ppo": dataclasses.asdict(self.ppo),
                            "network": self.network_layout(),
-                           "processes": self.processes}, indent=2)
+                           "processes": self.processes,
+                           "task_changes": self.task_changes}, indent=2)
 
 
 def write_run_info(run_dir: Path, info: RunInfo) -> None:
@@ -90,7 +92,8 @@ def read_run_info(run_dir: str | Path) -> RunInfo:
         net = raw["network"]
         return RunInfo(env=raw["env"], physics=raw["physics"], ppo=PPOConfig(**ppo),
                        obs_size=int(net["obs_size"]), action_size=int(net["action_size"]),
-                       processes=int(raw.get("processes", 1)))
+                       processes=int(raw.get("processes", 1)),
+                       task_changes=dict(raw.get("task_changes", {})))
     except (ValueError, KeyError, TypeError) as error:
         raise CheckpointError(f"{path} is corrupt: {_one_line(error)}") from None
 

@@ -56,7 +56,8 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
     step = checkpointer.resolve(step)
     checkpointer.close()
     try:
-        env = envs.make(info.env, episodes, physics=info.physics)
+        env = envs.make(info.env, episodes, physics=info.physics,
+                        task_changes=info.task_changes)
     except ValueError as error:
         raise CheckpointError(f"{run_dir} is incompatible: {error}") from None
     check_env(run_dir, info, env)

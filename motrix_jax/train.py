@@ -52,6 +52,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override any PPOConfig field (repeatable), e.g. "
                              "--set learning_rate=3e-4 --set policy_hidden_sizes=64,64")
+    parser.add_argument("--task-set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a field of the env's task (repeatable), e.g. "
+                             "--task-set domain_randomization=true")
     parser.add_argument("--physics",
                         help="auto (mjx on a GPU/TPU, motrixsim on CPU; the default), "
                              "motrixsim or mjx")
@@ -182,11 +185,13 @@ def prepare_new(args: argparse.Namespace):
     physics, why = envs.choose_physics(args.physics or "auto")
     if getattr(args, "distributed", False) and physics != "mjx":
         raise ValueError(f"several processes need --physics mjx, got {physics} ({why})")
-    env = envs.make(name, cfg.num_envs, physics=physics)
+    task_changes = envs.parse_task_changes(name, args.task_set)
+    env = envs.make(name, cfg.num_envs, physics=physics, task_changes=task_changes)
     import jax
 
     info = RunInfo(env=name, physics=physics, ppo=cfg, obs_size=env.obs_size,
-                   action_size=env.action_size, processes=jax.process_count())
+                   action_size=env.action_size, processes=jax.process_count(),
+                   task_changes=task_changes)
     if jax.process_index() != 0:  # the other processes write nothing
         return env, info, None
     run_dir = make_run_dir(args.run_root, name)
@@ -200,6 +205,7 @@ def prepare_resume(args: argparse.Namespace):
     from motrix_jax.checkpoint import CheckpointError, check_env, open_run
 
     given = [flag for flag, value in (("--env", args.env), ("--set", args.set),
+                                      ("--task-set", args.task_set),
                                       ("--num-envs", args.num_envs), ("--seed", args.seed),
                                       ("--num-seeds", args.num_seeds),
                                       ("--max-env-steps", args.max_env_steps),
@@ -212,7 +218,8 @@ def prepare_resume(args: argparse.Namespace):
     checkpointer.close()
     try:
         name = envs.canonical_name(info.env)
-        env = envs.make(name, info.ppo.num_envs, physics=info.physics)
+        env = envs.make(name, info.ppo.num_envs, physics=info.physics,
+                        task_changes=info.task_changes)
     except ValueError as error:
         raise CheckpointError(f"{args.resume} is incompatible: {error}") from None
     check_env(args.resume, info, env)

@@ -25,6 +25,11 @@ def run_cli(*args, cwd=None):
      "several processes need --physics mjx"),
     (["--resume", "runs/cartpole/x", "--num-processes", "2", "--process-id", "0"],
      "--resume is not available with several processes"),
+    (["--env", "go1_flat", "--task-set", "domain_randomisation=true"],
+     "did you mean 'domain_randomization'"),
+    (["--env", "go1_flat", "--task-set", "command_levels=many"],
+     "command_levels='many': expected an integer"),
+    (["--env", "go1_flat", "--task-set", "reward_scales=1"], "cannot be set from the command"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message):
     result = run_cli(*args, "--run-root", str(tmp_path / "runs"))

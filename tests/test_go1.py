@@ -262,3 +262,10 @@ def test_task_changes_are_checked():
         envs.make("go1_flat", 2, task_changes={"domain_randomisation": True})
     with pytest.raises(ValueError, match="MotrixSim backend only"):
         envs.make("go1_flat", 2, physics="mjx", task_changes={"domain_randomization": True})
+
+
+def test_task_changes_parse_from_text():
+    changes = envs.parse_task_changes(
+        "go1_flat", ["domain_randomization=true", "command_levels=1", "max_tilt=0.8"])
+    assert changes == {"domain_randomization": True, "command_levels": 1, "max_tilt": 0.8}
+    assert envs.make_task("go1_flat").command_levels == 4  # the registry is not changed
