@@ -69,9 +69,10 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str]) -> dic
                  "wall_s": round(wall, 2), **last,
                  **{k: v for k, v in host.items() if "/" in k}}
         curve.append(point)
-        tracking = point.get("reward_terms/tracking_lin_vel", float("nan"))
+        tracking = point.get("reward_terms/tracking_lin_vel")
+        shown = "" if tracking is None else f"  lin-vel tracking {tracking:.3f}"
         print(f"{point['env_steps']:>11,} steps {wall:8.1f} s  return {last['return']:8.2f}  "
-              f"length {last['length']:7.1f}  lin-vel tracking {tracking:.3f}", flush=True)
+              f"length {last['length']:7.1f}{shown}", flush=True)
         if wall > minutes * 60:
             break
     tail = curve[-10:]
