@@ -42,10 +42,7 @@ class Cheetah:
         return planar.PlanarInfo.zeros(n)
 
     def reset(self, key: jax.Array, n: int, info: planar.PlanarInfo):
-        noise = jax.random.uniform(key, (n, 6), minval=-self.reset_noise,
-                                   maxval=self.reset_noise)
-        qpos = jnp.concatenate([jnp.zeros((n, 3)), noise], -1)
-        return qpos, jnp.zeros((n, 9)), planar.PlanarInfo.zeros(n)
+        return planar.initial_state(key, n, 6, self.reset_noise)
 
     def observe(self, view: PhysicsView, info: planar.PlanarInfo) -> jax.Array:
         return jnp.concatenate([view.qpos[:, 1:], view.qvel], -1)

@@ -53,11 +53,10 @@ class Hopper:
         return planar.PlanarInfo.zeros(n)
 
     def reset(self, key: jax.Array, n: int, info: planar.PlanarInfo):
-        noise = jax.random.uniform(key, (n, 4), minval=-self.reset_noise,
-                                   maxval=self.reset_noise)
-        noise = noise.at[:, 2].set(jnp.abs(noise[:, 2]) + 0.0873)  # knee range starts at 5 deg
-        qpos = jnp.concatenate([jnp.zeros((n, 3)), noise], -1)
-        return qpos, jnp.zeros((n, 7)), planar.PlanarInfo.zeros(n)
+        # the knee's range starts at 5 deg
+        return planar.initial_state(
+            key, n, 4, self.reset_noise,
+            lambda joints: joints.at[:, 2].set(jnp.abs(joints[:, 2]) + 0.0873))
 
     def height(self, qpos: jax.Array) -> jax.Array:
         """Torso centre of mass above the foot's [N]."""

@@ -111,6 +111,15 @@ class PlanarInfo:
         return cls(speed=jnp.zeros((n,)), height=jnp.zeros((n,)))
 
 
+def initial_state(key: jax.Array, n: int, num_joints: int, noise: float,
+                  fix_joints=lambda joints: joints) -> tuple[jax.Array, jax.Array, PlanarInfo]:
+    """(qpos, qvel, info) of a planar model at rest: root (x, z, pitch) at 0, joint angles
+    uniform in +-noise, then `fix_joints` (e.g. to keep a knee inside its range)."""
+    joints = fix_joints(jax.random.uniform(key, (n, num_joints), minval=-noise, maxval=noise))
+    qpos = jnp.concatenate([jnp.zeros((n, 3)), joints], -1)
+    return qpos, jnp.zeros((n, 3 + num_joints)), PlanarInfo.zeros(n)
+
+
 @functools.cache
 def load(path: Path) -> tuple[str, PlanarBodies]:
     """(MJCF text, parsed bodies) of an asset, read once."""

@@ -56,12 +56,10 @@ class Walker:
         return planar.PlanarInfo.zeros(n)
 
     def reset(self, key: jax.Array, n: int, info: planar.PlanarInfo):
-        noise = jax.random.uniform(key, (n, 6), minval=-self.reset_noise,
-                                   maxval=self.reset_noise)
         # knees bend backwards only (range [-150, 0] deg): keep them inside it
-        noise = noise.at[:, 1::3].set(-jnp.abs(noise[:, 1::3]))
-        qpos = jnp.concatenate([jnp.zeros((n, 3)), noise], -1)
-        return qpos, jnp.zeros((n, 9)), planar.PlanarInfo.zeros(n)
+        return planar.initial_state(
+            key, n, 6, self.reset_noise,
+            lambda joints: joints.at[:, 1::3].set(-jnp.abs(joints[:, 1::3])))
 
     def _kinematics(self, qpos: jax.Array):
         """(torso height [N], torso pitch [N], feet heights [N, 2])."""
