@@ -1,0 +1,288 @@
+"""motrix_jax vs skrl's PPO (the MotrixLab stack's trainer) on the same MotrixSim task with
+the same PPO settings: throughput side by side, or learning curves.
+
+    python benchmarks/vs_skrl.py --env cartpole go1_flat [--rounds 2] [--updates 5] \
+        [--frameworks torch jax] [--out benchmarks/results/vs_skrl_cpu]
+    python benchmarks/vs_skrl.py --learn --env cartpole --minutes 2 [--seeds 0 1] \
+        [--out benchmarks/results/learn_vs_skrl_cartpole]
+
+Speed (default): per task, at its preset (num_envs, rollouts, epochs, minibatches,
+network sizes, learning rate and the rest mapped one to one, see skrl_adapter.py):
+- physics: MotrixSim's host loop alone,
+- adapter: the gymnasium vector env skrl drives, stepped with random NumPy actions
+  (physics + task + one jitted step per call: the env side of skrl's loop),
+- ours: whole jitted PPO updates, env-steps/s,
+- skrl_torch / skrl_jax: skrl's SequentialTrainer with its PPO agent; steady-state
+  env-steps/s over `--updates` updates after one warm-up update (compilation for JAX),
+  and the share of that time spent inside env.step.
+The systems run in turn, `--rounds` times, in an order rotated each round so machine
+drift affects all alike; the table shows each one's median and ours / skrl ratios.
+
+Learning (--learn): each system trains the task from the same seeds for `--minutes` of
+wall-clock (compilation included); mean return of the episodes that ended in each
+update, against env steps and against seconds since the start, one curve per seed.
+
+skrl, gymnasium (and torch for its PyTorch agent) are benchmark-only:
+pip install -e '.[bench]'. A missing one is reported and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import motrixsim_physics, print_table, run_info, save_json, train_split
+
+from motrix_jax import envs
+from motrix_jax.ppo import make_ppo
+
+INSTALL = "pip install -e '.[bench]'"
+
+
+def missing_baselines(frameworks: list[str]) -> dict[str, str]:
+    """framework -> why it cannot run here (a module to install)."""
+    needs = {"torch": ["skrl", "gymnasium", "torch"], "jax": ["skrl", "gymnasium"]}
+    missing = {}
+    for framework in frameworks:
+        absent = [m for m in needs[framework] if importlib.util.find_spec(m) is None]
+        if absent:
+            missing[framework] = f"{', '.join(absent)} not installed ({INSTALL})"
+    return missing
+
+
+def skrl_run(framework: str, name: str, cfg, updates: int, seed: int = 0,
+             warmup: int = 1):
+    """Train with skrl for warmup + updates updates; (adapter env, steady-state figures)."""
+    from skrl.utils import set_seed
+    from skrl_adapter import MotrixVectorEnv, make_skrl
+
+    set_seed(seed)
+    vec_env = MotrixVectorEnv(envs.make(name, cfg.num_envs), seed=seed)
+    # The update after step k*R runs before step k*R + 1 starts: R*(warmup+updates)+1
+    # step calls contain warmup+updates whole updates.
+    _, trainer = make_skrl(framework, vec_env, cfg,
+                           timesteps=cfg.rollouts * (warmup + updates) + 1)
+    trainer.train()
+    first, last = cfg.rollouts * warmup, cfg.rollouts * (warmup + updates)
+    seconds = vec_env.step_times[last] - vec_env.step_times[first]
+    env_seconds = sum(vec_env.env_seconds[first:last])
+    return vec_env, {"steps_per_s": updates * cfg.batch_size / seconds,
+                     "env_share": env_seconds / seconds}
+
+
+def adapter_stepping(name: str, cfg, steps: int) -> float:
+    from skrl_adapter import MotrixVectorEnv
+
+    vec_env = MotrixVectorEnv(envs.make(name, cfg.num_envs))
+    vec_env.reset()
+    rng = np.random.default_rng(0)
+    actions = (0.5 * rng.standard_normal((steps + 1, cfg.num_envs, vec_env.env.action_size))
+               ).astype(np.float32)
+    vec_env.step(actions[0])  # compile
+    start = time.perf_counter()
+    for a in actions[1:]:
+        vec_env.step(a)
+    return cfg.num_envs * steps / (time.perf_counter() - start)
+
+
+def speed(args, frameworks: list[str]) -> dict:
+    result = {**run_info(sys.argv), "rounds": args.rounds, "updates": args.updates,
+              "tasks": {}}
+    for name in args.env:
+        cfg = envs.preset(name)
+        steps = cfg.rollouts * args.updates
+        systems = {"physics": lambda: motrixsim_physics(envs.make(name, cfg.num_envs), steps),
+                   "adapter": lambda: adapter_stepping(name, cfg, steps),
+                   "ours": lambda: train_split(envs.make(name, cfg.num_envs), cfg,
+                                               args.updates)}
+        for framework in frameworks:
+            systems[f"skrl_{framework}"] = (
+                lambda f=framework: skrl_run(f, name, cfg, args.updates)[1])
+        runs = {system: [] for system in systems}
+        order = list(systems)
+        for r in range(args.rounds):
+            for system in order[r % len(order):] + order[:r % len(order)]:
+                figure = systems[system]()
+                runs[system].append(figure)
+                shown = figure if isinstance(figure, float) else figure["steps_per_s"]
+                print(f"{name} round {r + 1} {system}: {shown:,.0f} env-steps/s", flush=True)
+        rate = {s: statistics.median(f if isinstance(f, float) else f["steps_per_s"]
+                                     for f in runs[s]) for s in runs}
+        ratios = {f"ours_over_{s}": rate["ours"] / rate[s] for s in rate if s != "ours"}
+        result["tasks"][name] = {"config": dataclasses.asdict(cfg), "runs": runs,
+                                 "median_steps_per_s": rate, "ratios": ratios}
+    return result
+
+
+def show_speed(result: dict, frameworks: list[str]) -> None:
+    header = ["task", "physics", "adapter", "ours", *(f"skrl {f}" for f in frameworks),
+              "ours/physics", *(f"ours/skrl {f}" for f in frameworks)]
+    rows = []
+    for name, task in result["tasks"].items():
+        rate, ratio = task["median_steps_per_s"], task["ratios"]
+        rows.append([name, rate["physics"], rate["adapter"], rate["ours"],
+                     *(rate[f"skrl_{f}"] for f in frameworks), rate["ours"] / rate["physics"],
+                     *(ratio[f"ours_over_skrl_{f}"] for f in frameworks)])
+    print(f"\nenv-steps/s, median of {result['rounds']} rounds, {result['device']} "
+          f"({result['cpus']} CPUs)")
+    print_table(header, rows)
+    for name, task in result["tasks"].items():
+        ours = task["runs"]["ours"]
+        split = {k: statistics.median(r[k] for r in ours) for k in ("rollout_s", "learn_s")}
+        skrl = {f: statistics.median(r["env_share"] for r in task["runs"][f"skrl_{f}"])
+                for f in frameworks}
+        print(f"{name}: ours per update rollout {split['rollout_s']:.2f} s + learn "
+              f"{split['learn_s']:.2f} s; skrl time inside env.step: "
+              + ", ".join(f"{f} {v:.0%}" for f, v in skrl.items()))
+
+
+def plot_speed(result: dict, frameworks: list[str], path: str) -> None:
+    from common import bar_chart
+
+    tasks = list(result["tasks"])
+    series = {"physics only": "physics", "ours (motrix_jax)": "ours",
+              **{f"skrl {f}": f"skrl_{f}" for f in frameworks}}
+    bar_chart(tasks, {label: [result["tasks"][t]["median_steps_per_s"][key] for t in tasks]
+                      for label, key in series.items()},
+              f"PPO end to end on MotrixSim, presets, {result['device']} "
+              f"({result['cpus']} CPUs)", path)
+
+
+def ours_curve(name: str, seed: int, minutes: float) -> list[dict]:
+    cfg = dataclasses.replace(envs.preset(name), seed=seed)
+    start = time.perf_counter()
+    ppo = make_ppo(cfg, envs.make(name, cfg.num_envs))
+    update = jax.jit(ppo.update, donate_argnums=0)
+    state = jax.jit(ppo.init)(jax.random.PRNGKey(seed))
+    curve = []
+    for _ in range(cfg.num_updates):
+        state, metrics = update(state)
+        episodes = int(metrics["episodes"])
+        curve.append({"seconds": time.perf_counter() - start, "env_steps": int(state.env_steps),
+                      "return": float(metrics["episode_return"]) if episodes else None})
+        if curve[-1]["seconds"] > 60 * minutes:
+            break
+    return curve
+
+
+def skrl_curve(framework: str, name: str, seed: int, minutes: float) -> list[dict]:
+    """skrl trained for the preset's updates, cut at the budget by a time check in the env."""
+    from skrl.utils import set_seed
+    from skrl_adapter import MotrixVectorEnv, make_skrl
+
+    cfg = envs.preset(name)
+    set_seed(seed)
+    start = time.perf_counter()
+    vec_env = MotrixVectorEnv(envs.make(name, cfg.num_envs), seed=seed)
+
+    class Budget(Exception):
+        pass
+
+    step = vec_env.step
+
+    def step_within_budget(actions):
+        if time.perf_counter() - start > 60 * minutes and \
+                len(vec_env.step_times) % cfg.rollouts == 0:
+            raise Budget
+        return step(actions)
+    vec_env.step = step_within_budget
+    _, trainer = make_skrl(framework, vec_env, cfg, timesteps=cfg.num_updates * cfg.rollouts)
+    try:
+        trainer.train()
+    except Budget:
+        pass
+    curve = []
+    per_update = cfg.rollouts * cfg.num_envs
+    for u in range(len(vec_env.step_times) // cfg.rollouts):
+        ended = [e for e in vec_env.episodes if u * per_update < e[1] <= (u + 1) * per_update]
+        count = sum(e[3] for e in ended)
+        end = vec_env.step_times[min((u + 1) * cfg.rollouts, len(vec_env.step_times) - 1)]
+        curve.append({"seconds": end - start, "env_steps": (u + 1) * per_update,
+                      "return": sum(e[2] for e in ended) / count if count else None})
+    return curve
+
+
+def learning(args, frameworks: list[str]) -> dict:
+    name = args.env[0]
+    result = {**run_info(sys.argv), "env": name, "minutes": args.minutes,
+              "config": dataclasses.asdict(envs.preset(name)), "curves": {}}
+    for seed in args.seeds:
+        for system in ["ours", *(f"skrl_{f}" for f in frameworks)]:
+            curve = (ours_curve(name, seed, args.minutes) if system == "ours" else
+                     skrl_curve(system.removeprefix("skrl_"), name, seed, args.minutes))
+            result["curves"].setdefault(system, []).append({"seed": seed, "curve": curve})
+            last = [c["return"] for c in curve[-5:] if c["return"] is not None]
+            print(f"{name} seed {seed} {system}: {curve[-1]['env_steps']:,} env steps in "
+                  f"{curve[-1]['seconds']:.0f} s, last returns {np.mean(last):.1f}", flush=True)
+    return result
+
+
+def plot_learning(result: dict, path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for i, (system, runs) in enumerate(result["curves"].items()):
+        for j, run in enumerate(runs):
+            points = [c for c in run["curve"] if c["return"] is not None]
+            for ax, x in zip(axes, ("seconds", "env_steps")):
+                ax.plot([c[x] for c in points], [c["return"] for c in points],
+                        color=f"C{i}", alpha=0.8, label=system if j == 0 else None)
+    axes[0].set_xlabel("wall-clock seconds (compilation included)")
+    axes[1].set_xlabel("env steps")
+    for ax in axes:
+        ax.set_ylabel("mean episode return")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{result['env']}: motrix_jax vs skrl PPO, same preset and MotrixSim task, "
+                 f"{result['device']} ({result['cpus']} CPUs)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", nargs="+", default=["cartpole", "go1_flat"])
+    parser.add_argument("--frameworks", nargs="+", default=["torch", "jax"],
+                        choices=["torch", "jax"])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--updates", type=int, default=5, help="PPO updates timed per run")
+    parser.add_argument("--learn", action="store_true", help="learning curves instead")
+    parser.add_argument("--minutes", type=float, default=2.0, help="per run, with --learn")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--out", help="write <out>.json and <out>.png")
+    args = parser.parse_args()
+    args.env = [envs.canonical_name(name) for name in args.env]
+    missing = missing_baselines(args.frameworks)
+    for framework, why in missing.items():
+        print(f"skipping skrl {framework}: {why}")
+    frameworks = [f for f in args.frameworks if f not in missing]
+    if args.learn:
+        result = learning(args, frameworks)
+    else:
+        result = speed(args, frameworks)
+        show_speed(result, frameworks)
+    if args.out:
+        save_json(result, f"{args.out}.json")
+        if args.learn:
+            plot_learning(result, f"{args.out}.png")
+        else:
+            plot_speed(result, frameworks, f"{args.out}.png")
+        print(f"wrote {args.out}.json and {args.out}.png")
+
+
+if __name__ == "__main__":
+    jax.numpy.zeros(())  # initialise the backend before timing
+    main()
