@@ -80,10 +80,11 @@ def mjx_physics(env, steps: int) -> float:
     return n * steps / (time.perf_counter() - start)
 
 
-def train_split(env, cfg, updates: int) -> dict:
-    """End-to-end PPO: whole jitted updates timed back to back, and separately the two
-    halves of an update: the rollout (policy + env for `rollouts` steps) and the learning
-    (GAE + minibatch orders + epochs + statistics). Seconds are per update."""
+def train_split(env, cfg, updates: int, split: bool = True) -> dict:
+    """End-to-end PPO: whole jitted updates timed back to back, and (if `split`; two more
+    programs to compile) the two halves of an update timed alone: the rollout (policy +
+    env for `rollouts` steps) and the learning (GAE + minibatch orders + epochs +
+    statistics). Seconds are per update."""
     ppo = make_ppo(cfg, env)
     update = jax.jit(ppo.update, donate_argnums=0)
     rollout = jax.jit(ppo.rollout)
@@ -97,6 +98,8 @@ def train_split(env, cfg, updates: int) -> dict:
         state, _ = update(state)
     jax.block_until_ready(state)
     update_s = (time.perf_counter() - start) / updates
+    if not split:
+        return {"steps_per_s": cfg.batch_size / update_s, "update_s": update_s}
 
     env_state, traj = rollout(state, jax.random.PRNGKey(1))  # compile both halves
     jax.block_until_ready(learn(state.replace(env_state=env_state), traj,
