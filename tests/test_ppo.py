@@ -6,7 +6,7 @@ import numpy as np
 from conftest import jax_cartpole, motrix_cartpole
 
 from motrix_jax import envs
-from motrix_jax.ppo import make_ppo, make_train, seed_keys
+from motrix_jax.ppo import make_ppo, make_train, minibatch_orders, seed_keys
 
 SMALL = {"num_envs": 32, "rollouts": 8, "learning_epochs": 2, "mini_batches": 4,
          "policy_hidden_sizes": (16, 16), "value_hidden_sizes": (16, 16)}
@@ -67,3 +67,17 @@ def test_value_statistics_update_preserves_denormalised_values():
     before = denormalize(old, apply(state.params, obs)[2])
     after = denormalize(new, apply(preserve_value_outputs(state.params, old, new), obs)[2])
     np.testing.assert_allclose(after, before, rtol=1e-4, atol=1e-4)
+
+
+def test_minibatch_orders_are_seeded_permutations_and_vmap_per_seed():
+    draw = jax.jit(lambda k: minibatch_orders(k, 3, 1000))
+    orders = np.asarray(draw(jax.random.PRNGKey(0)))
+    assert orders.shape == (3, 1000) and orders.dtype == np.int32
+    np.testing.assert_array_equal(np.sort(orders, axis=1), np.tile(np.arange(1000), (3, 1)))
+    assert (orders[0] != orders[1]).mean() > 0.9  # epochs shuffle independently
+    np.testing.assert_array_equal(np.asarray(draw(jax.random.PRNGKey(0))), orders)
+    assert (np.asarray(draw(jax.random.PRNGKey(1))) != orders).mean() > 0.9
+    keys = jax.random.split(jax.random.PRNGKey(2), 3)
+    batched = np.asarray(jax.jit(jax.vmap(lambda k: minibatch_orders(k, 3, 1000)))(keys))
+    for seed, key in enumerate(keys):  # a vmapped seed draws what it draws alone
+        np.testing.assert_array_equal(batched[seed], np.asarray(draw(key)))
