@@ -79,7 +79,8 @@ def _classic_preset(hidden: tuple[int, ...] = (256, 128, 64), epochs: int = 4,
 
 def _franka_preset() -> PPOConfig:
     """MotrixLab's Franka lift-cube PPO settings: 2048 envs x 24 steps, 8 epochs of 4
-    minibatches, lr 3e-4 with a KL threshold of 0.01, entropy 0.001, rewards x 0.01."""
+    minibatches, lr 3e-4 with a KL threshold of 0.01, entropy 0.001, rewards x 0.01
+    (used for the drawer too)."""
     return PPOConfig(num_envs=2048, rollouts=24, learning_epochs=8, mini_batches=4,
                      learning_rate=3e-4, learning_rate_scheduler_kl_threshold=0.01,
                      entropy_loss_scale=0.001, rewards_shaper_scale=0.01,
@@ -90,6 +91,9 @@ MANIPULATION = [
     EnvSpec("franka_lift_cube", _classic_task("franka", "FrankaLiftCube"), _franka_preset,
             aliases=("franka-lift-cube",),
             summary="Franka Panda grasps a cube and lifts it to a target"),
+    EnvSpec("franka_open_cabinet", _classic_task("franka_cabinet", "FrankaOpenCabinet"),
+            _franka_preset, aliases=("franka-open-cabinet",),
+            summary="Franka Panda grasps a drawer's handle and pulls it open"),
 ]
 
 CLASSIC = [

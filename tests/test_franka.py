@@ -11,10 +11,11 @@ import pytest
 
 from motrix_jax import envs
 from motrix_jax.env import PhysicsView
-from motrix_jax.envs import franka, panda
+from motrix_jax.envs import franka, franka_cabinet, panda
 
 STEPS, N = 30, 4
-SIZES = {"franka_lift_cube": (36, 8, 250, (16, 15, 9))}
+SIZES = {"franka_lift_cube": (36, 8, 250, (16, 15, 9)),
+         "franka_open_cabinet": (25, 8, 700, (10, 10, 9))}
 
 
 def random_rollout(env, steps: int = STEPS):
@@ -55,6 +56,7 @@ def test_contract(name):
 
 def test_names_and_preset():
     assert envs.canonical_name("franka-lift-cube") == "franka_lift_cube"
+    assert envs.canonical_name("franka-open-cabinet") == "franka_open_cabinet"
     cfg = envs.preset("franka-lift-cube")
     assert (cfg.num_envs, cfg.rollouts, cfg.learning_epochs, cfg.mini_batches) == (2048, 24, 8, 4)
     assert (cfg.learning_rate, cfg.learning_rate_scheduler_kl_threshold) == (3e-4, 0.01)
@@ -84,6 +86,11 @@ def test_tcp_kinematics_match_motrixsim_link_poses():
     np.testing.assert_allclose(panda.tcp_position(arm), midway, atol=1e-5)
 
 
+FACING_DOWN = panda.hand_pose(jnp.asarray(panda.HOME))[1]  # hand rotation, ready pose
+# pointing down, turned so the fingers close along x (the drawer task's home)
+FINGERS_ALONG_X = panda.hand_pose(jnp.asarray(franka_cabinet.CABINET_HOME))[1]
+
+
 def _tcp_error(q, tcp, rot_goal):
     """TCP position error [3] and hand orientation error [3] for arm joints q [7]."""
     pos, rot = panda.hand_pose(q)
@@ -97,10 +104,9 @@ def _ik_step(q, tcp, rot_goal):
     return q - jac.T @ jnp.linalg.solve(jac @ jac.T + 1e-4 * jnp.eye(6), e)
 
 
-def inverse_kinematics(tcp, start=franka.LIFT_HOME) -> jax.Array:
-    """Arm joints [7] putting the TCP at `tcp` [3] with the hand pointing down as in the
-    Panda's ready pose: damped least squares from `start`."""
-    rot_goal = panda.hand_pose(jnp.asarray(panda.HOME))[1]
+def inverse_kinematics(tcp, start=franka.LIFT_HOME, rot_goal=FACING_DOWN) -> jax.Array:
+    """Arm joints [7] putting the TCP at `tcp` [3] with the hand rotated as `rot_goal`
+    (default: pointing down as in the ready pose): damped least squares from `start`."""
     q, tcp = jnp.asarray(start), jnp.asarray(tcp, jnp.float32)
     for _ in range(30):
         q = _ik_step(q, tcp, rot_goal)
@@ -108,42 +114,63 @@ def inverse_kinematics(tcp, start=franka.LIFT_HOME) -> jax.Array:
     return q
 
 
+class Script:
+    """Drives one MotrixSim world of `env` with arm joint targets and a gripper command,
+    bypassing the policy; `hold` returns the qpos and contacts of every control step."""
+
+    def __init__(self, env, qpos):
+        self.host, self.task, self.tick = env.physics.host, env.task, 0
+        nv = self.host.nv
+        self.host.reset(np.asarray(qpos, np.float32)[None], np.zeros((1, nv), np.float32))
+        self.no_reset = (np.zeros(1, bool), np.asarray(qpos)[None], np.zeros((1, nv)))
+
+    def hold(self, arm, gripper_action: float, seconds: float):
+        action = jnp.concatenate([(jnp.asarray(arm) - jnp.asarray(self.task.home))
+                                  / self.task.action_scale, jnp.array([gripper_action])])
+        ctrl = np.asarray(self.task.ctrl(action[None]))
+        trace = []
+        for _ in range(round(seconds / self.task.ctrl_dt)):
+            qpos, _, contacts, _ = self.host.step(self.tick, ctrl, *self.no_reset)
+            self.tick += 1
+            trace.append((qpos[0], contacts[0]))
+        return trace
+
+
 def test_closed_gripper_holds_the_lifted_cube_for_two_seconds():
     """Scripted: open hand above the cube, down, close, raise 10 cm, hold for 2 s."""
     env = envs.make("franka_lift_cube", 1)
-    host, task = env.physics.host, env.task
     cube = np.array([0.55, -0.1, franka.CUBE_HALF])
     above = inverse_kinematics(cube + [0, 0, 0.1])
     at_cube = inverse_kinematics(cube, above)
-    qpos = np.concatenate([above, [panda.FINGER_OPEN] * 2, cube, [0, 0, 0, 1]])[None]
-    first = host.reset(qpos.astype(np.float32), np.zeros((1, 15), np.float32))
-    tick = 0
-    no_reset = (np.zeros(1, bool), qpos, np.zeros((1, 15)))
-
-    def hold(arm, gripper_action, seconds):
-        nonlocal tick
-        ctrl = np.asarray(task.ctrl(jnp.concatenate(
-            [(jnp.asarray(arm) - jnp.asarray(task.home)) / task.action_scale,
-             jnp.array([gripper_action])])[None]))
-        trace = []
-        for _ in range(round(seconds / task.ctrl_dt)):
-            qpos, _, contacts, _ = host.step(tick, ctrl, *no_reset)
-            tick += 1
-            trace.append((qpos[0, 9:12] - np.asarray(panda.tcp_position(qpos[0, :7])),
-                          qpos[0, 11], contacts[0]))
-        return trace
-
-    hold(above, 1.0, 0.3)
-    hold(at_cube, 1.0, 1.0)
-    hold(at_cube, -1.0, 0.5)
-    hold(above, -1.0, 1.0)
-    trace = hold(above, -1.0, 2.0)
-    offsets = np.array([t[0] for t in trace])
-    heights = np.array([t[1] for t in trace])
+    script = Script(env, np.concatenate([above, [panda.FINGER_OPEN] * 2, cube, [0, 0, 0, 1]]))
+    script.hold(above, 1.0, 0.3)
+    script.hold(at_cube, 1.0, 1.0)
+    script.hold(at_cube, -1.0, 0.5)
+    script.hold(above, -1.0, 1.0)
+    trace = script.hold(above, -1.0, 2.0)
+    offsets = np.array([q[9:12] - np.asarray(panda.tcp_position(q[:7])) for q, _ in trace])
+    heights = np.array([q[11] for q, _ in trace])
     assert heights.min() - cube[2] >= 0.095  # lifted 10 cm (minus the arm's sag)
     assert np.linalg.norm(offsets - offsets[0], axis=-1).max() < 0.005  # no slip
-    np.testing.assert_array_equal(trace[-1][2], [1.0, 1.0])  # both pads on the cube
-    assert first[0].shape == (1, 16)
+    np.testing.assert_array_equal(trace[-1][1], [1.0, 1.0])  # both pads on the cube
+
+
+def test_gripper_pulls_the_drawer_open_by_its_handle():
+    """Scripted: open hand above the handle, down around it, close, pull back 15 cm."""
+    env = envs.make("franka_open_cabinet", 1)
+    handle = np.asarray(franka_cabinet.HANDLE)
+    home = franka_cabinet.CABINET_HOME
+    above = inverse_kinematics(handle + [0, 0, 0.08], home, FINGERS_ALONG_X)
+    at_handle = inverse_kinematics(handle, above, FINGERS_ALONG_X)
+    pulled = inverse_kinematics(handle - [0.15, 0, 0], at_handle, FINGERS_ALONG_X)
+    script = Script(env, np.concatenate([home, [panda.FINGER_OPEN] * 2, [0.0]]))
+    script.hold(above, 1.0, 0.8)
+    script.hold(at_handle, 1.0, 0.8)
+    trace = script.hold(at_handle, -1.0, 0.5)
+    np.testing.assert_array_equal(trace[-1][1], [1.0, 1.0])  # both pads on the handle
+    assert abs(trace[-1][0][9]) < 0.01  # still closed
+    trace = script.hold(pulled, -1.0, 1.5)
+    assert trace[-1][0][9] > 0.14  # opened ~15 cm, held by the handle
 
 
 def view(qpos, qvel=None, contacts=None) -> PhysicsView:
@@ -214,9 +241,32 @@ def test_reset_draws_cube_and_target_per_env_and_keeps_training_steps():
     assert np.abs(np.asarray(qpos[:, :7]) - np.asarray(task.home)).max() <= 0.05 + 1e-6
 
 
+def test_cabinet_terms_at_home_and_with_the_drawer_open():
+    task = envs.make_task("franka_open_cabinet")
+    qpos = np.tile(np.concatenate([task.home, [0.04, 0.04], [0.0]]), (2, 1))
+    qpos[1, 9] = 0.3 * task.open_goal
+    contacts = jnp.array([[0.0, 0.0], [1.0, 1.0]])
+    terms, failed, info = task.evaluate(None, view(qpos, np.zeros((2, 10)), contacts),
+                                        task.initial_info(2), jnp.zeros((2, 8)))
+    np.testing.assert_allclose(terms["align"], 1.0, atol=1e-3)  # down, fingers along x
+    # home TCP is 0.1 m short of and 0.15 m above the closed drawer's handle
+    handle_minus_tcp = np.array([[0.1, 0.0, -0.15], [0.1 - 0.3 * task.open_goal, 0.0, -0.15]])
+    distance = np.linalg.norm(handle_minus_tcp, axis=-1)
+    np.testing.assert_allclose(terms["approach"], 1 - np.tanh(distance / task.approach_std),
+                               atol=2e-3)
+    np.testing.assert_allclose(terms["open"], [0.0, 0.3], atol=1e-6)
+    np.testing.assert_allclose(terms["grasp"], [0.0, 1.0])
+    np.testing.assert_allclose(info.max_opening, [0.0, 0.3 * task.open_goal], atol=1e-6)
+    assert not bool(failed.any())
+    obs = task.observe(view(qpos, np.zeros((2, 10))), info)
+    np.testing.assert_allclose(obs[:, 18:21], handle_minus_tcp, atol=2e-3)
+    np.testing.assert_allclose(obs[:, 23:], 1.0, atol=1e-3)
+
+
 @pytest.mark.slow
-def test_lift_cube_steps_on_mjx():
-    env = envs.make("franka_lift_cube", 2, physics="mjx")
+@pytest.mark.parametrize("name", sorted(SIZES))
+def test_steps_on_mjx(name):
+    env = envs.make(name, 2, physics="mjx")
     traj = random_rollout(env, 10)(jax.random.PRNGKey(0))
     chex.assert_tree_all_finite((traj.obs, traj.reward))
     assert not bool(traj.nonfinite.any())
