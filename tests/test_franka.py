@@ -255,6 +255,9 @@ def test_cabinet_terms_at_home_and_with_the_drawer_open():
     np.testing.assert_allclose(terms["approach"], 1 - np.tanh(distance / task.approach_std),
                                atol=2e-3)
     np.testing.assert_allclose(terms["open"], [0.0, 0.3], atol=1e-6)
+    hooked = task.evaluate(None, view(qpos, np.zeros((2, 10)), contacts.at[:, 0].set(0.0)),
+                           task.initial_info(2), jnp.zeros((2, 8)))[0]
+    np.testing.assert_allclose(hooked["open"], 0.0)  # opening counts only while grasped
     np.testing.assert_allclose(terms["grasp"], [0.0, 1.0])
     np.testing.assert_allclose(info.max_opening, [0.0, 0.3 * task.open_goal], atol=1e-6)
     assert not bool(failed.any())
