@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import math
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -256,19 +255,7 @@ def next_level(level: jax.Array, tracking: jax.Array, steps: jax.Array,
 
 def scene_xml(heightfield: terrain_lib.Heightfield | None) -> str:
     """The Go1 MJCF, with the floor plane replaced by `heightfield` when given."""
-    root = ET.fromstring(XML_PATH.read_text())
-    if heightfield is not None:
-        floor = root.find("./worldbody/geom[@name='floor']")
-        for key in ("size",):
-            floor.attrib.pop(key, None)
-        floor.set("type", "hfield")
-        floor.set("hfield", "terrain")
-        asset = root.find("asset")
-        if asset is None:
-            asset = ET.Element("asset")
-            root.insert(0, asset)
-        asset.append(heightfield.mjcf_asset("terrain"))
-    return ET.tostring(root, encoding="unicode")
+    return legged.scene_xml(XML_PATH, heightfield)
 
 
 @functools.cache

@@ -8,6 +8,8 @@ world frame, angular velocity in the body frame, joint velocities...].
 from __future__ import annotations
 
 import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -102,3 +104,27 @@ def smoothness_terms(view, lin_vel: jax.Array, gyro: jax.Array, action: jax.Arra
         "dof_acc": jnp.sum(((qvel - last_qvel) / ctrl_dt) ** 2, -1),
         "action_rate": jnp.sum((action - last_action) ** 2, -1),
     }
+
+
+def scene_xml(robot_xml: Path, heightfield=None, floor_pos: tuple[float, float] = (0.0, 0.0),
+              extra_geoms: tuple[ET.Element, ...] = ()) -> str:
+    """A robot's MJCF with its floor plane replaced by `heightfield` (a terrain.Heightfield,
+    centred at floor_pos) when given, and static geoms (obstacles, markers) added to the
+    world."""
+    root = ET.fromstring(Path(robot_xml).read_text())
+    if heightfield is not None:
+        floor = root.find("./worldbody/geom[@name='floor']")
+        floor.attrib.pop("size", None)
+        floor.set("type", "hfield")
+        floor.set("hfield", "terrain")
+        if tuple(floor_pos) != (0.0, 0.0):
+            floor.set("pos", f"{floor_pos[0]} {floor_pos[1]} 0")
+        asset = root.find("asset")
+        if asset is None:
+            asset = ET.Element("asset")
+            root.insert(0, asset)
+        asset.append(heightfield.mjcf_asset("terrain"))
+    worldbody = root.find("worldbody")
+    for geom in extra_geoms:
+        worldbody.append(geom)
+    return ET.tostring(root, encoding="unicode")
