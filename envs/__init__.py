@@ -98,7 +98,8 @@ def _navigation_preset() -> PPOConfig:
     Initial policy std 0.6 (not 1), as for Go1: std-1 joint noise knocked 4 of 64 VBots
     over within 2 s."""
     return PPOConfig(policy_hidden_sizes=(256, 128, 64), value_hidden_sizes=(256, 128, 64),
-                     share_features=True, initial_log_std=-0.5, num_envs=2048, rollouts=48, learning_epochs=6,
+                     share_features=True, initial_log_std=-0.5, num_envs=2048, rollouts=48,
+                     learning_epochs=6,
                      mini_batches=32, learning_rate=3e-4, grad_norm_clip=1.0,
                      max_env_steps=200_000_000, check_point_interval=20)
 

@@ -89,7 +89,10 @@ def _grid(x0: float, x1: float, y0: float, y1: float, cell: float):
 
 
 def _heightfield(heights: np.ndarray, cell: float) -> terrain.Heightfield:
-    """A whole-course heightfield (one tile, no levels)."""
+    """A whole-course heightfield (one tile, no levels). Its lowest sample must be 0:
+    the engine rescales elevation data to span [0, top]."""
+    if heights.min() != 0.0:
+        raise ValueError(f"course heights must start at 0, got a minimum of {heights.min()}")
     side = max(heights.shape) * cell
     return terrain.Heightfield(heights, cell, side, 1, 1, np.zeros((1, 1)), (0.0, 0.0), 0.0)
 
@@ -119,6 +122,7 @@ def section001(seed: int) -> Course:
     radius, cell = 6.0, 0.1
     x, y, centre = _grid(-7.0, 7.0, -7.0, 7.0, cell)
     heights = _bumps(rng, x, y, 0.04, 2.5)
+    heights -= heights.min()
     walls = []
     for i in range(36):
         a = 2 * math.pi * i / 36
@@ -164,6 +168,8 @@ def section012(seed: int) -> Course:
     rocks = rng.uniform(0.0, 0.12, (heights.shape[0] // 4 + 1, heights.shape[1] // 4 + 1))
     riverbed = 0.08 + np.kron(rocks, np.ones((4, 4)))[:heights.shape[0], :heights.shape[1]]
     heights = np.where(river, riverbed, heights)
+    bank -= heights.min()
+    heights -= heights.min()
     rise, depth = 0.08, 0.4
     up = np.clip(np.floor((x - 19.0) / depth) + 1, 0, 5)
     down = np.clip(np.floor((x - 23.0) / depth) + 1, 0, 5)

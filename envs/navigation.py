@@ -12,7 +12,8 @@ the task derives x(2, 2, 0.25), position error to the current waypoint in the bo
 (scaled to norm <= 1), heading error to the goal heading / pi, distance to the current
 waypoint clipped at 5 m / 5, reached flag (within `reach_radius` of the goal) and
 stop-ready flag (reached and facing the goal heading within `heading_tolerance`).
-Derived command: walk toward the current waypoint at min(max_speed, distance) m/s, turn
+Derived command: walk toward the current waypoint at min(max_speed, distance) m/s
+(max_speed 0.6 m/s: at rest the lin-vel tracking term still pays exp(-0.36 / 0.25)), turn
 to face the way to go (the goal heading within 0.5 m of the goal); zero on the goal.
 Action (12): joint targets q0 + action_scale * a_f with a_f the low-pass filtered action
 a_f <- a_f + action_filter * (a - a_f) (VBot: 0.25 and 0.5; ANYmal C: 0.06, no filter),
@@ -53,7 +54,7 @@ class Robot:
     kd: float
     torque_limits: tuple[float, ...]
     spawn_height: float  # base height above the ground when spawned (a short drop)
-    max_speed: float = 1.0  # m/s, the derived command's top speed
+    max_speed: float = 0.6  # m/s, the derived command's top speed
     max_joint_vel: float = 60.0  # rad/s; faster joints terminate (exploding physics)
 
 
@@ -101,7 +102,7 @@ class Navigation:
     episode_length: int = 500  # control steps (10 s at 50 Hz on flat ground)
     action_size: int = 12
     obs_size: int = 54
-    target_distance: tuple[float, float] = (1.0, 4.0)  # flat: metres from the spawn
+    target_distance: tuple[float, float] = (1.0, 3.0)  # flat: metres from the spawn
     spawn_range: float = 2.0  # flat: spawn xy uniform in +- this
     reach_radius: float = 0.3  # m: the goal (or a waypoint) counts as reached inside it
     heading_tolerance: float = 0.3  # rad, for the stop-ready flag and bonus
