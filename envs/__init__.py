@@ -118,8 +118,8 @@ NAVIGATION = [
       for section, summary in [
           ("section001", "VBot reaches the centre of a walled circular arena"),
           ("section011", "VBot follows a straight course through bonus pickups to a finish"),
-          ("section012", "VBot crosses waves, a river (bridge or riverbed) and stairs, "
-                         "and stops in a finish zone"),
+          ("section012", ("VBot crosses waves, a river (bridge or riverbed) and stairs, "
+                          "and stops in a finish zone")),
           ("section013", "VBot crosses rolling ground among static balls to a finish")]],
 ]
 

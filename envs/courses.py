@@ -113,8 +113,8 @@ def _bumps(rng, x, y, amplitude: float, wavelength: float, terms: int = 3) -> np
 
 
 def _marker_disc(x: float, y: float, z: float, r: float, rgba: str) -> dict:
-    return dict(type="cylinder", size=f"{r} 0.005", pos=f"{x:.3f} {y:.3f} {z + 0.01:.3f}",
-                rgba=rgba)
+    return {"type": "box", "size": f"{r} {r} 0.005", "pos": f"{x:.3f} {y:.3f} {z + 0.01:.3f}",
+                "rgba": rgba}
 
 
 def section001(seed: int) -> Course:
@@ -126,8 +126,8 @@ def section001(seed: int) -> Course:
     walls = []
     for i in range(36):
         a = 2 * math.pi * i / 36
-        walls.append(dict(type="box", size="0.56 0.1 0.3", euler=f"0 0 {a + math.pi / 2:.4f}",
-                          pos=f"{6.4 * math.cos(a):.3f} {6.4 * math.sin(a):.3f} 0.3"))
+        walls.append({"type": "box", "size": "0.56 0.1 0.3", "euler": f"0 0 {a + math.pi / 2:.4f}",
+                          "pos": f"{6.4 * math.cos(a):.3f} {6.4 * math.sin(a):.3f} 0.3"})
     goal_z = float(heights[heights.shape[0] // 2, heights.shape[1] // 2])
     return Course(
         "section001", _heightfield(heights, cell), centre, tuple(walls),
@@ -143,8 +143,8 @@ def section011(seed: int) -> Course:
     heights = _bumps(rng, x, y, 0.06, 2.0) * np.clip((x - 2.0) / 2.0, 0.0, 1.0)
     pickups = [(px, float(rng.uniform(-1.5, 1.5))) for px in (5.0, 9.5, 14.0, 18.5)]
     finish = (22.5, 0.0)
-    markers = [dict(type="sphere", size="0.12", rgba="1 0.8 0 1",
-                    pos=f"{px:.3f} {py:.3f} {float(_at(heights, x, y, px, py)) + 0.35:.3f}")
+    markers = [{"type": "sphere", "size": "0.12", "rgba": "1 0.8 0 1",
+                    "pos": f"{px:.3f} {py:.3f} {float(_at(heights, x, y, px, py)) + 0.35:.3f}"}
                for px, py in pickups]
     markers.append(_marker_disc(*finish, float(_at(heights, x, y, *finish)), 1.0,
                                 "0.1 0.8 0.1 1"))
@@ -174,8 +174,8 @@ def section012(seed: int) -> Course:
     up = np.clip(np.floor((x - 19.0) / depth) + 1, 0, 5)
     down = np.clip(np.floor((x - 23.0) / depth) + 1, 0, 5)
     heights += np.where((x >= 19.0) & (x < 25.0), (up - down) * rise, 0.0)
-    bridge = dict(type="box", size=f"2.6 0.22 {bank / 2:.3f}", pos=f"14.5 1.4 {bank / 2:.3f}",
-                  rgba="0.55 0.35 0.2 1")
+    bridge = {"type": "box", "size": f"2.6 0.22 {bank / 2:.3f}", "pos": f"14.5 1.4 {bank / 2:.3f}",
+                  "rgba": "0.55 0.35 0.2 1"}
     finish = (31.0, 0.0)
     return Course(
         "section012", _heightfield(heights, cell), centre, (bridge,),
@@ -199,8 +199,9 @@ def section013(seed: int) -> Course:
         apart = all(math.hypot(bx - b[0], by - b[1]) > b[2] + r + 0.6 for b in balls)
         if clear and apart:
             balls.append((bx, by, r))
-    obstacles = tuple(dict(type="sphere", size=f"{r:.3f}", rgba="0.3 0.3 0.8 1",
-                           pos=f"{bx:.3f} {by:.3f} {float(_at(heights, x, y, bx, by)) + 0.5 * r:.3f}")
+    # balls half sunk into the ground: static, and nothing to roll
+    obstacles = tuple({"type": "sphere", "size": f"{r:.3f}", "rgba": "0.3 0.3 0.8 1",
+                       "pos": f"{bx:.3f} {by:.3f} {_at(heights, x, y, bx, by) + 0.5 * r:.3f}"}
                       for bx, by, r in balls)
     finish = tuple(waypoints[-1])
     return Course(
