@@ -3,7 +3,7 @@ obstacles, waypoints, the spawn region and the course bounds.
 
 Our own courses in the spirit of MotrixLab's navigation sections (whose competition
 scenes are not redistributable):
-- section001: a circular arena walled by boxes, gentle bumps; the goal is its centre.
+- section001: a flat circular arena walled by boxes; the goal is its centre.
 - section011: a straight bumpy course with bonus pickups (waypoints) and a finish zone.
 - section012: waves, then a river crossed by a narrow bridge (a box) or through a rough
   riverbed, stairs up and down, and a finish zone where the robot must stop.
@@ -29,7 +29,7 @@ from motrix_jax.envs import terrain
 @dataclass(frozen=True, eq=False)
 class Course:
     name: str
-    ground: terrain.Heightfield  # centred at ground_pos
+    ground: terrain.Heightfield | None  # centred at ground_pos; None: the flat floor plane
     ground_pos: tuple[float, float]
     obstacles: tuple[dict, ...]  # static geoms: MJCF attributes (collide with the robot)
     markers: tuple[dict, ...]  # visual-only geoms
@@ -69,6 +69,8 @@ class Course:
         return (xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1)
 
     def height_at(self, x, y) -> np.ndarray:
+        if self.ground is None:
+            return np.zeros(np.shape(x))
         return self.ground.height_at(np.asarray(x) - self.ground_pos[0],
                                      np.asarray(y) - self.ground_pos[1])
 
@@ -118,22 +120,21 @@ def _marker_disc(x: float, y: float, z: float, r: float, rgba: str) -> dict:
 
 
 def section001(seed: int) -> Course:
+    """Flat floor (a heightfield here made MotrixSim step 4.5x slower: 2.4k vs 10.9k
+    env-steps/s at 2048 envs) walled by boxes; the seed turns the wall ring."""
     rng = np.random.default_rng(seed)
-    radius, cell = 6.0, 0.1
-    x, y, centre = _grid(-7.0, 7.0, -7.0, 7.0, cell)
-    heights = _bumps(rng, x, y, 0.04, 2.5)
-    heights -= heights.min()
+    radius, turn = 6.0, rng.uniform(0, 2 * math.pi / 36)
     walls = []
     for i in range(36):
-        a = 2 * math.pi * i / 36
-        walls.append({"type": "box", "size": "0.56 0.1 0.3", "euler": f"0 0 {a + math.pi / 2:.4f}",
-                          "pos": f"{6.4 * math.cos(a):.3f} {6.4 * math.sin(a):.3f} 0.3"})
-    goal_z = float(heights[heights.shape[0] // 2, heights.shape[1] // 2])
+        a = 2 * math.pi * i / 36 + turn
+        walls.append({"type": "box", "size": "0.56 0.1 0.3",
+                      "euler": f"0 0 {a + math.pi / 2:.4f}",
+                      "pos": f"{6.4 * math.cos(a):.3f} {6.4 * math.sin(a):.3f} 0.3"})
     return Course(
-        "section001", _heightfield(heights, cell), centre, tuple(walls),
-        (_marker_disc(0.0, 0.0, goal_z, 0.3, "0.1 0.8 0.1 1"),), np.array([[0.0, 0.0]]),
-        0.0, True, (0.0, 0.0), (4.0, 5.0), (0.0, 0.0), (-math.pi, math.pi),
-        _spawn_ground(heights, x, y, (0.0, 0.0), 5.5), (0.0, 0.0, radius), 40.0)
+        "section001", None, (0.0, 0.0), tuple(walls),
+        (_marker_disc(0.0, 0.0, 0.0, 0.3, "0.1 0.8 0.1 1"),), np.array([[0.0, 0.0]]),
+        0.0, True, (0.0, 0.0), (4.0, 5.0), (0.0, 0.0), (-math.pi, math.pi), 0.0,
+        (0.0, 0.0, radius), 40.0)
 
 
 def section011(seed: int) -> Course:
