@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from motrix_jax import envs
-from motrix_jax.env import PhysicsView
+from motrix_jax.env import PhysicsView, controls
 from motrix_jax.envs import courses, legged, navigation
 
 NAMES = ["vbot_navigation_flat", "anymal_c_navigation_flat", "vbot_navigation_section001",
@@ -219,6 +219,7 @@ def test_action_filter_and_position_targets():
     a = jnp.ones((1, 12))
     q0 = np.array(navigation.VBOT.default_pose)
     np.testing.assert_allclose(vbot.ctrl_from_info(a, info), [q0 + 0.25 * 0.5], rtol=1e-6)
+    np.testing.assert_allclose(controls(vbot, a, info), [q0 + 0.25 * 0.5], rtol=1e-6)  # Env's
     _, _, after = evaluate(vbot, view_for(), info_for(vbot, [(3.0, 0.0)]))
     np.testing.assert_allclose(after.filtered_action, 0.0)
     anymal = envs.make_task("anymal_c_navigation_flat")
