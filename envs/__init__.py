@@ -96,6 +96,53 @@ MANIPULATION = [
             summary="Franka Panda grasps a drawer's handle and pulls it open"),
 ]
 
+
+def _navigation_task(name: str, robot: str, course: str = "flat"):
+    def build():
+        from motrix_jax.envs import courses
+        from motrix_jax.envs.navigation import Navigation
+
+        if course == "flat":
+            return Navigation(name=name, robot=robot)
+        track = courses.build(course, 0)
+        # section013 runs its control at 100 Hz (MotrixLab's 40 s at 100 Hz)
+        ctrl_dt = 0.01 if course == "section013" else 0.02
+        return Navigation(name=name, robot=robot, course=course, ctrl_dt=ctrl_dt,
+                          episode_length=round(track.episode_s / ctrl_dt))
+    return build
+
+
+def _navigation_preset() -> PPOConfig:
+    """MotrixLab's navigation PPO settings: 2048 envs, 48 rollout steps, 6 epochs,
+    32 minibatches, lr 3e-4, gradient-norm clip 1.0, shared (256, 128, 64) networks.
+    Initial policy std 0.6 (not 1), as for Go1: std-1 joint noise knocked 4 of 64 VBots
+    over within 2 s."""
+    return PPOConfig(policy_hidden_sizes=(256, 128, 64), value_hidden_sizes=(256, 128, 64),
+                     share_features=True, initial_log_std=-0.5, num_envs=2048, rollouts=48,
+                     learning_epochs=6,
+                     mini_batches=32, learning_rate=3e-4, grad_norm_clip=1.0,
+                     max_env_steps=200_000_000, check_point_interval=20)
+
+
+NAVIGATION = [
+    EnvSpec("vbot_navigation_flat", _navigation_task("vbot_navigation_flat", "vbot"),
+            _navigation_preset, aliases=("vbot-navigation-flat",),
+            summary="VBot walks to a random target position and heading and stops there"),
+    EnvSpec("anymal_c_navigation_flat",
+            _navigation_task("anymal_c_navigation_flat", "anymal_c"), _navigation_preset,
+            aliases=("anymal-c-navigation-flat",),
+            summary="ANYmal C walks to a random target position and heading and stops"),
+    *[EnvSpec(f"vbot_navigation_{section}",
+              _navigation_task(f"vbot_navigation_{section}", "vbot", section),
+              _navigation_preset, aliases=(f"vbot-navigation-{section}",), summary=summary)
+      for section, summary in [
+          ("section001", "VBot reaches the centre of a walled circular arena"),
+          ("section011", "VBot follows a straight course through bonus pickups to a finish"),
+          ("section012", ("VBot crosses waves, a river (bridge or riverbed) and stairs, "
+                          "and stops in a finish zone")),
+          ("section013", "VBot crosses rolling ground among static balls to a finish")]],
+]
+
 CLASSIC = [
     EnvSpec("dm_cheetah", _classic_task("cheetah", "Cheetah"), _classic_preset(),
             aliases=("dm-cheetah",), summary="planar cheetah runs forward"),
@@ -135,6 +182,7 @@ REGISTRY: dict[str, EnvSpec] = {
                 summary="Go1 climbs generated stairs (foot contacts observed)"),
         *CLASSIC,
         *MANIPULATION,
+        *NAVIGATION,
     ]
 }
 ALIASES = {alias: spec.name for spec in REGISTRY.values() for alias in spec.aliases}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import math
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,20 +29,15 @@ import numpy as np
 from flax import struct
 
 from motrix_jax.env import PhysicsView, Randomization
+from motrix_jax.envs import legged
 from motrix_jax.envs import terrain as terrain_lib
+from motrix_jax.envs.legged import rotate_inverse  # noqa: F401  (kept importable here)
 
 XML_PATH = Path(__file__).parent / "assets" / "go1.xml"
 FEET = ("FR_foot", "FL_foot", "RR_foot", "RL_foot")
 DEFAULT_POSE = (0.0, 0.9, -1.8) * 4  # abduction, thigh, calf per leg: FR, FL, RR, RL
 KP, KD = 80.0, 1.0
 TORQUE_LIMITS = (23.7, 23.7, 35.55) * 4
-
-
-def rotate_inverse(quat_xyzw: jax.Array, v: jax.Array) -> jax.Array:
-    """World-frame vectors v [..., 3] expressed in the frame of quat [..., 4] (xyzw)."""
-    u, w = -quat_xyzw[..., :3], quat_xyzw[..., 3:]  # the conjugate rotation
-    t = 2.0 * jnp.cross(u, v)
-    return v + w * t + jnp.cross(u, t)
 
 
 def default_reward_scales() -> dict[str, float]:
@@ -150,11 +144,8 @@ class Go1:
             # stairs climb along +x: face up the stairs; rough: any heading
             yaw = jnp.zeros((n,)) if self.terrain == "stairs" else jax.random.uniform(
                 key_yaw, (n,), minval=-math.pi, maxval=math.pi)
-        quat = jnp.stack([jnp.zeros(n), jnp.zeros(n), jnp.sin(yaw / 2), jnp.cos(yaw / 2)], -1)
-        joints = jnp.asarray(DEFAULT_POSE) + jax.random.uniform(
-            key_q, (n, 12), minval=-self.reset_joint_noise, maxval=self.reset_joint_noise)
-        qpos = jnp.concatenate([xy, (ground + self.spawn_height)[:, None], quat, joints], -1)
-        qvel = jnp.zeros((n, 18))
+        qpos, qvel = legged.standing_state(key_q, xy, ground, self.spawn_height, yaw,
+                                           DEFAULT_POSE, self.reset_joint_noise)
         fresh = self.initial_info(n)
         command = self.sample_command(key_cmd, command_level)
         return qpos, qvel, fresh.replace(command=command, level=level,
@@ -180,29 +171,23 @@ class Go1:
 
     def base(self, view: PhysicsView):
         """(body-frame linear velocity, gyro, gravity direction in the body frame)."""
-        quat = view.qpos[:, 3:7]
-        lin_vel = rotate_inverse(quat, view.qvel[:, :3])
-        gravity = rotate_inverse(quat, jnp.broadcast_to(jnp.array([0.0, 0.0, -1.0]),
-                                                        lin_vel.shape))
-        return lin_vel, view.qvel[:, 3:6], gravity
+        return legged.base_state(view)
 
     def observe(self, view: PhysicsView, info: Go1Info) -> jax.Array:
         lin_vel, gyro, gravity = self.base(view)
         parts = [lin_vel * 2.0, gyro * 0.25, gravity,
-                 view.qpos[:, 7:] - jnp.asarray(DEFAULT_POSE), view.qvel[:, 6:] * 0.05,
+                 legged.joint_offsets(view, DEFAULT_POSE), view.qvel[:, 6:] * 0.05,
                  info.last_action, info.command * jnp.array([2.0, 2.0, 0.25])]
         if self.foot_contact_obs:
             parts += [view.contacts[:, :4], info.air_time, info.ground_time]
         return jnp.concatenate(parts, -1)
 
     def ctrl(self, action: jax.Array) -> jax.Array:
-        return jnp.asarray(DEFAULT_POSE) + self.action_scale * jnp.clip(action, -10.0, 10.0)
+        return legged.position_targets(DEFAULT_POSE, self.action_scale, action)
 
     def torques(self, view: PhysicsView, ctrl: jax.Array) -> jax.Array:
         """The PD torques the actuators apply for `ctrl` at this state [N, 12]."""
-        tau = KP * (ctrl - view.qpos[:, 7:]) - KD * view.qvel[:, 6:]
-        limit = jnp.asarray(TORQUE_LIMITS)
-        return jnp.clip(tau, -limit, limit)
+        return legged.pd_torques(view, ctrl, KP, KD, TORQUE_LIMITS)
 
     def evaluate(self, key: jax.Array, view: PhysicsView, info: Go1Info, action: jax.Array):
         lin_vel, gyro, gravity = self.base(view)
@@ -216,17 +201,15 @@ class Go1:
             "tracking_lin_vel": jnp.exp(
                 -jnp.sum((info.command[:, :2] - lin_vel[:, :2]) ** 2, -1) / 0.25),
             "tracking_ang_vel": jnp.exp(-(info.command[:, 2] - gyro[:, 2]) ** 2 / 0.25),
-            "lin_vel_z": lin_vel[:, 2] ** 2,
-            "ang_vel_xy": jnp.sum(gyro[:, :2] ** 2, -1),
-            "torques": jnp.sum(self.torques(view, self.ctrl(action)) ** 2, -1),
-            "dof_acc": jnp.sum(((qvel_joints - info.last_qvel) / self.ctrl_dt) ** 2, -1),
-            "action_rate": jnp.sum((action - info.last_action) ** 2, -1),
+            **legged.smoothness_terms(view, lin_vel, gyro, action, info.last_action,
+                                      info.last_qvel, self.torques(view, self.ctrl(action)),
+                                      self.ctrl_dt),
             "hip_pos": jnp.sum(view.qpos[:, 7::3] ** 2, -1),
             "feet_air_time": moving * jnp.sum(
                 (info.air_time + self.ctrl_dt - self.feet_air_time_target) * touchdown, -1),
         }
         trunk_down = view.contacts[:, 4] > 0.5
-        failed = trunk_down | (gravity[:, 2] > -math.cos(self.max_tilt))
+        failed = trunk_down | legged.tilted(gravity, self.max_tilt)
 
         dt = self.ctrl_dt
         steps = info.steps + 1
@@ -272,19 +255,7 @@ def next_level(level: jax.Array, tracking: jax.Array, steps: jax.Array,
 
 def scene_xml(heightfield: terrain_lib.Heightfield | None) -> str:
     """The Go1 MJCF, with the floor plane replaced by `heightfield` when given."""
-    root = ET.fromstring(XML_PATH.read_text())
-    if heightfield is not None:
-        floor = root.find("./worldbody/geom[@name='floor']")
-        for key in ("size",):
-            floor.attrib.pop(key, None)
-        floor.set("type", "hfield")
-        floor.set("hfield", "terrain")
-        asset = root.find("asset")
-        if asset is None:
-            asset = ET.Element("asset")
-            root.insert(0, asset)
-        asset.append(heightfield.mjcf_asset("terrain"))
-    return ET.tostring(root, encoding="unicode")
+    return legged.scene_xml(XML_PATH, heightfield)
 
 
 @functools.cache

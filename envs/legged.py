@@ -1,0 +1,130 @@
+"""Robot-independent pieces of legged-robot tasks (Go1, VBot, ANYmal C).
+
+Everything here reads a floating-base robot's qpos/qvel as the physics backends give
+them: qpos = [x, y, z, quaternion xyzw, joint angles...], qvel = [linear velocity in the
+world frame, angular velocity in the body frame, joint velocities...].
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+DOWN = (0.0, 0.0, -1.0)
+
+
+def rotate_inverse(quat_xyzw: jax.Array, v: jax.Array) -> jax.Array:
+    """World-frame vectors v [..., 3] expressed in the frame of quat [..., 4] (xyzw)."""
+    u, w = -quat_xyzw[..., :3], quat_xyzw[..., 3:]  # the conjugate rotation
+    t = 2.0 * jnp.cross(u, v)
+    return v + w * t + jnp.cross(u, t)
+
+
+def yaw_quat(yaw: jax.Array) -> jax.Array:
+    """Quaternions [N, 4] (xyzw) of a rotation by yaw [N] about the vertical."""
+    zeros = jnp.zeros_like(yaw)
+    return jnp.stack([zeros, zeros, jnp.sin(yaw / 2), jnp.cos(yaw / 2)], -1)
+
+
+def yaw_of(quat_xyzw: jax.Array) -> jax.Array:
+    """Heading [N] (rad) of the body x axis projected on the ground."""
+    x, y, z, w = (quat_xyzw[..., i] for i in range(4))
+    return jnp.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+
+def wrap_angle(a: jax.Array) -> jax.Array:
+    """Angles mapped into [-pi, pi)."""
+    return (a + math.pi) % (2.0 * math.pi) - math.pi
+
+
+def base_state(view) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(body-frame linear velocity [N, 3], gyro [N, 3], gravity direction in the body
+    frame [N, 3]) of the floating base."""
+    quat = view.qpos[:, 3:7]
+    lin_vel = rotate_inverse(quat, view.qvel[:, :3])
+    gravity = rotate_inverse(quat, jnp.broadcast_to(jnp.asarray(DOWN), lin_vel.shape))
+    return lin_vel, view.qvel[:, 3:6], gravity
+
+
+def joint_offsets(view, default_pose) -> jax.Array:
+    """Joint angles minus the default pose [N, nj]."""
+    return view.qpos[:, 7:] - jnp.asarray(default_pose)
+
+
+def joint_velocities(view) -> jax.Array:
+    return view.qvel[:, 6:]
+
+
+def tilted(gravity: jax.Array, max_tilt: float) -> jax.Array:
+    """[N] bool: the base is tilted more than max_tilt (rad) from upright."""
+    return gravity[:, 2] > -math.cos(max_tilt)
+
+
+def position_targets(default_pose, scale: float, action: jax.Array) -> jax.Array:
+    """Joint position targets q0 + scale * a [N, nj] for a PD that the engine runs at
+    every substep (actions clipped to +-10 so a diverging policy cannot ask the
+    impossible)."""
+    return jnp.asarray(default_pose) + scale * jnp.clip(action, -10.0, 10.0)
+
+
+def pd_torques(view, target: jax.Array, kp: float, kd: float, limits) -> jax.Array:
+    """The torques [N, nj] a position actuator applies for `target` at this state."""
+    tau = kp * (target - view.qpos[:, 7:]) - kd * view.qvel[:, 6:]
+    limit = jnp.asarray(limits)
+    return jnp.clip(tau, -limit, limit)
+
+
+def standing_state(key: jax.Array, xy: jax.Array, ground: jax.Array, height: float,
+                   yaw: jax.Array, default_pose, joint_noise: float):
+    """Initial (qpos [N, 7 + nj], qvel [N, 6 + nj]): base at `height` above `ground`
+    [N] over xy [N, 2], heading `yaw` [N], joints at the default pose +- joint_noise,
+    at rest."""
+    n = xy.shape[0]
+    nj = len(default_pose)
+    joints = jnp.asarray(default_pose) + jax.random.uniform(
+        key, (n, nj), minval=-joint_noise, maxval=joint_noise)
+    qpos = jnp.concatenate([xy, (ground + height)[:, None], yaw_quat(yaw), joints], -1)
+    return qpos, jnp.zeros((n, 6 + nj))
+
+
+def smoothness_terms(view, lin_vel: jax.Array, gyro: jax.Array, action: jax.Array,
+                     last_action: jax.Array, last_qvel: jax.Array, torques: jax.Array,
+                     ctrl_dt: float) -> dict[str, jax.Array]:
+    """Unscaled posture and smoothness penalties (each [N], >= 0): vertical velocity,
+    roll/pitch rates, torques, joint accelerations and action changes."""
+    qvel = joint_velocities(view)
+    return {
+        "lin_vel_z": lin_vel[:, 2] ** 2,
+        "ang_vel_xy": jnp.sum(gyro[:, :2] ** 2, -1),
+        "torques": jnp.sum(torques ** 2, -1),
+        "dof_acc": jnp.sum(((qvel - last_qvel) / ctrl_dt) ** 2, -1),
+        "action_rate": jnp.sum((action - last_action) ** 2, -1),
+    }
+
+
+def scene_xml(robot_xml: Path, heightfield=None, floor_pos: tuple[float, float] = (0.0, 0.0),
+              extra_geoms: tuple[ET.Element, ...] = ()) -> str:
+    """A robot's MJCF with its floor plane replaced by `heightfield` (a terrain.Heightfield,
+    centred at floor_pos) when given, and static geoms (obstacles, markers) added to the
+    world."""
+    root = ET.fromstring(Path(robot_xml).read_text())
+    if heightfield is not None:
+        floor = root.find("./worldbody/geom[@name='floor']")
+        floor.attrib.pop("size", None)
+        floor.set("type", "hfield")
+        floor.set("hfield", "terrain")
+        if tuple(floor_pos) != (0.0, 0.0):
+            floor.set("pos", f"{floor_pos[0]} {floor_pos[1]} 0")
+        asset = root.find("asset")
+        if asset is None:
+            asset = ET.Element("asset")
+            root.insert(0, asset)
+        asset.append(heightfield.mjcf_asset("terrain"))
+    worldbody = root.find("worldbody")
+    for geom in extra_geoms:
+        worldbody.append(geom)
+    return ET.tostring(root, encoding="unicode")

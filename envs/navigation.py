@@ -1,0 +1,297 @@
+"""Point-goal navigation for legged robots (VBot, ANYmal C): walk to a target position and
+heading, through a course's waypoints where there is one, then stop there.
+
+One task for every robot and course. `Robot` holds what differs between robots (MJCF,
+default pose, PD gains, action scale and filter); `courses.Course` holds an obstacle
+course (ground, obstacles, waypoints, spawn region, bounds); without a course the ground
+is flat and each episode draws its own spawn pose and target.
+
+Observation (54): base linear velocity in the body frame x2, gyro x0.25, gravity in the
+body frame, joint angles - q0, joint velocities x0.05, last action, the velocity command
+the task derives x(2, 2, 0.25), position error to the current waypoint in the body frame
+(scaled to norm <= 1), heading error to the goal heading / pi, distance to the current
+waypoint clipped at 5 m / 5, reached flag (within `reach_radius` of the goal) and
+stop-ready flag (reached and facing the goal heading within `heading_tolerance`).
+Derived command: walk toward the current waypoint at min(max_speed, distance) m/s
+(max_speed 0.6 m/s: at rest the lin-vel tracking term still pays exp(-0.36 / 0.25)), turn
+to face the way to go (the goal heading within 0.5 m of the goal); zero on the goal.
+Action (12): joint targets q0 + action_scale * a_f with a_f the low-pass filtered action
+a_f <- a_f + action_filter * (a - a_f) (VBot: 0.25 and 0.5; ANYmal C: 0.06, no filter),
+tracked by the engine's PD at every substep.
+Reward: the terms of `reward_scales`, unscaled in `evaluate`, summed with the scales
+(not clipped): velocity tracking, approach progress (m/s toward the current waypoint),
+a stop bonus on the goal, one-time checkpoint and arrival bonuses, posture and
+smoothness penalties, and a termination penalty. Terminated on a fall (base on the
+ground, tilt past 75 degrees), joint velocities past `max_joint_vel`, or leaving the
+course; truncated at the episode length.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from motrix_jax.env import PhysicsView
+from motrix_jax.envs import courses, legged
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+@dataclass(frozen=True)
+class Robot:
+    """What differs between legged robots; the rest is in `legged`."""
+
+    xml: str  # file in envs/assets
+    default_pose: tuple[float, ...]  # q0, 12 joints
+    action_scale: float  # rad per unit action
+    action_filter: float  # a_f <- a_f + action_filter * (a - a_f); 1.0: no filter
+    kp: float
+    kd: float
+    torque_limits: tuple[float, ...]
+    spawn_height: float  # base height above the ground when spawned (a short drop)
+    max_speed: float = 0.6  # m/s, the derived command's top speed
+    max_joint_vel: float = 60.0  # rad/s; faster joints terminate (exploding physics)
+
+
+VBOT = Robot(xml="vbot.xml", default_pose=(0.0, 0.9, -1.8) * 4, action_scale=0.25,
+             action_filter=0.5, kp=60.0, kd=0.8, torque_limits=(17.0, 17.0, 34.0) * 4,
+             spawn_height=0.28)
+ANYMAL_C = Robot(xml="anymal_c.xml",
+                 default_pose=(0.0, 0.4, -0.8) * 2 + (0.0, -0.4, 0.8) * 2,
+                 action_scale=0.06, action_filter=1.0, kp=200.0, kd=1.0,
+                 torque_limits=(140.0,) * 12, spawn_height=0.62)
+ROBOTS = {"vbot": VBOT, "anymal_c": ANYMAL_C}
+
+
+def default_reward_scales() -> dict[str, float]:
+    return {"tracking_lin_vel": 1.0, "tracking_ang_vel": 0.5, "approach": 1.0, "stop": 2.0,
+            "arrival": 10.0, "checkpoint": 5.0, "orientation": -1.0, "lin_vel_z": -2.0,
+            "ang_vel_xy": -0.05, "torques": -1e-5, "dof_acc": -2.5e-7,
+            "action_rate": -0.01, "termination": -10.0}
+
+
+@struct.dataclass
+class NavInfo:
+    waypoints: jax.Array  # [N, K, 2] world xy; the last one is the goal
+    goal_heading: jax.Array  # [N] rad
+    index: jax.Array  # [N] int32 current waypoint
+    command: jax.Array  # [N, 3] derived vx, vy (body frame), yaw rate
+    distance: jax.Array  # [N] to the current waypoint, after the last step
+    arrived: jax.Array  # [N] float 1.0 once the goal was reached this episode
+    last_action: jax.Array  # [N, 12]
+    filtered_action: jax.Array  # [N, 12]
+    last_qvel: jax.Array  # [N, 12]
+    episode_arrived: jax.Array  # [N] `arrived` of the last episode that ended
+    episode_distance: jax.Array  # [N] its final distance to the goal
+    episode_checkpoints: jax.Array  # [N] waypoints it passed (the goal included)
+
+
+@dataclass(frozen=True)
+class Navigation:
+    name: str = "vbot_navigation_flat"
+    robot: str = "vbot"  # a key of ROBOTS
+    course: str = "flat"  # flat or a key of courses.COURSES
+    course_seed: int = 0
+    sim_dt: float = 0.005
+    ctrl_dt: float = 0.02
+    episode_length: int = 500  # control steps (10 s at 50 Hz on flat ground)
+    action_size: int = 12
+    obs_size: int = 54
+    target_distance: tuple[float, float] = (1.0, 3.0)  # flat: metres from the spawn
+    spawn_range: float = 2.0  # flat: spawn xy uniform in +- this
+    reach_radius: float = 0.3  # m: the goal (or a waypoint) counts as reached inside it
+    heading_tolerance: float = 0.3  # rad, for the stop-ready flag and bonus
+    max_tilt: float = math.radians(75.0)
+    reset_joint_noise: float = 0.05
+    reward_scales: dict[str, float] = field(default_factory=default_reward_scales)
+
+    @property
+    def spec(self) -> Robot:
+        return ROBOTS[self.robot]
+
+    @property
+    def track(self) -> courses.Course | None:
+        return None if self.course == "flat" else courses.build(self.course, self.course_seed)
+
+    @property
+    def num_waypoints(self) -> int:
+        track = self.track
+        return 1 if track is None else len(track.waypoints)
+
+    @property
+    def contact_pairs(self) -> tuple[tuple[str, str], ...]:
+        return (("floor", "base"),)
+
+    def mjcf(self) -> str:
+        track = self.track
+        if track is None:
+            return legged.scene_xml(ASSETS / self.spec.xml)
+        return legged.scene_xml(ASSETS / self.spec.xml, track.ground, track.ground_pos,
+                                track.geoms())
+
+    # --- episodes -----------------------------------------------------------------
+
+    def initial_info(self, n: int) -> NavInfo:
+        k = self.num_waypoints
+        zeros, actions = jnp.zeros((n,)), jnp.zeros((n, 12))
+        return NavInfo(
+            waypoints=jnp.zeros((n, k, 2)), goal_heading=zeros,
+            index=jnp.zeros((n,), jnp.int32), command=jnp.zeros((n, 3)), distance=zeros,
+            arrived=zeros, last_action=actions, filtered_action=actions, last_qvel=actions,
+            episode_arrived=zeros, episode_distance=zeros, episode_checkpoints=zeros)
+
+    def reset(self, key: jax.Array, n: int, info: NavInfo):
+        key_spawn, key_goal, key_q = jax.random.split(key, 3)
+        track = self.track
+        if track is None:
+            xy, yaw, ground, waypoints, heading = self._flat_episode(key_spawn, key_goal, n)
+        else:
+            xy, yaw = track.spawn(key_spawn, n)
+            ground = jnp.full((n,), track.spawn_ground)
+            waypoints = jnp.broadcast_to(jnp.asarray(track.waypoints, jnp.float32),
+                                         (n, *track.waypoints.shape))
+            heading = (jax.random.uniform(key_goal, (n,), minval=-math.pi, maxval=math.pi)
+                       if track.random_goal_heading else jnp.full((n,), track.goal_heading))
+        qpos, qvel = legged.standing_state(key_q, xy, ground, self.spec.spawn_height, yaw,
+                                           self.spec.default_pose, self.reset_joint_noise)
+        fresh = self.initial_info(n)
+        distance = jnp.linalg.norm(waypoints[:, 0] - xy, axis=-1)
+        goal_distance = jnp.linalg.norm(info.waypoints[:, -1] - _take(
+            info.waypoints, info.index), axis=-1) + info.distance  # 0 once on the goal
+        fresh = fresh.replace(
+            waypoints=waypoints, goal_heading=heading, distance=distance,
+            episode_arrived=info.arrived, episode_distance=goal_distance,
+            episode_checkpoints=(info.index + info.arrived).astype(jnp.float32))
+        command = self.command(xy, yaw, fresh)
+        return qpos, qvel, fresh.replace(command=command)
+
+    def _flat_episode(self, key_spawn, key_goal, n):
+        """Flat ground: spawn pose, one target [N, 1, 2] and its heading."""
+        key_xy, key_yaw = jax.random.split(key_spawn)
+        key_r, key_dir, key_heading = jax.random.split(key_goal, 3)
+        xy = jax.random.uniform(key_xy, (n, 2), minval=-self.spawn_range,
+                                maxval=self.spawn_range)
+        yaw = jax.random.uniform(key_yaw, (n,), minval=-math.pi, maxval=math.pi)
+        r = jax.random.uniform(key_r, (n,), minval=self.target_distance[0],
+                               maxval=self.target_distance[1])
+        angle = jax.random.uniform(key_dir, (n,), minval=-math.pi, maxval=math.pi)
+        target = xy + r[:, None] * jnp.stack([jnp.cos(angle), jnp.sin(angle)], -1)
+        heading = jax.random.uniform(key_heading, (n,), minval=-math.pi, maxval=math.pi)
+        return xy, yaw, jnp.zeros((n,)), target[:, None, :], heading
+
+    # --- quantities ---------------------------------------------------------------
+
+    def goal_frame(self, xy: jax.Array, yaw: jax.Array, info: NavInfo):
+        """(error to the current waypoint in the body frame [N, 2], its distance [N],
+        on_goal [N] bool: within reach_radius of the last waypoint, heading error to the
+        goal heading [N])."""
+        target = _take(info.waypoints, info.index)
+        error = target - xy
+        c, s = jnp.cos(yaw), jnp.sin(yaw)
+        body = jnp.stack([c * error[:, 0] + s * error[:, 1],
+                          -s * error[:, 0] + c * error[:, 1]], -1)
+        distance = jnp.linalg.norm(error, axis=-1)
+        on_goal = (info.index == self.num_waypoints - 1) & (distance < self.reach_radius)
+        return body, distance, on_goal, legged.wrap_angle(info.goal_heading - yaw)
+
+    def command(self, xy: jax.Array, yaw: jax.Array, info: NavInfo) -> jax.Array:
+        """The derived velocity command [N, 3]: toward the current waypoint, facing the
+        way to go, then the goal heading near the goal; no translation on the goal."""
+        body, distance, on_goal, heading_error = self.goal_frame(xy, yaw, info)
+        speed = jnp.minimum(self.spec.max_speed, distance)
+        v = body / jnp.maximum(distance, 1e-6)[:, None] * speed[:, None]
+        v = jnp.where(on_goal[:, None], 0.0, v)
+        near_goal = (info.index == self.num_waypoints - 1) & (distance < 0.5)
+        turn = jnp.where(near_goal, heading_error, jnp.arctan2(body[:, 1], body[:, 0]))
+        return jnp.concatenate([v, jnp.clip(turn, -1.0, 1.0)[:, None]], -1)
+
+    def observe(self, view: PhysicsView, info: NavInfo) -> jax.Array:
+        lin_vel, gyro, gravity = legged.base_state(view)
+        yaw = legged.yaw_of(view.qpos[:, 3:7])
+        body, distance, on_goal, heading_error = self.goal_frame(view.qpos[:, :2], yaw, info)
+        stop_ready = on_goal & (jnp.abs(heading_error) < self.heading_tolerance)
+        return jnp.concatenate([
+            lin_vel * 2.0, gyro * 0.25, gravity,
+            legged.joint_offsets(view, self.spec.default_pose),
+            legged.joint_velocities(view) * 0.05, info.last_action,
+            info.command * jnp.array([2.0, 2.0, 0.25]),
+            body / jnp.maximum(distance, 5.0)[:, None], (heading_error / math.pi)[:, None],
+            (jnp.minimum(distance, 5.0) / 5.0)[:, None],
+            on_goal[:, None].astype(jnp.float32), stop_ready[:, None].astype(jnp.float32)],
+            -1)
+
+    def filter_action(self, action: jax.Array, info: NavInfo) -> jax.Array:
+        a = jnp.clip(action, -10.0, 10.0)
+        return info.filtered_action + self.spec.action_filter * (a - info.filtered_action)
+
+    def ctrl(self, action: jax.Array) -> jax.Array:
+        """Targets for an unfiltered action (throughput benchmarks); Env uses
+        ctrl_from_info."""
+        return legged.position_targets(self.spec.default_pose, self.spec.action_scale, action)
+
+    def ctrl_from_info(self, action: jax.Array, info: NavInfo) -> jax.Array:
+        return self.ctrl(self.filter_action(action, info))
+
+    # --- rewards ------------------------------------------------------------------
+
+    def evaluate(self, key: jax.Array, view: PhysicsView, info: NavInfo, action: jax.Array):
+        lin_vel, gyro, gravity = legged.base_state(view)
+        xy, yaw = view.qpos[:, :2], legged.yaw_of(view.qpos[:, 3:7])
+        _, distance, on_goal, heading_error = self.goal_frame(xy, yaw, info)
+        last_waypoint = info.index == self.num_waypoints - 1
+        reached = distance < self.reach_radius
+        torques = legged.pd_torques(view, self.ctrl_from_info(action, info), self.spec.kp,
+                                    self.spec.kd, self.spec.torque_limits)
+        speed2 = jnp.sum(lin_vel[:, :2] ** 2, -1) + gyro[:, 2] ** 2
+        fell = (view.contacts[:, 0] > 0.5) | legged.tilted(gravity, self.max_tilt)
+        exploded = jnp.abs(legged.joint_velocities(view)).max(-1) > self.spec.max_joint_vel
+        track = self.track
+        outside = (jnp.zeros_like(fell) if track is None else ~track.inside(xy))
+        failed = fell | exploded | outside
+        terms = {
+            "tracking_lin_vel": jnp.exp(
+                -jnp.sum((info.command[:, :2] - lin_vel[:, :2]) ** 2, -1) / 0.25),
+            "tracking_ang_vel": jnp.exp(-(info.command[:, 2] - gyro[:, 2]) ** 2 / 0.25),
+            "approach": jnp.clip((info.distance - distance) / self.ctrl_dt, -1.0, 1.0),
+            "stop": on_goal * jnp.exp(-speed2 / 0.05) * jnp.exp(-heading_error ** 2),
+            "arrival": (last_waypoint & reached & (info.arrived < 0.5)).astype(jnp.float32),
+            "checkpoint": (~last_waypoint & reached).astype(jnp.float32),
+            "orientation": jnp.sum(gravity[:, :2] ** 2, -1),
+            **legged.smoothness_terms(view, lin_vel, gyro, action, info.last_action,
+                                      info.last_qvel, torques, self.ctrl_dt),
+            "termination": failed.astype(jnp.float32),
+        }
+        index = jnp.where(reached & ~last_waypoint, info.index + 1, info.index)
+        info = info.replace(
+            index=index, arrived=jnp.maximum(info.arrived, terms["arrival"]),
+            last_action=action, filtered_action=self.filter_action(action, info),
+            last_qvel=legged.joint_velocities(view))
+        _, distance, _, _ = self.goal_frame(xy, yaw, info)  # to the new waypoint
+        info = info.replace(distance=distance)
+        return terms, failed, info.replace(command=self.command(xy, yaw, info))
+
+    def reward(self, terms: dict[str, jax.Array], failed: jax.Array) -> jax.Array:
+        return sum(self.reward_scales[k] * terms[k] for k in self.reward_scales)
+
+    def metrics(self, info: NavInfo) -> dict[str, jax.Array]:
+        """`reached`: the goal was reached (within reach_radius) in the running episode;
+        `episode_reached`: in the last episode that ended (a success rate over envs);
+        `goal_distance`: distance to the goal along the remaining waypoints."""
+        remaining = jnp.linalg.norm(info.waypoints[:, -1] - _take(info.waypoints, info.index),
+                                    axis=-1)
+        out = {"reached": info.arrived, "episode_reached": info.episode_arrived,
+               "goal_distance": info.distance + remaining,
+               "episode_goal_distance": info.episode_distance}
+        if self.num_waypoints > 1:
+            out["episode_checkpoints"] = info.episode_checkpoints
+        return out
+
+
+def _take(waypoints: jax.Array, index: jax.Array) -> jax.Array:
+    """waypoints [N, K, 2] at index [N] -> [N, 2]."""
+    return jnp.take_along_axis(waypoints, index[:, None, None], axis=1)[:, 0]

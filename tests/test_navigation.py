@@ -1,0 +1,230 @@
+"""Navigation (VBot, ANYmal C, VBot courses): env contract, standing spawn, course
+generation, and reward terms on hand-built states."""
+
+import math
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from motrix_jax import envs
+from motrix_jax.env import PhysicsView, controls
+from motrix_jax.envs import courses, legged, navigation
+
+NAMES = ["vbot_navigation_flat", "anymal_c_navigation_flat", "vbot_navigation_section001",
+         "vbot_navigation_section011", "vbot_navigation_section012",
+         "vbot_navigation_section013"]
+
+
+def run(env, steps, action_fn, key=0):
+    """Jitted scan of `steps` env steps; returns the stacked states."""
+    def body(state, k):
+        state = env.step(state, action_fn(k, env.num_envs))
+        return state, state
+    keys = jax.random.split(jax.random.PRNGKey(key + 1), steps)
+    return jax.jit(lambda k: jax.lax.scan(body, env.reset(k), keys)[1])(jax.random.PRNGKey(key))
+
+
+def half_random(k, n):
+    """Envs in the first half hold q0 (zero action); the rest act at random."""
+    noise = jax.random.normal(k, (n, 12))
+    return jnp.where(jnp.arange(n)[:, None] < n // 2, 0.0, noise)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_contract_and_standing_spawn(name):
+    # 2 s of control: the zero-action half stands on q0 throughout, the random half keeps
+    # the contract (shapes, finite values, exclusive flags) through its falls and resets.
+    env = envs.make(name, 8)
+    assert (env.physics.nq, env.physics.nv, env.physics.nu) == (19, 18, 12)
+    assert env.obs_size == 54 and env.action_size == 12
+    steps = round(2.0 / env.task.ctrl_dt)
+    traj = run(env, steps, half_random)
+    chex.assert_shape(traj.obs, (steps, 8, 54))
+    chex.assert_shape([traj.reward, traj.terminated, traj.truncated], (steps, 8))
+    assert traj.obs.dtype == jnp.float32
+    chex.assert_tree_all_finite((traj.obs, traj.final_obs, traj.reward, traj.reward_terms))
+    assert not bool((traj.terminated & traj.truncated).any())
+    standing = slice(0, 4)
+    assert not bool(traj.done[:, standing].any())
+    height = np.asarray(traj.physics.qpos[-1, standing, 2])
+    ground = np.zeros(4) if env.task.track is None else env.task.track.height_at(
+        traj.physics.qpos[-1, standing, 0], traj.physics.qpos[-1, standing, 1])
+    spawn = env.task.spec.spawn_height
+    assert (height - ground > 0.7 * spawn).all() and (height - ground < spawn).all()
+    assert float(jnp.abs(traj.physics.qvel[-1, standing]).max()) < 0.5  # at rest
+    np.testing.assert_array_equal(traj.physics.contacts[-1, standing], 0.0)  # base clear
+
+
+def test_same_key_same_trajectory():
+    env = envs.make("vbot_navigation_flat", 4, task_changes={"episode_length": 10})
+    first = run(env, 25, lambda k, n: jax.random.normal(k, (n, 12)))
+    second = run(env, 25, lambda k, n: jax.random.normal(k, (n, 12)))
+    np.testing.assert_array_equal(first.final_obs, second.final_obs)
+    assert bool(first.truncated[9].all())  # episodes restarted, with new targets
+    assert not np.allclose(first.info.waypoints[5], first.info.waypoints[15])
+
+
+def test_registry_presets_and_aliases():
+    for name in NAMES:
+        cfg = envs.preset(name)
+        assert (cfg.num_envs, cfg.rollouts, cfg.learning_epochs, cfg.mini_batches) == (
+            2048, 48, 6, 32)
+        assert cfg.learning_rate == 3e-4 and cfg.grad_norm_clip == 1.0
+        assert cfg.share_features and cfg.policy_hidden_sizes == (256, 128, 64)
+        assert envs.canonical_name(name.replace("_", "-")) == name
+    lengths = {name: envs.make_task(name).episode_length * envs.make_task(name).ctrl_dt
+               for name in NAMES[2:]}
+    assert lengths == pytest.approx({NAMES[2]: 40.0, NAMES[3]: 40.0, NAMES[4]: 120.0,
+                                     NAMES[5]: 40.0})
+    assert envs.make_task(NAMES[5]).ctrl_dt == 0.01  # 100 Hz
+
+
+@pytest.mark.parametrize("section", sorted(courses.COURSES))
+def test_courses_are_deterministic_per_seed(section):
+    make = courses.COURSES[section]
+    a, b, c = make(3), make(3), make(4)
+    np.testing.assert_array_equal(a.waypoints, b.waypoints)
+    assert a.obstacles == b.obstacles and a.markers == b.markers
+    if a.ground is None:  # a flat arena: the seed places the walls
+        assert a.obstacles != c.obstacles
+    else:
+        np.testing.assert_array_equal(a.ground.heights, b.ground.heights)
+        assert not np.array_equal(a.ground.heights, c.ground.heights)
+        assert a.ground.heights.min() == 0.0  # the engine rescales elevation from 0
+    # waypoints and every spawn point lie on the course; the spawn ground is flat enough
+    assert bool(a.inside(jnp.asarray(a.waypoints, jnp.float32)).all())
+    xy, _ = a.spawn(jax.random.PRNGKey(0), 256)
+    assert bool(a.inside(xy).all())
+    ground = a.height_at(np.asarray(xy[:, 0]), np.asarray(xy[:, 1]))
+    assert (ground <= a.spawn_ground + 1e-6).all() and (a.spawn_ground - ground < 0.05).all()
+
+
+def view_for(xy=(0.0, 0.0), yaw=0.0, lin_vel=(0.0, 0.0, 0.0), gyro=(0.0, 0.0, 0.0), pitch=0.0,
+             base_contact=0.0, joint_vel=0.0):
+    """A one-env PhysicsView of VBot at xy with heading yaw (rad), pitched by `pitch`;
+    lin_vel is in the body frame."""
+    half_y, half_p = yaw / 2, pitch / 2
+    # yaw then pitch (body frame): q = q_yaw * q_pitch, xyzw
+    quat = [-math.sin(half_y) * math.sin(half_p), math.cos(half_y) * math.sin(half_p),
+            math.sin(half_y) * math.cos(half_p), math.cos(half_y) * math.cos(half_p)]
+    qpos = jnp.array([[*xy, 0.24, *quat, *navigation.VBOT.default_pose]])
+    c, s = math.cos(yaw), math.sin(yaw)
+    vx, vy, vz = lin_vel  # (pitch 0 in the tests that move)
+    qvel = jnp.array([[c * vx - s * vy, s * vx + c * vy, vz, *gyro] + [joint_vel] * 12])
+    return PhysicsView(qpos=qpos, qvel=qvel, contacts=jnp.array([[base_contact]]),
+                       tick=jnp.zeros((), jnp.int32))
+
+
+def info_for(task, waypoints, heading=0.0, start=(0.0, 0.0)):
+    waypoints = jnp.asarray([waypoints], jnp.float32)
+    info = task.initial_info(1)
+    info = info.replace(waypoints=waypoints, goal_heading=jnp.array([heading]),
+                        distance=jnp.linalg.norm(waypoints[:, 0] - jnp.asarray(start), axis=-1))
+    return info.replace(command=task.command(jnp.asarray([start]), jnp.zeros(1), info))
+
+
+def evaluate(task, view, info):
+    return task.evaluate(jax.random.PRNGKey(0), view, info, jnp.zeros((1, 12)))
+
+
+def test_derived_command_points_at_the_target():
+    task = envs.make_task("vbot_navigation_flat")
+    ahead = info_for(task, [(3.0, 0.0)])
+    np.testing.assert_allclose(ahead.command, [[task.spec.max_speed, 0.0, 0.0]], atol=1e-6)
+    left = info_for(task, [(0.0, 0.8)])
+    np.testing.assert_allclose(left.command[0, :2], [0.0, task.spec.max_speed], atol=1e-6)
+    assert float(left.command[0, 2]) > 0.9  # turn left to face it
+    on_goal = info_for(task, [(0.1, 0.0)], heading=0.5)
+    np.testing.assert_allclose(on_goal.command[0, :2], 0.0)
+    np.testing.assert_allclose(on_goal.command[0, 2], 0.5, atol=1e-6)  # the goal heading
+    obs = task.observe(view_for(), on_goal)
+    np.testing.assert_allclose(obs[0, -4:], [0.5 / math.pi, 0.1 / 5.0, 1.0, 0.0], atol=1e-6)
+    facing = task.observe(view_for(yaw=0.4), on_goal)
+    np.testing.assert_allclose(facing[0, -2:], [1.0, 1.0])  # reached and stop-ready
+
+
+def test_progress_toward_the_target_is_rewarded():
+    task = envs.make_task("vbot_navigation_flat")
+    info = info_for(task, [(3.0, 0.0)])
+    step = task.ctrl_dt * 1.0
+    speed = task.spec.max_speed
+    toward, failed, after = evaluate(task, view_for(xy=(step, 0.0), lin_vel=(speed, 0, 0)), info)
+    away, _, _ = evaluate(task, view_for(xy=(-step, 0.0), lin_vel=(-speed, 0, 0)), info)
+    np.testing.assert_allclose(toward["approach"], 1.0, rtol=1e-3)
+    np.testing.assert_allclose(away["approach"], -1.0, rtol=1e-3)
+    np.testing.assert_allclose(toward["tracking_lin_vel"], 1.0, rtol=1e-5)
+    assert float(away["tracking_lin_vel"][0]) < 0.01
+    assert float(task.reward(toward, failed)[0]) > float(task.reward(away, failed)[0])
+    np.testing.assert_allclose(after.distance, 3.0 - step, rtol=1e-5)
+    assert not bool(failed[0])
+
+
+def test_arrival_bonus_is_paid_once_then_the_stop_bonus():
+    task = envs.make_task("vbot_navigation_flat")
+    info = info_for(task, [(0.2, 0.0)], start=(-0.2, 0.0))
+    terms, _, after = evaluate(task, view_for(), info)
+    assert float(terms["arrival"][0]) == 1.0 and float(after.arrived[0]) == 1.0
+    np.testing.assert_allclose(terms["stop"], math.exp(-1.0 * 0.0), rtol=1e-5)
+    again, _, _ = evaluate(task, view_for(), after)
+    assert float(again["arrival"][0]) == 0.0 and float(again["stop"][0]) > 0.99
+    moving, _, _ = evaluate(task, view_for(lin_vel=(0.5, 0.0, 0.0)), after)
+    assert float(moving["stop"][0]) < 0.01  # the stop bonus wants it still
+    # the next episode reports this one as reached
+    _, _, fresh = task.reset(jax.random.PRNGKey(0), 1, after)
+    assert float(task.metrics(fresh)["episode_reached"][0]) == 1.0
+    assert float(fresh.arrived[0]) == 0.0
+
+
+def test_checkpoints_advance_the_waypoint_once():
+    task = envs.make_task("vbot_navigation_section011")
+    track = task.track
+    first = tuple(track.waypoints[0])
+    info = info_for(task, track.waypoints, start=(first[0] - 0.5, first[1]))
+    terms, _, after = evaluate(task, view_for(xy=first), info)
+    assert float(terms["checkpoint"][0]) == 1.0 and float(terms["arrival"][0]) == 0.0
+    assert int(after.index[0]) == 1
+    np.testing.assert_allclose(after.distance, np.hypot(*(track.waypoints[1] - first)),
+                               rtol=1e-5)
+    terms, _, after = evaluate(task, view_for(xy=first), after)
+    assert float(terms["checkpoint"][0]) == 0.0 and int(after.index[0]) == 1
+    _, failed, _ = evaluate(task, view_for(xy=(5.0, 4.0)), info)
+    assert bool(failed[0])  # left the course
+
+
+def test_falls_and_exploding_joints_terminate():
+    task = envs.make_task("vbot_navigation_flat")
+    info = info_for(task, [(3.0, 0.0)])
+    terms, failed, _ = evaluate(task, view_for(base_contact=1.0), info)
+    assert bool(failed[0]) and float(terms["termination"][0]) == 1.0
+    assert float(task.reward(terms, failed)[0]) < 0
+    _, failed, _ = evaluate(task, view_for(pitch=math.radians(80)), info)
+    assert bool(failed[0])
+    _, failed, _ = evaluate(task, view_for(pitch=math.radians(70)), info)
+    assert not bool(failed[0])
+    _, failed, _ = evaluate(task, view_for(joint_vel=100.0), info)
+    assert bool(failed[0])
+    scales = task.reward_scales
+    assert all(scales[k] > 0 for k in ("tracking_lin_vel", "tracking_ang_vel", "approach",
+                                       "stop", "arrival", "checkpoint"))
+    assert all(scales[k] < 0 for k in ("orientation", "lin_vel_z", "ang_vel_xy", "torques",
+                                       "dof_acc", "action_rate", "termination"))
+
+
+def test_action_filter_and_position_targets():
+    vbot = envs.make_task("vbot_navigation_flat")
+    info = vbot.initial_info(1)
+    a = jnp.ones((1, 12))
+    q0 = np.array(navigation.VBOT.default_pose)
+    np.testing.assert_allclose(vbot.ctrl_from_info(a, info), [q0 + 0.25 * 0.5], rtol=1e-6)
+    np.testing.assert_allclose(controls(vbot, a, info), [q0 + 0.25 * 0.5], rtol=1e-6)  # Env's
+    _, _, after = evaluate(vbot, view_for(), info_for(vbot, [(3.0, 0.0)]))
+    np.testing.assert_allclose(after.filtered_action, 0.0)
+    anymal = envs.make_task("anymal_c_navigation_flat")
+    np.testing.assert_allclose(anymal.ctrl_from_info(a, anymal.initial_info(1)),
+                               [np.array(navigation.ANYMAL_C.default_pose) + 0.06], rtol=1e-6)
+    torques = legged.pd_torques(view_for(), jnp.asarray([q0 + 1.0]), 60.0, 0.8,
+                                navigation.VBOT.torque_limits)
+    np.testing.assert_allclose(torques, [navigation.VBOT.torque_limits])  # clipped
