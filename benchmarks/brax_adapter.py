@@ -87,15 +87,16 @@ def brax_kwargs(cfg: PPOConfig, episode_length: int) -> dict:
         distribution_type="normal", noise_std_type="log",
         init_noise_std=float(jnp.exp(cfg.initial_log_std)))
     kl = cfg.learning_rate_scheduler_kl_threshold
-    return dict(
-        wrap_env=False, num_envs=cfg.num_envs, unroll_length=cfg.rollouts,
-        batch_size=cfg.num_envs // cfg.mini_batches, num_minibatches=cfg.mini_batches,
-        num_updates_per_batch=cfg.learning_epochs, learning_rate=cfg.learning_rate,
-        learning_rate_schedule=ppo_optimizer.LRSchedule.ADAPTIVE_KL if kl else None,
-        desired_kl=kl or 0.01, entropy_cost=cfg.entropy_loss_scale,
-        discounting=cfg.discount_factor, gae_lambda=cfg.lambda_param,
-        clipping_epsilon=cfg.ratio_clip, max_grad_norm=cfg.grad_norm_clip or None,
-        vf_loss_coefficient=cfg.value_loss_scale, reward_scaling=cfg.rewards_shaper_scale,
-        normalize_observations=cfg.state_preprocessor,
-        bootstrap_on_timeout=cfg.time_limit_bootstrap, network_factory=network,
-        run_evals=False, episode_length=episode_length, seed=cfg.seed)
+    return {
+        "wrap_env": False, "num_envs": cfg.num_envs, "unroll_length": cfg.rollouts,
+        "batch_size": cfg.num_envs // cfg.mini_batches, "num_minibatches": cfg.mini_batches,
+        "num_updates_per_batch": cfg.learning_epochs, "learning_rate": cfg.learning_rate,
+        "learning_rate_schedule": ppo_optimizer.LRSchedule.ADAPTIVE_KL if kl else None,
+        "desired_kl": kl or 0.01, "entropy_cost": cfg.entropy_loss_scale,
+        "discounting": cfg.discount_factor, "gae_lambda": cfg.lambda_param,
+        "clipping_epsilon": cfg.ratio_clip, "max_grad_norm": cfg.grad_norm_clip or None,
+        "vf_loss_coefficient": cfg.value_loss_scale,
+        "reward_scaling": cfg.rewards_shaper_scale,
+        "normalize_observations": cfg.state_preprocessor,
+        "bootstrap_on_timeout": cfg.time_limit_bootstrap, "network_factory": network,
+        "run_evals": False, "episode_length": episode_length, "seed": cfg.seed}

@@ -30,10 +30,10 @@ def motrixsim_physics(env, steps: int) -> float:
     targets near the standing pose, as a young policy gives)."""
     host = env.physics.host
     n = env.num_envs
-    qpos, qvel, _ = env.task.reset(jax.random.PRNGKey(0), n, env.task.initial_info(n))
+    qpos, qvel, info = env.task.reset(jax.random.PRNGKey(0), n, env.task.initial_info(n))
     host.reset(np.asarray(qpos), np.asarray(qvel))
     actions = 0.5 * jax.random.normal(jax.random.PRNGKey(0), (steps, n, env.action_size))
-    ctrl = np.asarray(jax.vmap(env.task.ctrl)(actions), np.float32)
+    ctrl = np.asarray(jax.vmap(lambda a: env.task.ctrl(a, info))(actions), np.float32)
     start = time.perf_counter()
     for t in range(steps):
         host.data.actuator_ctrls = ctrl[t]
@@ -64,11 +64,11 @@ def mjx_physics(env, steps: int) -> float:
 
     def run(key):
         key_init, key_ctrl = jax.random.split(key)
-        qpos, qvel, _ = env.task.reset(key_init, n, env.task.initial_info(n))
+        qpos, qvel, info = env.task.reset(key_init, n, env.task.initial_info(n))
         no_reset = jnp.zeros((n,), bool)
 
         def body(view, k):
-            ctrl = env.task.ctrl(0.5 * jax.random.normal(k, (n, env.action_size)))
+            ctrl = env.task.ctrl(0.5 * jax.random.normal(k, (n, env.action_size)), info)
             return physics.step(view, ctrl, no_reset, qpos, qvel), ()
         view, _ = jax.lax.scan(body, physics.reset(qpos, qvel),
                                jax.random.split(key_ctrl, steps))
@@ -122,7 +122,7 @@ def run_info(argv: list[str]) -> dict:
     device = jax.devices()[0]
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, cwd=Path(__file__).parent).stdout.strip()
+                                check=False, text=True, cwd=Path(__file__).parent).stdout.strip()
     except OSError:
         commit = ""
     versions = {}

@@ -21,8 +21,15 @@ from pathlib import Path
 import jax
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import (bar_chart, env_random_actions, motrixsim_physics, mjx_physics,
-                    print_table, run_info, save_json)
+from common import (
+    bar_chart,
+    env_random_actions,
+    mjx_physics,
+    motrixsim_physics,
+    print_table,
+    run_info,
+    save_json,
+)
 
 from motrix_jax import envs
 

@@ -18,6 +18,7 @@ bootstrapping, reward scale, and RunningStandardScaler for observations and valu
 from __future__ import annotations
 
 import time
+import typing
 
 import gymnasium
 import jax
@@ -30,7 +31,8 @@ INSTALL_HINT = "pip install -e '.[bench]'  (installs skrl and gymnasium)"
 
 
 class MotrixVectorEnv(gymnasium.vector.VectorEnv):
-    metadata = {"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP}
+    metadata: typing.ClassVar[dict] = {
+        "autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP}
 
     def __init__(self, env: Env, seed: int = 0):
         self.env = env
@@ -106,8 +108,8 @@ def make_skrl(framework: str, vec_env: MotrixVectorEnv, cfg: PPOConfig, timestep
                          "use a preset with share_features=False")
 
     env = wrap_env(vec_env, wrapper="gymnasium")
-    spaces = dict(observation_space=env.observation_space, action_space=env.action_space,
-                  device=env.device)
+    spaces = {"observation_space": env.observation_space,
+              "action_space": env.action_space, "device": env.device}
     models = {
         "policy": gaussian_model(**spaces, clip_actions=False, clip_log_std=True,
                                  min_log_std=-20.0, max_log_std=2.0,

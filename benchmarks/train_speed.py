@@ -21,8 +21,15 @@ from pathlib import Path
 import jax
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import (bar_chart, motrixsim_physics, mjx_physics, print_table, run_info,
-                    save_json, train_split)
+from common import (
+    bar_chart,
+    mjx_physics,
+    motrixsim_physics,
+    print_table,
+    run_info,
+    save_json,
+    train_split,
+)
 
 from motrix_jax import envs
 

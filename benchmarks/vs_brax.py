@@ -21,8 +21,6 @@ import statistics
 import sys
 from pathlib import Path
 
-import jax
-
 sys.path.insert(0, str(Path(__file__).parent))
 from common import bar_chart, mjx_physics, print_table, run_info, save_json, train_split
 

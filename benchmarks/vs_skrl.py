@@ -94,24 +94,28 @@ def adapter_stepping(name: str, cfg, steps: int) -> float:
     return cfg.num_envs * steps / (time.perf_counter() - start)
 
 
+def measure(system: str, name: str, cfg, updates: int):
+    """One figure: env-steps/s (float) or a dict holding "steps_per_s"."""
+    steps = cfg.rollouts * updates
+    if system == "physics":
+        return motrixsim_physics(envs.make(name, cfg.num_envs), steps)
+    if system == "adapter":
+        return adapter_stepping(name, cfg, steps)
+    if system == "ours":
+        return train_split(envs.make(name, cfg.num_envs), cfg, updates)
+    return skrl_run(system.removeprefix("skrl_"), name, cfg, updates)[1]
+
+
 def speed(args, frameworks: list[str]) -> dict:
     result = {**run_info(sys.argv), "rounds": args.rounds, "updates": args.updates,
               "tasks": {}}
+    systems = ["physics", "adapter", "ours", *(f"skrl_{f}" for f in frameworks)]
     for name in args.env:
         cfg = envs.preset(name)
-        steps = cfg.rollouts * args.updates
-        systems = {"physics": lambda: motrixsim_physics(envs.make(name, cfg.num_envs), steps),
-                   "adapter": lambda: adapter_stepping(name, cfg, steps),
-                   "ours": lambda: train_split(envs.make(name, cfg.num_envs), cfg,
-                                               args.updates)}
-        for framework in frameworks:
-            systems[f"skrl_{framework}"] = (
-                lambda f=framework: skrl_run(f, name, cfg, args.updates)[1])
         runs = {system: [] for system in systems}
-        order = list(systems)
         for r in range(args.rounds):
-            for system in order[r % len(order):] + order[:r % len(order)]:
-                figure = systems[system]()
+            for system in systems[r % len(systems):] + systems[:r % len(systems)]:
+                figure = measure(system, name, cfg, args.updates)
                 runs[system].append(figure)
                 shown = figure if isinstance(figure, float) else figure["steps_per_s"]
                 print(f"{name} round {r + 1} {system}: {shown:,.0f} env-steps/s", flush=True)

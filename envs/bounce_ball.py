@@ -76,7 +76,7 @@ class BounceBall:
     def observe(self, view: PhysicsView, info: BounceInfo) -> jax.Array:
         return jnp.concatenate([view.qpos, view.qvel], -1)
 
-    def ctrl(self, action: jax.Array) -> jax.Array:
+    def ctrl(self, action: jax.Array, info: BounceInfo) -> jax.Array:
         return self.action_scale * jnp.clip(action, -1.0, 1.0)
 
     def evaluate(self, key: jax.Array, view: PhysicsView, info: BounceInfo,

@@ -48,7 +48,7 @@ class Cartpole:
     def observe(self, view: PhysicsView, info: dict) -> jax.Array:
         return jnp.concatenate([view.qpos, view.qvel], axis=-1)
 
-    def ctrl(self, action: jax.Array) -> jax.Array:
+    def ctrl(self, action: jax.Array, info: dict) -> jax.Array:
         return jnp.clip(action, -1.0, 1.0)
 
     def evaluate(self, key: jax.Array, view: PhysicsView, info: dict, action: jax.Array):

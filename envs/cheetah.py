@@ -47,7 +47,7 @@ class Cheetah:
     def observe(self, view: PhysicsView, info: planar.PlanarInfo) -> jax.Array:
         return jnp.concatenate([view.qpos[:, 1:], view.qvel], -1)
 
-    def ctrl(self, action: jax.Array) -> jax.Array:
+    def ctrl(self, action: jax.Array, info: planar.PlanarInfo) -> jax.Array:
         return jnp.clip(action, -1.0, 1.0)
 
     def evaluate(self, key: jax.Array, view: PhysicsView, info: planar.PlanarInfo,

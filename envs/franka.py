@@ -168,7 +168,7 @@ class FrankaLiftCube:
         return jnp.concatenate([view.qpos[:, :9] - home, view.qvel[:, :9],
                                 view.qpos[:, 9:16], info.target, info.last_action], -1)
 
-    def ctrl(self, action: jax.Array) -> jax.Array:
+    def ctrl(self, action: jax.Array, info: LiftInfo) -> jax.Array:
         return arm_ctrl(action, self.home, self.action_scale)
 
     def evaluate(self, key: jax.Array, view: PhysicsView, info: LiftInfo,

@@ -167,7 +167,7 @@ class FrankaOpenCabinet:
                                 view.qvel[:, 9:10], down[:, None], across[:, None]],
                                -1)
 
-    def ctrl(self, action: jax.Array) -> jax.Array:
+    def ctrl(self, action: jax.Array, info: CabinetInfo) -> jax.Array:
         return arm_ctrl(action, self.home, self.action_scale)
 
     def evaluate(self, key: jax.Array, view: PhysicsView, info: CabinetInfo,

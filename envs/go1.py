@@ -182,7 +182,7 @@ class Go1:
             parts += [view.contacts[:, :4], info.air_time, info.ground_time]
         return jnp.concatenate(parts, -1)
 
-    def ctrl(self, action: jax.Array) -> jax.Array:
+    def ctrl(self, action: jax.Array, info: Go1Info) -> jax.Array:
         return legged.position_targets(DEFAULT_POSE, self.action_scale, action)
 
     def torques(self, view: PhysicsView, ctrl: jax.Array) -> jax.Array:
@@ -202,7 +202,7 @@ class Go1:
                 -jnp.sum((info.command[:, :2] - lin_vel[:, :2]) ** 2, -1) / 0.25),
             "tracking_ang_vel": jnp.exp(-(info.command[:, 2] - gyro[:, 2]) ** 2 / 0.25),
             **legged.smoothness_terms(view, lin_vel, gyro, action, info.last_action,
-                                      info.last_qvel, self.torques(view, self.ctrl(action)),
+                                      info.last_qvel, self.torques(view, self.ctrl(action, info)),
                                       self.ctrl_dt),
             "hip_pos": jnp.sum(view.qpos[:, 7::3] ** 2, -1),
             "feet_air_time": moving * jnp.sum(

@@ -67,14 +67,14 @@ class Hopper:
     def observe(self, view: PhysicsView, info: planar.PlanarInfo) -> jax.Array:
         return jnp.concatenate([view.qpos[:, 1:], view.qvel, view.contacts[:, :2]], -1)
 
-    def ctrl(self, action: jax.Array) -> jax.Array:
+    def ctrl(self, action: jax.Array, info: planar.PlanarInfo) -> jax.Array:
         return jnp.clip(action, -1.0, 1.0)
 
     def evaluate(self, key: jax.Array, view: PhysicsView, info: planar.PlanarInfo,
                  action: jax.Array):
         height = self.height(view.qpos)
         speed = planar.load(XML_PATH)[1].com_velocity(view.qpos, view.qvel)[:, 0]
-        control = tolerance(self.ctrl(action), margin=1.0, sigmoid="quadratic",
+        control = tolerance(self.ctrl(action, info), margin=1.0, sigmoid="quadratic",
                             value_at_margin=0.0).mean(-1)
         terms = {
             "standing": tolerance(height, (self.stand_height, 2.0)),

@@ -229,13 +229,10 @@ class Navigation:
         a = jnp.clip(action, -10.0, 10.0)
         return info.filtered_action + self.spec.action_filter * (a - info.filtered_action)
 
-    def ctrl(self, action: jax.Array) -> jax.Array:
-        """Targets for an unfiltered action (throughput benchmarks); Env uses
-        ctrl_from_info."""
-        return legged.position_targets(self.spec.default_pose, self.spec.action_scale, action)
-
-    def ctrl_from_info(self, action: jax.Array, info: NavInfo) -> jax.Array:
-        return self.ctrl(self.filter_action(action, info))
+    def ctrl(self, action: jax.Array, info: NavInfo) -> jax.Array:
+        """Joint targets for the low-pass filtered action (the filter state is in info)."""
+        return legged.position_targets(self.spec.default_pose, self.spec.action_scale,
+                                       self.filter_action(action, info))
 
     # --- rewards ------------------------------------------------------------------
 
@@ -245,7 +242,7 @@ class Navigation:
         _, distance, on_goal, heading_error = self.goal_frame(xy, yaw, info)
         last_waypoint = info.index == self.num_waypoints - 1
         reached = distance < self.reach_radius
-        torques = legged.pd_torques(view, self.ctrl_from_info(action, info), self.spec.kp,
+        torques = legged.pd_torques(view, self.ctrl(action, info), self.spec.kp,
                                     self.spec.kd, self.spec.torque_limits)
         speed2 = jnp.sum(lin_vel[:, :2] ** 2, -1) + gyro[:, 2] ** 2
         fell = (view.contacts[:, 0] > 0.5) | legged.tilted(gravity, self.max_tilt)

@@ -74,7 +74,7 @@ class Reacher:
         return jnp.concatenate([jnp.cos(q), jnp.sin(q), view.qvel[:, :2], target,
                                 target - fingertip(view.qpos)], -1)
 
-    def ctrl(self, action: jax.Array) -> jax.Array:
+    def ctrl(self, action: jax.Array, info: ReacherInfo) -> jax.Array:
         return jnp.clip(action, -1.0, 1.0)
 
     def evaluate(self, key: jax.Array, view: PhysicsView, info: ReacherInfo,

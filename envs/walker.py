@@ -74,7 +74,7 @@ class Walker:
             jnp.cos(pitch)[:, None], jnp.sin(pitch)[:, None], view.qpos[:, 3:],
             height[:, None], view.qvel, feet, view.contacts[:, 1:3]], -1)
 
-    def ctrl(self, action: jax.Array) -> jax.Array:
+    def ctrl(self, action: jax.Array, info: planar.PlanarInfo) -> jax.Array:
         return jnp.clip(action, -1.0, 1.0)
 
     def evaluate(self, key: jax.Array, view: PhysicsView, info: planar.PlanarInfo,

@@ -93,10 +93,9 @@ class Task(Protocol):
         """Observation [N, obs_size]. On the first step of an episode `view.contacts`
         is all zeros (the initial state has not been simulated yet)."""
 
-    def ctrl(self, action: jax.Array) -> jax.Array:
-        """Map policy actions [N, action_size] to actuator controls [N, nu]. A task whose
-        controls depend on its info (e.g. a low-pass action filter whose state lives in
-        info) may define `ctrl_from_info(action, info)` as well; `Env` then uses that."""
+    def ctrl(self, action: jax.Array, info: Info) -> jax.Array:
+        """Map policy actions [N, action_size] to actuator controls [N, nu] in the
+        episodes of `info` (e.g. a low-pass action filter whose state lives in info)."""
 
     def evaluate(self, key: jax.Array, view: PhysicsView, info: Info,
                  action: jax.Array) -> tuple[dict[str, jax.Array], jax.Array, Info]:
@@ -137,13 +136,6 @@ class EnvState:
     @property
     def done(self) -> jax.Array:
         return self.terminated | self.truncated
-
-
-def controls(task: Task, action: jax.Array, info: Info) -> jax.Array:
-    """Actuator controls [N, nu] for actions [N, action_size] in the episodes of `info`."""
-    if hasattr(task, "ctrl_from_info"):
-        return task.ctrl_from_info(action, info)
-    return task.ctrl(action)
 
 
 def _where(mask: jax.Array, a, b):
@@ -198,7 +190,7 @@ class Env:
     def step(self, state: EnvState, action: jax.Array) -> EnvState:
         """Advance every world one control step; action [N, action_size]."""
         task = self.task
-        ctrl = jnp.nan_to_num(controls(task, action, state.info))
+        ctrl = jnp.nan_to_num(task.ctrl(action, state.info))
         view = self.physics.step(state.physics, ctrl, state.done, state.reset_qpos,
                                  state.reset_qvel)
         key, key_eval, key_reset = jax.random.split(state.key, 3)

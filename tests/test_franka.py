@@ -127,7 +127,7 @@ class Script:
     def hold(self, arm, gripper_action: float, seconds: float):
         action = jnp.concatenate([(jnp.asarray(arm) - jnp.asarray(self.task.home))
                                   / self.task.action_scale, jnp.array([gripper_action])])
-        ctrl = np.asarray(self.task.ctrl(action[None]))
+        ctrl = np.asarray(self.task.ctrl(action[None], self.task.initial_info(1)))
         trace = []
         for _ in range(round(seconds / self.task.ctrl_dt)):
             qpos, _, contacts, _ = self.host.step(self.tick, ctrl, *self.no_reset)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from motrix_jax import envs
-from motrix_jax.env import PhysicsView, controls
+from motrix_jax.env import PhysicsView
 from motrix_jax.envs import courses, legged, navigation
 
 NAMES = ["vbot_navigation_flat", "anymal_c_navigation_flat", "vbot_navigation_section001",
@@ -218,12 +218,11 @@ def test_action_filter_and_position_targets():
     info = vbot.initial_info(1)
     a = jnp.ones((1, 12))
     q0 = np.array(navigation.VBOT.default_pose)
-    np.testing.assert_allclose(vbot.ctrl_from_info(a, info), [q0 + 0.25 * 0.5], rtol=1e-6)
-    np.testing.assert_allclose(controls(vbot, a, info), [q0 + 0.25 * 0.5], rtol=1e-6)  # Env's
+    np.testing.assert_allclose(vbot.ctrl(a, info), [q0 + 0.25 * 0.5], rtol=1e-6)
     _, _, after = evaluate(vbot, view_for(), info_for(vbot, [(3.0, 0.0)]))
     np.testing.assert_allclose(after.filtered_action, 0.0)
     anymal = envs.make_task("anymal_c_navigation_flat")
-    np.testing.assert_allclose(anymal.ctrl_from_info(a, anymal.initial_info(1)),
+    np.testing.assert_allclose(anymal.ctrl(a, anymal.initial_info(1)),
                                [np.array(navigation.ANYMAL_C.default_pose) + 0.06], rtol=1e-6)
     torques = legged.pd_torques(view_for(), jnp.asarray([q0 + 1.0]), 60.0, 0.8,
                                 navigation.VBOT.torque_limits)
