@@ -26,6 +26,28 @@ jax.config.update("jax_compilation_cache_dir",
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
+def random_rollout(env, steps: int):
+    """A jitted function of a key: scan of `steps` env steps with N(0, 1) actions."""
+    def body(state, k):
+        state = env.step(state, jax.random.normal(k, (env.num_envs, env.action_size)))
+        return state, state
+
+    def run(key):
+        key_reset, key_act = jax.random.split(key)
+        return jax.lax.scan(body, env.reset(key_reset), jax.random.split(key_act, steps))[1]
+    return jax.jit(run)
+
+
+def run_actions(env, steps: int, action_fn, key: int = 0):
+    """Jitted scan of `steps` env steps with actions `action_fn(key, num_envs)`; returns
+    the stacked states."""
+    def body(state, k):
+        state = env.step(state, action_fn(k, env.num_envs))
+        return state, state
+    keys = jax.random.split(jax.random.PRNGKey(key + 1), steps)
+    return jax.jit(lambda k: jax.lax.scan(body, env.reset(k), keys)[1])(jax.random.PRNGKey(key))
+
+
 @pytest.fixture
 def cartpole_task():
     return envs.make_task("cartpole")

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import random_rollout
 
 from motrix_jax import envs
 from motrix_jax.env import PhysicsView
@@ -18,18 +19,6 @@ SIZES = {"franka_lift_cube": (36, 8, 250, (16, 15, 9)),
          "franka_open_cabinet": (25, 8, 700, (10, 10, 9))}
 
 
-def random_rollout(env, steps: int = STEPS):
-    """A jitted function of a key: scan of `steps` env steps with N(0, 1) actions."""
-    def body(state, k):
-        state = env.step(state, jax.random.normal(k, (env.num_envs, env.action_size)))
-        return state, state
-
-    def run(key):
-        key_reset, key_act = jax.random.split(key)
-        return jax.lax.scan(body, env.reset(key_reset), jax.random.split(key_act, steps))[1]
-    return jax.jit(run)
-
-
 @pytest.mark.parametrize("name", sorted(SIZES))
 def test_contract(name):
     obs_size, action_size, episode_length, model_sizes = SIZES[name]
@@ -38,7 +27,7 @@ def test_contract(name):
         obs_size, action_size, episode_length)
     assert (env.physics.nq, env.physics.nv, env.physics.nu) == model_sizes
     env.task = dataclasses.replace(env.task, episode_length=12)
-    run = random_rollout(env)
+    run = random_rollout(env, STEPS)
     first = run(jax.random.PRNGKey(0))
     chex.assert_shape([first.obs, first.final_obs], (STEPS, N, obs_size))
     chex.assert_shape([first.reward, first.terminated, first.truncated], (STEPS, N))

@@ -7,21 +7,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import run_actions
 
 from motrix_jax import envs
 from motrix_jax.env import PhysicsView
 from motrix_jax.envs import go1, terrain
 
 STANDING_BAND = (0.25, 0.31)  # trunk height (m) holding q0 on flat ground
-
-
-def run(env, steps, action_fn, key=0):
-    """Jitted scan of `steps` env steps; returns the stacked states."""
-    def body(state, k):
-        state = env.step(state, action_fn(k, env.num_envs))
-        return state, state
-    keys = jax.random.split(jax.random.PRNGKey(key + 1), steps)
-    return jax.jit(lambda k: jax.lax.scan(body, env.reset(k), keys)[1])(jax.random.PRNGKey(key))
 
 
 def zeros(k, n):
@@ -38,7 +30,7 @@ def test_model_loads_with_expected_sizes():
 
 def test_holding_default_pose_stands_for_two_seconds():
     env = envs.make("go1_flat", 8)
-    traj = run(env, 100, zeros)  # 100 control steps of 20 ms, dropped from 0.4 m
+    traj = run_actions(env, 100, zeros)  # 100 control steps of 20 ms, dropped from 0.4 m
     assert not bool(traj.done.any())
     height = np.asarray(traj.physics.qpos[-25:, :, 2])  # the last 0.5 s
     assert STANDING_BAND[0] < height.min() and height.max() < STANDING_BAND[1]
@@ -51,7 +43,7 @@ def test_holding_default_pose_stands_for_two_seconds():
 
 def test_random_actions_stay_finite_and_flags_are_exclusive():
     env = envs.make("go1_flat", 16)
-    traj = run(env, 60, lambda k, n: jax.random.normal(k, (n, 12)))
+    traj = run_actions(env, 60, lambda k, n: jax.random.normal(k, (n, 12)))
     chex.assert_shape(traj.obs, (60, 16, 48))
     chex.assert_tree_all_finite((traj.obs, traj.reward, traj.reward_terms))
     assert not bool((traj.terminated & traj.truncated).any())
@@ -70,7 +62,7 @@ def test_terrain_envs_spawn_above_ground_and_stand(name):
     clearance = np.asarray(qpos[:, 2]) - ground
     assert (clearance >= env.task.spawn_height - 1e-5).all()
     assert (clearance <= env.task.spawn_height + 0.35).all()
-    traj = run(env, 75, zeros)
+    traj = run_actions(env, 75, zeros)
     assert not bool(traj.terminated.any())
     chex.assert_tree_all_finite(traj.physics)
 
@@ -239,7 +231,7 @@ def test_domain_randomization_draws_per_world_parameters():
     # 2 episodes of 30 steps: MotrixSim clears some overrides on reset; they must survive
     env = envs.make("go1_flat", 16,
                     task_changes={"domain_randomization": True, "episode_length": 30})
-    traj = run(env, 59, zeros)
+    traj = run_actions(env, 59, zeros)
     assert bool(traj.truncated[29].all())
     host = env.physics.host
     model, data = host.model, host.data

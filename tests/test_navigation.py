@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import run_actions
 
 from motrix_jax import envs
 from motrix_jax.env import PhysicsView
@@ -16,15 +17,6 @@ from motrix_jax.envs import courses, legged, navigation
 NAMES = ["vbot_navigation_flat", "anymal_c_navigation_flat", "vbot_navigation_section001",
          "vbot_navigation_section011", "vbot_navigation_section012",
          "vbot_navigation_section013"]
-
-
-def run(env, steps, action_fn, key=0):
-    """Jitted scan of `steps` env steps; returns the stacked states."""
-    def body(state, k):
-        state = env.step(state, action_fn(k, env.num_envs))
-        return state, state
-    keys = jax.random.split(jax.random.PRNGKey(key + 1), steps)
-    return jax.jit(lambda k: jax.lax.scan(body, env.reset(k), keys)[1])(jax.random.PRNGKey(key))
 
 
 def half_random(k, n):
@@ -41,7 +33,7 @@ def test_contract_and_standing_spawn(name):
     assert (env.physics.nq, env.physics.nv, env.physics.nu) == (19, 18, 12)
     assert env.obs_size == 54 and env.action_size == 12
     steps = round(2.0 / env.task.ctrl_dt)
-    traj = run(env, steps, half_random)
+    traj = run_actions(env, steps, half_random)
     chex.assert_shape(traj.obs, (steps, 8, 54))
     chex.assert_shape([traj.reward, traj.terminated, traj.truncated], (steps, 8))
     assert traj.obs.dtype == jnp.float32
@@ -60,8 +52,8 @@ def test_contract_and_standing_spawn(name):
 
 def test_same_key_same_trajectory():
     env = envs.make("vbot_navigation_flat", 4, task_changes={"episode_length": 10})
-    first = run(env, 25, lambda k, n: jax.random.normal(k, (n, 12)))
-    second = run(env, 25, lambda k, n: jax.random.normal(k, (n, 12)))
+    first = run_actions(env, 25, lambda k, n: jax.random.normal(k, (n, 12)))
+    second = run_actions(env, 25, lambda k, n: jax.random.normal(k, (n, 12)))
     np.testing.assert_array_equal(first.final_obs, second.final_obs)
     assert bool(first.truncated[9].all())  # episodes restarted, with new targets
     assert not np.allclose(first.info.waypoints[5], first.info.waypoints[15])
