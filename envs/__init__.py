@@ -31,9 +31,11 @@ def _cartpole_task():
 
 
 def _cartpole_preset() -> PPOConfig:
+    """5M env steps: seeds 1 and 2 pass a return of 950 at 2.36M, seed 0 at 3.74M
+    (25.6 s on the 2-core CPU); 3M left seed 0 at 455."""
     return PPOConfig(policy_hidden_sizes=(32, 32), value_hidden_sizes=(32, 32),
                      rollouts=32, learning_epochs=5, mini_batches=4, learning_rate=1e-3,
-                     max_env_steps=3_000_000, check_point_interval=10)
+                     max_env_steps=5_000_000, check_point_interval=10)
 
 
 def _go1_task(name: str, terrain: str):
