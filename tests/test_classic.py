@@ -1,14 +1,12 @@
 """The classic suite: env contract for every task, models, kinematics, reward terms."""
 
-import dataclasses
 import math
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import random_rollout
+from conftest import check_rollout_contract
 
 from motrix_jax import envs
 from motrix_jax.env import PhysicsView
@@ -28,23 +26,7 @@ def test_contract(name):
     assert (env.obs_size, env.action_size, env.task.episode_length) == (
         obs_size, action_size, episode_length)
     assert env.physics.nu == action_size
-    # short episodes so truncation and auto-reset happen inside the rollout
-    env.task = dataclasses.replace(env.task, episode_length=12)
-    run = random_rollout(env, STEPS)
-    first = run(jax.random.PRNGKey(0))
-    chex.assert_shape([first.obs, first.final_obs], (STEPS, N, obs_size))
-    chex.assert_shape([first.reward, first.terminated, first.truncated], (STEPS, N))
-    assert first.obs.dtype == jnp.float32
-    chex.assert_tree_all_finite((first.obs, first.final_obs, first.reward, first.reward_terms))
-    assert not bool(first.nonfinite.any())
-    assert not bool((first.terminated & first.truncated).any())
-    # each env's first episode ends by step 12: a failure, or truncation at step 12
-    assert bool((first.truncated[11] | first.terminated[:12].any(0)).all())
-    again = run(jax.random.PRNGKey(0))
-    # bit-identical: a full reset starts from fresh MotrixSim worlds (no warm starts kept)
-    np.testing.assert_array_equal(first.final_obs, again.final_obs)
-    other = run(jax.random.PRNGKey(1))
-    assert not np.allclose(first.final_obs, other.final_obs)
+    check_rollout_contract(env, STEPS)
 
 
 def test_motrixlab_aliases_and_presets():

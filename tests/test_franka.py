@@ -1,14 +1,13 @@
 """Franka Panda tasks: env contract, kinematics against MotrixSim, a scripted grasp that
 must hold the cube, reward terms on hand-built states."""
 
-import dataclasses
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import random_rollout
+from conftest import check_rollout_contract, random_rollout
 
 from motrix_jax import envs
 from motrix_jax.env import PhysicsView
@@ -26,21 +25,7 @@ def test_contract(name):
     assert (env.obs_size, env.action_size, env.task.episode_length) == (
         obs_size, action_size, episode_length)
     assert (env.physics.nq, env.physics.nv, env.physics.nu) == model_sizes
-    env.task = dataclasses.replace(env.task, episode_length=12)
-    run = random_rollout(env, STEPS)
-    first = run(jax.random.PRNGKey(0))
-    chex.assert_shape([first.obs, first.final_obs], (STEPS, N, obs_size))
-    chex.assert_shape([first.reward, first.terminated, first.truncated], (STEPS, N))
-    assert first.obs.dtype == jnp.float32
-    chex.assert_tree_all_finite((first.obs, first.final_obs, first.reward, first.reward_terms))
-    assert not bool(first.nonfinite.any())
-    assert not bool((first.terminated & first.truncated).any())
-    assert bool((first.truncated[11] | first.terminated[:12].any(0)).all())
-    assert set(first.reward_terms) == set(env.task.reward_scales)
-    again = run(jax.random.PRNGKey(0))
-    np.testing.assert_array_equal(first.final_obs, again.final_obs)
-    other = run(jax.random.PRNGKey(1))
-    assert not np.allclose(first.final_obs, other.final_obs)
+    check_rollout_contract(env, STEPS)
 
 
 def test_names_and_preset():
