@@ -64,13 +64,13 @@ class MotrixVectorEnv(gymnasium.vector.VectorEnv):
         self.step_times.append(now)
         self.state = self._step(self.state, jax.numpy.asarray(actions, jax.numpy.float32))
         s = self.state
-        done = np.asarray(s.terminated | s.truncated)
+        terminated, truncated = np.asarray(s.terminated), np.asarray(s.truncated)
+        done = terminated | truncated  # from the arrays returned anyway: no extra transfer
         if done.any():
             returns = np.asarray(s.done_return)[done]
             steps = len(self.step_times) * self.num_envs
             self.episodes.append((now, steps, float(returns.sum()), int(done.sum())))
-        out = (np.asarray(s.obs), np.asarray(s.reward), np.asarray(s.terminated),
-               np.asarray(s.truncated), {})
+        out = (np.asarray(s.obs), np.asarray(s.reward), terminated, truncated, {})
         self.env_seconds.append(time.perf_counter() - now)
         return out
 
