@@ -1,16 +1,17 @@
 """Learning benchmark for any registered env: a fixed seed, a wall-clock budget, a curve.
 
     python benchmarks/learn.py --env go1_flat --minutes 45 [--seed 0] [--set FIELD=VALUE]
+                               [--physics motrixsim|mjx]
 
-Trains the env's preset on MotrixSim one jitted update at a time until the budget (or
-the preset's env steps) is spent, and writes `curve.json` and `curve.png` to
-runs/bench/<env>/<timestamp>/: per update the env steps, wall time, mean return and
-length of the episodes that ended (carried forward through updates where none ended)
-and the mean of every reward term and task metric. The summary averages the last 10
-updates. For tasks with a command curriculum (Go1) the final deterministic policy is also
-evaluated on the full command ranges; final params and normaliser statistics are saved
-as final_params.npz (plain arrays). `--min-length-frac` and `--min-tracking` (the lin-vel tracking term per step)
-make the exit status report whether a target was reached.
+Trains the env's preset (on MotrixSim unless --physics says otherwise) one jitted update
+at a time until the budget (or the preset's env steps) is spent, and writes `curve.json`
+and `curve.png` to runs/bench/<env>/<timestamp>/: per update the env steps, wall time,
+mean return and length of the episodes that ended (carried forward through updates where
+none ended) and the mean of every reward term and task metric. The summary averages the
+last 10 updates. For tasks with a command curriculum (Go1) the final deterministic policy
+is also evaluated on the full command ranges; final params and normaliser statistics are
+saved as final_params.npz (plain arrays). `--min-length-frac` and `--min-tracking` (the
+lin-vel tracking term per step) make the exit status report whether a target was reached.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import dataclasses
 import datetime
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -30,11 +32,11 @@ from motrix_jax.config import with_overrides
 from motrix_jax.ppo import make_ppo
 
 
-def evaluate(cfg, env_name: str, params, obs_stats, task_changes: dict, num_envs: int = 512,
-             steps: int = 1000) -> dict:
+def evaluate(cfg, env_name: str, params, obs_stats, task_changes: dict, physics: str,
+             num_envs: int = 512, steps: int = 1000) -> dict:
     """Deterministic policy on a fresh env (e.g. the full command ranges): the mean of every
     reward term per step and the share of envs that fell within `steps`."""
-    env = envs.make(env_name, num_envs, task_changes=task_changes)
+    env = envs.make(env_name, num_envs, physics, task_changes=task_changes)
     policy = make_ppo(cfg, env).policy
 
     def body(state, _):
@@ -51,9 +53,10 @@ def evaluate(cfg, env_name: str, params, obs_stats, task_changes: dict, num_envs
             **{k: float(np.asarray(v).mean()) for k, v in metrics.items()}}
 
 
-def learn(env_name: str, seed: int, minutes: float, overrides: list[str]) -> dict:
+def learn(env_name: str, seed: int, minutes: float, overrides: list[str],
+          physics: str = "motrixsim") -> dict:
     cfg = with_overrides(dataclasses.replace(envs.preset(env_name), seed=seed), overrides)
-    env = envs.make(env_name, cfg.num_envs)
+    env = envs.make(env_name, cfg.num_envs, physics)
     ppo = make_ppo(cfg, env)
     update = jax.jit(ppo.update, donate_argnums=0)
     start = time.perf_counter()
@@ -80,12 +83,13 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str]) -> dic
     evaluation = None
     if hasattr(env.task, "command_levels"):  # the full command ranges, no curriculum
         evaluation = evaluate(cfg, env_name, state.params, state.obs_stats,
-                              {"command_levels": 1})
+                              {"command_levels": 1}, physics)
         print(f"evaluation on the full command ranges: {evaluation}", flush=True)
     params = {"/".join(str(getattr(k, "key", k)) for k in path): np.asarray(leaf)
               for path, leaf in jax.tree_util.tree_leaves_with_path(
                   {"params": state.params, "obs_stats": state.obs_stats})}
-    return {"env": env_name, "seed": seed, "budget_minutes": minutes,
+    return {"env": env_name, "seed": seed, "budget_minutes": minutes, "physics": physics,
+            "device": str(jax.devices()[0]),
             "episode_length_max": env.task.episode_length,
             "config": dataclasses.asdict(cfg), "updates": len(curve),
             "env_steps": curve[-1]["env_steps"], "wall_s": curve[-1]["wall_s"],
@@ -126,6 +130,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--minutes", type=float, default=45.0, help="wall-clock budget")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    parser.add_argument("--physics", choices=["motrixsim", "mjx"], default="motrixsim")
     parser.add_argument("--run-root", type=Path, default=Path("runs/bench"))
     parser.add_argument("--min-length-frac", type=float,
                         help="target: mean episode length >= this fraction of the maximum")
@@ -133,7 +138,8 @@ def main() -> None:
                         help="target: lin-vel tracking term per step >= this")
     args = parser.parse_args()
     name = envs.canonical_name(args.env)
-    result = learn(name, args.seed, args.minutes, args.set)
+    result = {"command": "python " + " ".join(sys.argv),
+              **learn(name, args.seed, args.minutes, args.set, args.physics)}
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.run_root / name / stamp
     out.mkdir(parents=True)
