@@ -12,7 +12,10 @@ import dataclasses
 import tempfile
 from pathlib import Path
 
+import chex
 import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
 from jax_physics import JaxCartpolePhysics
 
@@ -42,10 +45,6 @@ def check_rollout_contract(env, steps: int = 30):
     """The env contract over a random rollout with 12-step episodes: shapes, dtypes,
     finite values, exclusive flags, every first episode ended by step 12, each reward
     term logged, bit-identical reruns with a key and different runs with another."""
-    import chex
-    import jax.numpy as jnp
-    import numpy as np
-
     env.task = dataclasses.replace(env.task, episode_length=12)
     n, run = env.num_envs, random_rollout(env, steps)
     first = run(jax.random.PRNGKey(0))

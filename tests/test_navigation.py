@@ -27,23 +27,30 @@ def half_random(k, n):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_contract_and_standing_spawn(name):
-    # 2 s of control: the zero-action half stands on q0 throughout, the random half keeps
-    # the contract (shapes, finite values, exclusive flags) through its falls and resets.
     env = envs.make(name, 8)
     assert (env.physics.nq, env.physics.nv, env.physics.nu) == (19, 18, 12)
     assert env.obs_size == 54 and env.action_size == 12
-    steps = round(2.0 / env.task.ctrl_dt)
+    check_two_seconds_half_standing(env)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["vbot_navigation_flat", "vbot_navigation_section013"])
+def test_contract_and_standing_spawn_on_mjx(name):
+    # on flat ground and on a heightfield course (compiling takes minutes on a CPU)
+    check_two_seconds_half_standing(envs.make(name, 4, physics="mjx"))
+
+
+def check_two_seconds_half_standing(env):
+    """2 s of control: the zero-action half stands on q0 throughout, the random half keeps
+    the contract (shapes, finite values, exclusive flags) through its falls and resets."""
+    n, steps = env.num_envs, round(2.0 / env.task.ctrl_dt)
     traj = run_actions(env, steps, half_random)
-    chex.assert_shape(traj.obs, (steps, 8, 54))
-    chex.assert_shape([traj.reward, traj.terminated, traj.truncated], (steps, 8))
+    chex.assert_shape(traj.obs, (steps, n, 54))
+    chex.assert_shape([traj.reward, traj.terminated, traj.truncated], (steps, n))
     assert traj.obs.dtype == jnp.float32
     chex.assert_tree_all_finite((traj.obs, traj.final_obs, traj.reward, traj.reward_terms))
     assert not bool((traj.terminated & traj.truncated).any())
-    check_zero_action_half_stands(env, traj)
-
-
-def check_zero_action_half_stands(env, traj):
-    standing = slice(0, env.num_envs // 2)
+    standing = slice(0, n // 2)
     assert not bool(traj.done[:, standing].any())
     height = np.asarray(traj.physics.qpos[-1, standing, 2])
     ground = np.zeros_like(height) if env.task.track is None else env.task.track.height_at(
@@ -52,20 +59,6 @@ def check_zero_action_half_stands(env, traj):
     assert (height - ground > 0.7 * spawn).all() and (height - ground < spawn).all()
     assert float(jnp.abs(traj.physics.qvel[-1, standing]).max()) < 0.5  # at rest
     np.testing.assert_array_equal(traj.physics.contacts[-1, standing], 0.0)  # base clear
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["vbot_navigation_flat", "vbot_navigation_section013"])
-def test_contract_and_standing_spawn_on_mjx(name):
-    # The same 2 s on MJX, on flat ground and on a heightfield course (compiling takes
-    # minutes on a CPU).
-    env = envs.make(name, 4, physics="mjx")
-    steps = round(2.0 / env.task.ctrl_dt)
-    traj = run_actions(env, steps, half_random)
-    chex.assert_shape(traj.obs, (steps, 4, 54))
-    chex.assert_tree_all_finite((traj.obs, traj.final_obs, traj.reward, traj.reward_terms))
-    assert not bool((traj.terminated & traj.truncated).any())
-    check_zero_action_half_stands(env, traj)
 
 
 def test_same_key_same_trajectory():
