@@ -137,7 +137,10 @@ def main() -> None:
     parser.add_argument("--min-tracking", type=float,
                         help="target: lin-vel tracking term per step >= this")
     args = parser.parse_args()
-    name = envs.canonical_name(args.env)
+    try:
+        name = envs.canonical_name(args.env)
+    except envs.UnknownEnvError as err:
+        parser.error(str(err))
     result = {"command": "python " + " ".join(sys.argv),
               **learn(name, args.seed, args.minutes, args.set, args.physics)}
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
