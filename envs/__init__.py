@@ -38,11 +38,11 @@ def _cartpole_preset() -> PPOConfig:
                      max_env_steps=5_000_000, check_point_interval=10)
 
 
-def _go1_task(name: str, terrain: str):
+def _go1_task(name: str, terrain: str, collision: str = "feet"):
     def build():
         from motrix_jax.envs.go1 import Go1
 
-        return Go1(name=name, terrain=terrain)
+        return Go1(name=name, terrain=terrain, collision=collision)
     return build
 
 
@@ -106,11 +106,12 @@ def _navigation_task(name: str, robot: str, course: str = "flat"):
 
         if course == "flat":
             return Navigation(name=name, robot=robot)
+        # walls, bridge and balls must stop the base: trunk and knees collide
         track = courses.build(course, 0)
         # section013 runs its control at 100 Hz (MotrixLab's 40 s at 100 Hz)
         ctrl_dt = 0.01 if course == "section013" else 0.02
         return Navigation(name=name, robot=robot, course=course, ctrl_dt=ctrl_dt,
-                          episode_length=round(track.episode_s / ctrl_dt))
+                          episode_length=round(track.episode_s / ctrl_dt), collision="full")
     return build
 
 
@@ -179,7 +180,9 @@ REGISTRY: dict[str, EnvSpec] = {
         EnvSpec("go1_rough", _go1_task("go1_rough", "rough"), _go1_preset((512, 256, 128)),
                 aliases=("go1-rough-terrain-walk",),
                 summary="Go1 velocity tracking on generated rough terrain, with a curriculum"),
-        EnvSpec("go1_stairs", _go1_task("go1_stairs", "stairs"), _go1_preset((512, 256, 128)),
+        # stair edges must not pass through the shins: trunk and knees collide too
+        EnvSpec("go1_stairs", _go1_task("go1_stairs", "stairs", collision="full"),
+                _go1_preset((512, 256, 128)),
                 aliases=("go1-stairs-terrain-walk",),
                 summary="Go1 climbs generated stairs (foot contacts observed)"),
         *CLASSIC,
@@ -243,7 +246,8 @@ def make(name: str, num_envs: int, physics: str = "motrixsim",
                              "backend only; use --physics motrixsim")
         from motrix_jax.physics.mjx import MjxPhysics
 
-        backend = MjxPhysics(task.mjcf(), task.sim_dt, task.ctrl_dt, task.contact_pairs)
+        backend = MjxPhysics(task.mjcf(), task.sim_dt, task.ctrl_dt, task.contact_pairs,
+                             getattr(task, "mjx_solver", None))
     else:
         from motrix_jax.physics.motrixsim import MotrixSimPhysics
 
@@ -254,7 +258,8 @@ def make(name: str, num_envs: int, physics: str = "motrixsim",
 
 def parse_task_changes(name: str, assignments: list[str]) -> dict:
     """`field=value` strings for the task of env `name`, typed like the field's default
-    (bool, int, float, str); ValueError names a bad field or value."""
+    (bool, int, float, str); `field.sub=value` reaches a field of a dataclass-valued
+    field (e.g. `mjx_solver.iterations=4`). ValueError names a bad field or value."""
     task = make_task(name)
     changes = {}
     for item in assignments:
@@ -262,7 +267,7 @@ def parse_task_changes(name: str, assignments: list[str]) -> dict:
             raise ValueError(f"--task-set expects field=value, got {item!r}")
         key, text = (part.strip() for part in item.split("=", 1))
         with_task_changes(task, {key: None})  # checks the field name
-        kind = type(getattr(task, key))
+        kind = type(_task_field(task, key))
         if kind not in (bool, int, float, str):
             raise ValueError(f"{name} task field {key!r} ({kind.__name__}) cannot be set "
                              "from the command line")
@@ -282,16 +287,40 @@ def parse_task_changes(name: str, assignments: list[str]) -> dict:
             shown = {bool: "true/false", int: "an integer", float: "a number"}[kind]
             raise ValueError(f"{key}={text!r}: expected {shown}") from None
         changes[key] = value
+    with_task_changes(task, changes)  # the changed task validates itself
     return changes
 
 
+def _task_field(task, key: str):
+    """The value of `key` ("field" or "field.sub") on `task`."""
+    value = task
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _check_field(obj, key: str, owner: str) -> None:
+    """ValueError naming `key`, unknown on dataclass `obj`, and the nearest field."""
+    fields = [f.name for f in dataclasses.fields(obj)] if dataclasses.is_dataclass(obj) else []
+    if key not in fields:
+        close = difflib.get_close_matches(key, fields, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{owner} has no task field {key!r}{hint}; fields: "
+                         f"{', '.join(sorted(fields))}")
+
+
 def with_task_changes(task, changes: dict):
-    """`task` with fields replaced; ValueError naming an unknown field and the nearest."""
-    fields = {f.name: f for f in dataclasses.fields(task)}
-    for key in changes:
-        if key not in fields:
-            close = difflib.get_close_matches(key, fields, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"{task.name} has no task field {key!r}{hint}; fields: "
-                             f"{', '.join(sorted(fields))}")
-    return dataclasses.replace(task, **changes)
+    """`task` with fields replaced (keys "field" or "field.sub" for a field of a
+    dataclass-valued field); ValueError naming an unknown field and the nearest."""
+    for key, value in changes.items():
+        head, _, sub = key.partition(".")
+        _check_field(task, head, task.name)
+        if sub:
+            inner = getattr(task, head)
+            _check_field(inner, sub, f"{task.name}.{head}")
+            if value is not None:
+                task = dataclasses.replace(task, **{head: dataclasses.replace(
+                    inner, **{sub: value})})
+        elif value is not None:
+            task = dataclasses.replace(task, **{head: value})
+    return task

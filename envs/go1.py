@@ -9,7 +9,11 @@ Action (12): joint position targets q0 + action_scale * a, tracked by the engine
 (kp 80, kd 1, clipped to the motor torque limits) at every physics substep.
 Reward: the terms of `reward_scales`, unscaled in `evaluate` and scaled in one place;
 the total is clipped at 0 from below and is 0 on termination. Terminated when the
-trunk touches the ground or tilts past `max_tilt`; truncated after 20 s.
+trunk tilts past `max_tilt`, and when it comes within `min_base_height` of the ground
+under it (`collision="feet"`: only the four feet collide, as in MuJoCo Playground's
+Go1) or touches the ground (`collision="full"`: trunk and knees collide too, kept for
+go1_stairs, whose stair edges would otherwise pass through the shins); truncated
+after 20 s. MJX solves with `mjx_solver` (MotrixSim with its own solver).
 
 Everything the task reads comes from qpos/qvel (free-joint quaternion xyzw, linear
 velocity in the world frame, angular velocity in the body frame) and contact flags,
@@ -28,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from motrix_jax.env import PhysicsView, Randomization
+from motrix_jax.env import LEAN_SOLVER, PhysicsView, Randomization, SolverOptions
 from motrix_jax.envs import legged
 from motrix_jax.envs import terrain as terrain_lib
 from motrix_jax.envs.legged import rotate_inverse  # noqa: F401  (kept importable here)
@@ -81,6 +85,12 @@ class Go1:
     # ranges and widen a step after each episode it tracked well (1: no curriculum).
     command_levels: int = 4
     max_tilt: float = 1.0  # rad; tilting further terminates
+    # feet: only the feet collide, the base height stands in for trunk contact (fewer
+    # contacts: MJX 4 instead of 12 per world, 40 constraint rows instead of 72);
+    # full: trunk box and knee spheres collide too, trunk contact terminates
+    collision: str = "feet"
+    min_base_height: float = 0.12  # m above the ground (feet collision); stands at 0.27
+    mjx_solver: SolverOptions = LEAN_SOLVER
     feet_air_time_target: float = 0.5  # s, legged-gym style touchdown bonus threshold
     reset_joint_noise: float = 0.05
     spawn_height: float = 0.4  # m above the ground under the spawn point
@@ -88,6 +98,9 @@ class Go1:
     # masses x0.9-1.1, trunk centre of mass +-2 cm, kp and kd x0.9-1.1, drawn once.
     domain_randomization: bool = False
     reward_scales: dict[str, float] = field(default_factory=default_reward_scales)
+
+    def __post_init__(self):
+        legged.check_collision(self.collision)
 
     @property
     def randomization(self) -> Randomization | None:
@@ -107,7 +120,8 @@ class Go1:
 
     @property
     def contact_pairs(self) -> tuple[tuple[str, str], ...]:
-        return tuple(("floor", foot) for foot in FEET) + (("floor", "trunk"),)
+        feet = tuple(("floor", foot) for foot in FEET)
+        return feet + (("floor", "trunk"),) if self.collision == "full" else feet
 
     @property
     def heightfield(self) -> terrain_lib.Heightfield | None:
@@ -116,7 +130,7 @@ class Go1:
         return _terrain(self.terrain, self.terrain_seed)
 
     def mjcf(self) -> str:
-        return scene_xml(self.heightfield)
+        return scene_xml(self.heightfield, self.collision)
 
     # --- episodes -----------------------------------------------------------------
 
@@ -208,8 +222,13 @@ class Go1:
             "feet_air_time": moving * jnp.sum(
                 (info.air_time + self.ctrl_dt - self.feet_air_time_target) * touchdown, -1),
         }
-        trunk_down = view.contacts[:, 4] > 0.5
-        failed = trunk_down | legged.tilted(gravity, self.max_tilt)
+        if self.collision == "full":
+            down = view.contacts[:, 4] > 0.5  # the trunk touches the ground
+        else:
+            hf = self.heightfield
+            ground = jnp.zeros(view.qpos.shape[:1]) if hf is None else hf.ground(view.qpos[:, :2])
+            down = legged.base_low(view, ground, self.min_base_height)
+        failed = down | legged.tilted(gravity, self.max_tilt)
 
         dt = self.ctrl_dt
         steps = info.steps + 1
@@ -253,9 +272,11 @@ def next_level(level: jax.Array, tracking: jax.Array, steps: jax.Array,
     return jnp.clip(level + jnp.where(steps > 0, step, 0), 0, num_levels - 1)
 
 
-def scene_xml(heightfield: terrain_lib.Heightfield | None) -> str:
-    """The Go1 MJCF, with the floor plane replaced by `heightfield` when given."""
-    return legged.scene_xml(XML_PATH, heightfield)
+def scene_xml(heightfield: terrain_lib.Heightfield | None, collision: str = "feet") -> str:
+    """The Go1 MJCF, with the floor plane replaced by `heightfield` when given; with
+    `collision="feet"` only the feet collide."""
+    return legged.scene_xml(XML_PATH, heightfield,
+                            colliding=FEET if collision == "feet" else None)
 
 
 @functools.cache

@@ -64,6 +64,21 @@ def tilted(gravity: jax.Array, max_tilt: float) -> jax.Array:
     return gravity[:, 2] > -math.cos(max_tilt)
 
 
+def base_low(view, ground: jax.Array, min_height: float) -> jax.Array:
+    """[N] bool: the base is less than min_height (m) above the ground height [N] under
+    it. With feet-only collisions this stands in for the base touching the ground."""
+    return view.qpos[:, 2] - ground < min_height
+
+
+COLLISIONS = ("feet", "full")
+
+
+def check_collision(collision: str) -> None:
+    if collision not in COLLISIONS:
+        raise ValueError(f"collision must be one of {', '.join(COLLISIONS)}, got "
+                         f"{collision!r}")
+
+
 def position_targets(default_pose, scale: float, action: jax.Array) -> jax.Array:
     """Joint position targets q0 + scale * a [N, nj] for a PD that the engine runs at
     every substep (actions clipped to +-10 so a diverging policy cannot ask the
@@ -107,11 +122,20 @@ def smoothness_terms(view, lin_vel: jax.Array, gyro: jax.Array, action: jax.Arra
 
 
 def scene_xml(robot_xml: Path, heightfield=None, floor_pos: tuple[float, float] = (0.0, 0.0),
-              extra_geoms: tuple[ET.Element, ...] = ()) -> str:
+              extra_geoms: tuple[ET.Element, ...] = (),
+              colliding: tuple[str, ...] | None = None) -> str:
     """A robot's MJCF with its floor plane replaced by `heightfield` (a terrain.Heightfield,
     centred at floor_pos) when given, and static geoms (obstacles, markers) added to the
-    world."""
+    world. With `colliding` (geom names, e.g. the feet), every other geom of the robot
+    stops colliding: each candidate contact pair costs on every substep, touching or not
+    (MJX allocates them all)."""
     root = ET.fromstring(Path(robot_xml).read_text())
+    if colliding is not None:
+        for body in root.findall("./worldbody/body"):
+            for geom in body.iter("geom"):
+                if geom.get("name") not in colliding:
+                    geom.set("contype", "0")
+                    geom.set("conaffinity", "0")
     if heightfield is not None:
         floor = root.find("./worldbody/geom[@name='floor']")
         floor.attrib.pop("size", None)

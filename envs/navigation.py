@@ -21,9 +21,12 @@ tracked by the engine's PD at every substep.
 Reward: the terms of `reward_scales`, unscaled in `evaluate`, summed with the scales
 (not clipped): velocity tracking, approach progress (m/s toward the current waypoint),
 a stop bonus on the goal, one-time checkpoint and arrival bonuses, posture and
-smoothness penalties, and a termination penalty. Terminated on a fall (base on the
-ground, tilt past 75 degrees), joint velocities past `max_joint_vel`, or leaving the
-course; truncated at the episode length.
+smoothness penalties, and a termination penalty. Terminated on a fall (tilt past 75
+degrees; the base on the ground, or with `collision="feet"`, the flat-ground default
+where only the feet collide, the base lower than the robot's `min_base_height`), joint
+velocities past `max_joint_vel`, or leaving the course; truncated at the episode length.
+Courses keep `collision="full"` (base and knees collide): their walls, bridge and balls
+must stop the robot. MJX solves with `mjx_solver` (MotrixSim with its own solver).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from motrix_jax.env import PhysicsView
+from motrix_jax.env import LEAN_SOLVER, PhysicsView, SolverOptions
 from motrix_jax.envs import courses, legged
 
 ASSETS = Path(__file__).parent / "assets"
@@ -54,17 +57,22 @@ class Robot:
     kd: float
     torque_limits: tuple[float, ...]
     spawn_height: float  # base height above the ground when spawned (a short drop)
+    feet: tuple[str, ...]  # foot geoms: the only ones colliding with collision="feet"
+    min_base_height: float  # m; a lower base counts as on the ground (collision="feet")
     max_speed: float = 0.6  # m/s, the derived command's top speed
     max_joint_vel: float = 60.0  # rad/s; faster joints terminate (exploding physics)
 
 
 VBOT = Robot(xml="vbot.xml", default_pose=(0.0, 0.9, -1.8) * 4, action_scale=0.25,
              action_filter=0.5, kp=60.0, kd=0.8, torque_limits=(17.0, 17.0, 34.0) * 4,
-             spawn_height=0.28)
+             spawn_height=0.28, feet=("FR_foot", "FL_foot", "RR_foot", "RL_foot"),
+             min_base_height=0.1)  # stands at 0.24, base box 0.06 m below its centre
 ANYMAL_C = Robot(xml="anymal_c.xml",
                  default_pose=(0.0, 0.4, -0.8) * 2 + (0.0, -0.4, 0.8) * 2,
                  action_scale=0.06, action_filter=1.0, kp=200.0, kd=1.0,
-                 torque_limits=(140.0,) * 12, spawn_height=0.62)
+                 torque_limits=(140.0,) * 12, spawn_height=0.62,
+                 feet=("LF_foot", "RF_foot", "LH_foot", "RH_foot"),
+                 min_base_height=0.25)  # stands at 0.60, base box 0.10 m below its centre
 ROBOTS = {"vbot": VBOT, "anymal_c": ANYMAL_C}
 
 
@@ -108,7 +116,16 @@ class Navigation:
     heading_tolerance: float = 0.3  # rad, for the stop-ready flag and bonus
     max_tilt: float = math.radians(75.0)
     reset_joint_noise: float = 0.05
+    collision: str = "feet"  # feet (flat ground only) | full: base and knees collide too
+    mjx_solver: SolverOptions = LEAN_SOLVER
     reward_scales: dict[str, float] = field(default_factory=default_reward_scales)
+
+    def __post_init__(self):
+        legged.check_collision(self.collision)
+        if self.course != "flat" and self.collision != "full":
+            raise ValueError(f"{self.name}: collision must be 'full' on a course (its "
+                             f"walls and obstacles must stop the base), got "
+                             f"{self.collision!r}")
 
     @property
     def spec(self) -> Robot:
@@ -125,12 +142,14 @@ class Navigation:
 
     @property
     def contact_pairs(self) -> tuple[tuple[str, str], ...]:
-        return (("floor", "base"),)
+        feet = tuple(("floor", foot) for foot in self.spec.feet)
+        return feet + (("floor", "base"),) if self.collision == "full" else feet
 
     def mjcf(self) -> str:
         track = self.track
         if track is None:
-            return legged.scene_xml(ASSETS / self.spec.xml)
+            return legged.scene_xml(ASSETS / self.spec.xml, colliding=(
+                self.spec.feet if self.collision == "feet" else None))
         return legged.scene_xml(ASSETS / self.spec.xml, track.ground, track.ground_pos,
                                 track.geoms())
 
@@ -245,7 +264,11 @@ class Navigation:
         torques = legged.pd_torques(view, self.ctrl(action, info), self.spec.kp,
                                     self.spec.kd, self.spec.torque_limits)
         speed2 = jnp.sum(lin_vel[:, :2] ** 2, -1) + gyro[:, 2] ** 2
-        fell = (view.contacts[:, 0] > 0.5) | legged.tilted(gravity, self.max_tilt)
+        if self.collision == "full":
+            down = view.contacts[:, 4] > 0.5  # the base touches the ground
+        else:  # flat ground at height 0
+            down = legged.base_low(view, jnp.zeros_like(xy[:, 0]), self.spec.min_base_height)
+        fell = down | legged.tilted(gravity, self.max_tilt)
         exploded = jnp.abs(legged.joint_velocities(view)).max(-1) > self.spec.max_joint_vel
         track = self.track
         outside = (jnp.zeros_like(fell) if track is None else ~track.inside(xy))

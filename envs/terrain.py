@@ -51,12 +51,21 @@ class Heightfield:
         xy = jnp.stack([x, y], -1) + jnp.asarray(self.spawn_offset) + jitter
         return xy, jnp.asarray(self.spawn_heights, jnp.float32)[level, variant]
 
+    def _cell(self, xp, x, y):
+        """(row, col) of the nearest sample to (x, y), with numpy or jax.numpy as xp."""
+        rx, ry = self.half_size
+        col = xp.clip(xp.rint((x + rx) / self.cell).astype(int), 0, self.heights.shape[1] - 1)
+        row = xp.clip(xp.rint((y + ry) / self.cell).astype(int), 0, self.heights.shape[0] - 1)
+        return row, col
+
     def height_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Nearest-sample height (numpy), for tests and spawn tables."""
-        rx, ry = self.half_size
-        col = np.clip(np.rint((x + rx) / self.cell).astype(int), 0, self.heights.shape[1] - 1)
-        row = np.clip(np.rint((y + ry) / self.cell).astype(int), 0, self.heights.shape[0] - 1)
-        return self.heights[row, col]
+        return self.heights[self._cell(np, x, y)]
+
+    def ground(self, xy: jax.Array) -> jax.Array:
+        """Nearest-sample height [N] (jax) under the points xy [N, 2]."""
+        row, col = self._cell(jnp, xy[:, 0], xy[:, 1])
+        return jnp.asarray(self.heights, jnp.float32)[row, col]
 
     def mjcf_asset(self, name: str) -> ET.Element:
         rx, ry = self.half_size

@@ -53,6 +53,9 @@ class RunInfo:
     action_size: int
     processes: int = 1  # JAX processes that trained it (several: no checkpoints)
     task_changes: dict = dataclasses.field(default_factory=dict)  # --task-set fields
+    # what the backend ran with (timestep, substeps, solver settings): a record only,
+    # rebuilt from the task when the run is resumed
+    physics_options: dict = dataclasses.field(default_factory=dict)
 
     def network_layout(self) -> dict:
         cfg = self.ppo
@@ -69,7 +72,8 @@ class RunInfo:
                            "ppo": dataclasses.asdict(self.ppo),
                            "network": self.network_layout(),
                            "processes": self.processes,
-                           "task_changes": self.task_changes}, indent=2)
+                           "task_changes": self.task_changes,
+                           "physics_options": self.physics_options}, indent=2)
 
 
 def write_run_info(run_dir: Path, info: RunInfo) -> None:
@@ -93,7 +97,8 @@ def read_run_info(run_dir: str | Path) -> RunInfo:
         return RunInfo(env=raw["env"], physics=raw["physics"], ppo=PPOConfig(**ppo),
                        obs_size=int(net["obs_size"]), action_size=int(net["action_size"]),
                        processes=int(raw.get("processes", 1)),
-                       task_changes=dict(raw.get("task_changes", {})))
+                       task_changes=dict(raw.get("task_changes", {})),
+                       physics_options=dict(raw.get("physics_options", {})))
     except (ValueError, KeyError, TypeError) as error:
         raise CheckpointError(f"{path} is corrupt: {_one_line(error)}") from None
 

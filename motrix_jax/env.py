@@ -51,12 +51,53 @@ class Randomization:
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class SolverOptions:
+    """MuJoCo constraint-solver settings (`mjOption`) for the MJX backend, applied where
+    the MJX model is built; MotrixSim keeps its own solver. The defaults are MuJoCo's.
+    Under `vmap`, MJX's solver loop runs until the slowest world converges and its line
+    search runs all `ls_iterations` in every world, so each iteration costs every world."""
+
+    solver: str = "newton"  # newton | cg
+    iterations: int = 100  # solver iterations (1: one Newton step, warm-started)
+    ls_iterations: int = 50  # line-search iterations
+    tolerance: float = 1e-8  # solver early-exit tolerance
+    eulerdamp: bool = True  # implicit joint damping in the Euler integrator
+    cone: str = "pyramidal"  # friction cone: pyramidal | elliptic
+
+    def __post_init__(self):
+        if self.solver not in ("newton", "cg"):
+            raise ValueError(f"solver must be newton or cg, got {self.solver!r}")
+        if self.cone not in ("pyramidal", "elliptic"):
+            raise ValueError(f"cone must be pyramidal or elliptic, got {self.cone!r}")
+        if self.iterations < 1 or self.ls_iterations < 1:
+            raise ValueError(f"iterations and ls_iterations must be >= 1, got "
+                             f"{self.iterations} and {self.ls_iterations}")
+        if not self.tolerance >= 0.0:
+            raise ValueError(f"tolerance must be >= 0, got {self.tolerance}")
+
+
+# MuJoCo Playground's Go1 settings: one warm-started Newton step, a 5-step line search.
+# On go1_flat they keep MJX's standing height within 1 cm of MotrixSim and the feet
+# touching down at the same control step (tests/test_go1.py); README Performance.
+LEAN_SOLVER = SolverOptions(iterations=1, ls_iterations=5, eulerdamp=False)
+
+
+def substeps(sim_dt: float, ctrl_dt: float) -> int:
+    """Physics steps per control step; ValueError unless ctrl_dt is a whole multiple."""
+    n = round(ctrl_dt / sim_dt)
+    if n < 1 or abs(n * sim_dt - ctrl_dt) > 1e-9:
+        raise ValueError(f"ctrl_dt={ctrl_dt} is not a whole multiple of sim_dt={sim_dt}")
+    return n
+
+
 class Physics(Protocol):
     """A physics backend: batched, functional from JAX's point of view."""
 
     nq: int
     nv: int
     nu: int
+    options: dict  # the settings that ran (timestep, substeps, solver): for config.json
 
     def reset(self, qpos: jax.Array, qvel: jax.Array) -> PhysicsView:
         """Put every world in the given state; [N, nq], [N, nv]."""

@@ -191,7 +191,7 @@ def prepare_new(args: argparse.Namespace):
 
     info = RunInfo(env=name, physics=physics, ppo=cfg, obs_size=env.obs_size,
                    action_size=env.action_size, processes=jax.process_count(),
-                   task_changes=task_changes)
+                   task_changes=task_changes, physics_options=env.physics.options)
     if jax.process_index() != 0:  # the other processes write nothing
         return env, info, None
     run_dir = make_run_dir(args.run_root, name)

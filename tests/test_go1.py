@@ -1,5 +1,6 @@
 """Go1: physics sanity in MotrixSim, terrain generation, reward terms on hand-built states."""
 
+import dataclasses
 import math
 
 import chex
@@ -37,8 +38,8 @@ def test_holding_default_pose_stands_for_two_seconds():
     chex.assert_tree_all_finite(traj.physics)
     assert float(jnp.abs(traj.physics.qvel).max()) < 10.0  # the drop does not explode
     assert float(jnp.abs(traj.physics.qvel[-1]).max()) < 0.1  # and it comes to rest
-    # all four feet on the ground, trunk clear of it
-    np.testing.assert_array_equal(traj.physics.contacts[-1], np.tile([1, 1, 1, 1, 0], (8, 1)))
+    # all four feet on the ground (only they collide)
+    np.testing.assert_array_equal(traj.physics.contacts[-1], np.ones((8, 4)))
 
 
 def test_random_actions_stay_finite_and_flags_are_exclusive():
@@ -97,10 +98,10 @@ def test_terrain_geometry_matches_simulation():
 
 
 def view_for(lin_vel=(0.0, 0.0, 0.0), gyro=(0.0, 0.0, 0.0), tilt=0.0, contacts=(1, 1, 1, 1, 0),
-             joints=go1.DEFAULT_POSE):
-    """A one-env PhysicsView with the trunk pitched by `tilt` rad."""
+             joints=go1.DEFAULT_POSE, height=0.28):
+    """A one-env PhysicsView with the trunk `height` m up, pitched by `tilt` rad."""
     quat = [0.0, math.sin(tilt / 2), 0.0, math.cos(tilt / 2)]
-    qpos = jnp.array([[0.0, 0.0, 0.28, *quat, *joints]])
+    qpos = jnp.array([[0.0, 0.0, height, *quat, *joints]])
     # world-frame linear velocity: rotate the body-frame value by the pitch
     c, s = math.cos(tilt), math.sin(tilt)
     vx, vy, vz = lin_vel
@@ -165,8 +166,17 @@ def test_feet_air_time_rewards_long_swings_at_touchdown():
 
 def test_failure_and_reward_clipping():
     task = envs.make_task("go1_flat")
-    _, failed, _ = evaluate(task, view_for(contacts=(1, 1, 1, 1, 1)))
+    assert task.collision == "feet" and len(task.contact_pairs) == 4
+    _, failed, _ = evaluate(task, view_for(height=task.min_base_height - 0.01))
+    assert bool(failed[0])  # feet collisions only: a trunk this low counts as down
+    _, failed, _ = evaluate(task, view_for(height=task.min_base_height + 0.01))
+    assert not bool(failed[0])
+    full = dataclasses.replace(task, collision="full")
+    assert full.contact_pairs[4] == ("floor", "trunk")
+    _, failed, _ = evaluate(full, view_for(contacts=(1, 1, 1, 1, 1)))
     assert bool(failed[0])  # trunk on the ground
+    _, failed, _ = evaluate(full, view_for(height=0.1))
+    assert not bool(failed[0])  # with full collisions only the contact counts
     _, failed, _ = evaluate(task, view_for(tilt=task.max_tilt + 0.1))
     assert bool(failed[0])
     _, failed, _ = evaluate(task, view_for(tilt=task.max_tilt - 0.1))

@@ -58,7 +58,9 @@ def check_two_seconds_half_standing(env):
     spawn = env.task.spec.spawn_height
     assert (height - ground > 0.7 * spawn).all() and (height - ground < spawn).all()
     assert float(jnp.abs(traj.physics.qvel[-1, standing]).max()) < 0.5  # at rest
-    np.testing.assert_array_equal(traj.physics.contacts[-1, standing], 0.0)  # base clear
+    np.testing.assert_array_equal(traj.physics.contacts[-1, standing, :4], 1.0)  # feet down
+    if env.task.collision == "full":
+        np.testing.assert_array_equal(traj.physics.contacts[-1, standing, 4], 0.0)  # base clear
 
 
 def test_same_key_same_trajectory():
@@ -106,18 +108,19 @@ def test_courses_are_deterministic_per_seed(section):
 
 
 def view_for(xy=(0.0, 0.0), yaw=0.0, lin_vel=(0.0, 0.0, 0.0), gyro=(0.0, 0.0, 0.0), pitch=0.0,
-             base_contact=0.0, joint_vel=0.0):
-    """A one-env PhysicsView of VBot at xy with heading yaw (rad), pitched by `pitch`;
-    lin_vel is in the body frame."""
+             base_contact=0.0, joint_vel=0.0, height=0.24):
+    """A one-env PhysicsView of VBot at xy with heading yaw (rad), pitched by `pitch`,
+    the base `height` m up; lin_vel is in the body frame. Contact flags: the four feet
+    down, the base (collision="full") as given."""
     half_y, half_p = yaw / 2, pitch / 2
     # yaw then pitch (body frame): q = q_yaw * q_pitch, xyzw
     quat = [-math.sin(half_y) * math.sin(half_p), math.cos(half_y) * math.sin(half_p),
             math.sin(half_y) * math.cos(half_p), math.cos(half_y) * math.cos(half_p)]
-    qpos = jnp.array([[*xy, 0.24, *quat, *navigation.VBOT.default_pose]])
+    qpos = jnp.array([[*xy, height, *quat, *navigation.VBOT.default_pose]])
     c, s = math.cos(yaw), math.sin(yaw)
     vx, vy, vz = lin_vel  # (pitch 0 in the tests that move)
     qvel = jnp.array([[c * vx - s * vy, s * vx + c * vy, vz, *gyro] + [joint_vel] * 12])
-    return PhysicsView(qpos=qpos, qvel=qvel, contacts=jnp.array([[base_contact]]),
+    return PhysicsView(qpos=qpos, qvel=qvel, contacts=jnp.array([[1.0] * 4 + [base_contact]]),
                        tick=jnp.zeros((), jnp.int32))
 
 
@@ -199,8 +202,15 @@ def test_checkpoints_advance_the_waypoint_once():
 
 def test_falls_and_exploding_joints_terminate():
     task = envs.make_task("vbot_navigation_flat")
+    assert task.collision == "feet" and len(task.contact_pairs) == 4
     info = info_for(task, [(3.0, 0.0)])
-    terms, failed, _ = evaluate(task, view_for(base_contact=1.0), info)
+    terms, failed, _ = evaluate(task, view_for(height=0.09), info)
+    assert bool(failed[0]) and float(terms["termination"][0]) == 1.0  # base this low: down
+    _, failed, _ = evaluate(task, view_for(height=0.11), info)
+    assert not bool(failed[0])
+    course = envs.make_task("vbot_navigation_section011")
+    assert course.collision == "full" and course.contact_pairs[4] == ("floor", "base")
+    terms, failed, _ = evaluate(course, view_for(base_contact=1.0), info_for(course, [(3.0, 0.0)]))
     assert bool(failed[0]) and float(terms["termination"][0]) == 1.0
     assert float(task.reward(terms, failed)[0]) < 0
     _, failed, _ = evaluate(task, view_for(pitch=math.radians(80)), info)

@@ -19,6 +19,7 @@ is identical and a step costs one forward pass, not two. `reset` runs
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 # Without this, XLA's CPU scheduler deadlocked `jit(vmap(mjx.step))` at batch >= 64 on
@@ -33,16 +34,39 @@ import mujoco
 import numpy as np
 from mujoco import mjx
 
-from motrix_jax.env import PhysicsView
+from motrix_jax.env import PhysicsView, SolverOptions, substeps
 
 
-def load_model(mjcf: str, sim_dt: float) -> mujoco.MjModel:
-    """The MuJoCo model of `mjcf` with timestep `sim_dt`, ready for `mjx.put_model`."""
+def load_model(mjcf: str, sim_dt: float, solver: SolverOptions | None = None) -> mujoco.MjModel:
+    """The MuJoCo model of `mjcf` with timestep `sim_dt` and the solver settings `solver`
+    (None: the MJCF's own), ready for `mjx.put_model`."""
     model = mujoco.MjModel.from_xml_string(mjcf)
     model.opt.timestep = sim_dt
     # MJX does not implement energy computation; put_model refuses it.
     model.opt.enableflags &= ~int(mujoco.mjtEnableBit.mjENBL_ENERGY)
+    if solver is not None:
+        opt = model.opt
+        opt.solver = {"cg": mujoco.mjtSolver.mjSOL_CG,
+                      "newton": mujoco.mjtSolver.mjSOL_NEWTON}[solver.solver]
+        opt.iterations, opt.ls_iterations = solver.iterations, solver.ls_iterations
+        opt.tolerance = solver.tolerance
+        opt.cone = {"pyramidal": mujoco.mjtCone.mjCONE_PYRAMIDAL,
+                    "elliptic": mujoco.mjtCone.mjCONE_ELLIPTIC}[solver.cone]
+        eulerdamp = int(mujoco.mjtDisableBit.mjDSBL_EULERDAMP)
+        opt.disableflags = (opt.disableflags & ~eulerdamp) | (0 if solver.eulerdamp
+                                                               else eulerdamp)
     return model
+
+
+def solver_in_force(model: mujoco.MjModel) -> SolverOptions:
+    """The solver settings `model` carries, read back from its `mjOption`."""
+    opt = model.opt
+    return SolverOptions(
+        solver="cg" if opt.solver == mujoco.mjtSolver.mjSOL_CG else "newton",
+        iterations=int(opt.iterations), ls_iterations=int(opt.ls_iterations),
+        tolerance=float(opt.tolerance),
+        eulerdamp=not opt.disableflags & int(mujoco.mjtDisableBit.mjDSBL_EULERDAMP),
+        cone="elliptic" if opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC else "pyramidal")
 
 
 def quaternion_permutation(model: mujoco.MjModel) -> np.ndarray:
@@ -86,11 +110,10 @@ class MjxPhysics:
     name = "mjx"
 
     def __init__(self, mjcf: str, sim_dt: float, ctrl_dt: float,
-                 contact_pairs: tuple[tuple[str, str], ...] = ()):
-        self.substeps = round(ctrl_dt / sim_dt)
-        if self.substeps < 1 or abs(self.substeps * sim_dt - ctrl_dt) > 1e-9:
-            raise ValueError(f"ctrl_dt={ctrl_dt} is not a whole multiple of sim_dt={sim_dt}")
-        self.mj_model = load_model(mjcf, sim_dt)
+                 contact_pairs: tuple[tuple[str, str], ...] = (),
+                 solver: SolverOptions | None = None):
+        self.substeps = substeps(sim_dt, ctrl_dt)
+        self.mj_model = load_model(mjcf, sim_dt, solver)
         # this process's first device: with jax.distributed, jax.devices()[0] (MJX's
         # default) may belong to another process
         device = jax.local_devices()[0]
@@ -100,6 +123,12 @@ class MjxPhysics:
         self.to_task = np.argsort(self.to_mujoco)
         self.pairs = geom_pair_ids(self.mj_model, contact_pairs)
         self.data0 = mjx.make_data(self.model, device=device)  # one world, all defaults
+        # MJX allocates every candidate contact, touching or not, and its constraint rows
+        impl = self.data0._impl
+        self.options = {"timestep": sim_dt, "substeps": self.substeps,
+                        **dataclasses.asdict(solver_in_force(self.mj_model)),
+                        "contacts": int(impl.contact.dist.shape[0]),
+                        "constraint_rows": int(impl.efc_J.shape[0])}
 
     def _fresh(self, qpos: jax.Array, qvel: jax.Array) -> mjx.Data:
         """A new world at task-layout qpos [nq], qvel [nv] (no forward pass)."""

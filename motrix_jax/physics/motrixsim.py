@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from motrix_jax.env import PhysicsView, Randomization
+from motrix_jax.env import PhysicsView, Randomization, substeps
 
 os.environ.setdefault("RUST_LOG", "error")  # silence MotrixSim's loader warnings
 
@@ -167,11 +167,13 @@ class MotrixSimPhysics:
     def __init__(self, mjcf: str, sim_dt: float, ctrl_dt: float,
                  contact_pairs: tuple[tuple[str, str], ...] = (),
                  randomization: Randomization | None = None):
-        substeps = round(ctrl_dt / sim_dt)
-        if substeps < 1 or abs(substeps * sim_dt - ctrl_dt) > 1e-9:
-            raise ValueError(f"ctrl_dt={ctrl_dt} is not a whole multiple of sim_dt={sim_dt}")
-        self.host = HostWorlds(mjcf, sim_dt, substeps, contact_pairs, randomization)
+        self.host = HostWorlds(mjcf, sim_dt, substeps(sim_dt, ctrl_dt), contact_pairs,
+                               randomization)
         self.nq, self.nv, self.nu = self.host.nq, self.host.nv, self.host.nu
+        opt = self.host.model.options  # MotrixSim's own solver, not MJX's SolverOptions
+        self.options = {"timestep": sim_dt, "substeps": self.host.substeps,
+                        "max_iterations": int(opt.max_iterations),
+                        "solver_tolerance": float(opt.solver_tolerance)}
 
     def _shapes(self, batch: tuple[int, ...]):
         return (jax.ShapeDtypeStruct((*batch, self.nq), jnp.float32),
