@@ -54,6 +54,9 @@ def test_short_run_writes_config_and_metrics(tmp_path):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["env"] == "cartpole" and config["ppo"]["num_envs"] == 64
     assert config["ppo"]["mini_batches"] == 8
+    # what the backend ran with: cartpole's 10 ms control step is one MotrixSim substep
+    assert config["physics_options"]["substeps"] == 1
+    assert config["physics_options"]["timestep"] == 0.01
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 3  # 6144 / (64 * 32)
     last = json.loads(lines[-1])
