@@ -42,6 +42,24 @@ def motrixsim_physics(env, steps: int) -> float:
     return n * steps / (time.perf_counter() - start)
 
 
+def mujoco_physics(env, steps: int) -> float:
+    """MuJoCo's C engine alone through its host (`MujocoWorlds.step`: controls in, one
+    `mujoco.rollout` over every world's substeps, qpos/qvel/contacts out; no JAX, no
+    resets), with the same N(0, 0.5^2) actions as `motrixsim_physics`."""
+    host = env.physics.host
+    n = env.num_envs
+    qpos, qvel, info = env.task.reset(jax.random.PRNGKey(0), n, env.task.initial_info(n))
+    qpos, qvel = np.asarray(qpos), np.asarray(qvel)
+    host.reset(qpos, qvel)
+    actions = 0.5 * jax.random.normal(jax.random.PRNGKey(0), (steps, n, env.action_size))
+    ctrl = np.asarray(jax.vmap(lambda a: env.task.ctrl(a, info))(actions), np.float32)
+    no_reset = np.zeros(n, bool)
+    start = time.perf_counter()
+    for t in range(steps):
+        host.step(t, ctrl[t], no_reset, qpos, qvel)
+    return n * steps / (time.perf_counter() - start)
+
+
 def env_random_actions(env, steps: int) -> float:
     """Our env (task + physics; for MotrixSim through the callback) under
     `jax.jit(lax.scan)` with N(0, 0.5^2) actions and automatic resets."""

@@ -4,14 +4,16 @@
         [--backends motrixsim mjx] [--steps 100] [--out benchmarks/results/physics_go1_flat]
     python benchmarks/physics.py --env go1_flat go1_rough go1_stairs --num-envs 2048
     python benchmarks/physics.py --env go1_flat --backends mjx --num-envs 64 256 \
-        --variant "full, MuJoCo solver=collision=full,mjx_solver.iterations=100,\
-mjx_solver.ls_iterations=50,mjx_solver.eulerdamp=true" --variant "lean="
+        --variant "full, MuJoCo solver=collision=full,mujoco_solver.iterations=100,\
+mujoco_solver.ls_iterations=50,mujoco_solver.eulerdamp=true" --variant "lean="
 
 For each env, variant (a set of `--task-set` changes, e.g. the contact model or the
 MJX solver settings; compared side by side in one run) and batch size:
 - motrixsim: MotrixSim's host loop alone (set controls, `step_n`, read qpos/qvel; no JAX),
 - motrixsim_env: our env on MotrixSim with random actions under `jax.jit(lax.scan)`: task
   code, resets and one `pure_callback` per control step (shows what the callback costs),
+- mujoco: MuJoCo's C engine alone through its host (one `mujoco.rollout` per control
+  step, on every core), and mujoco_env: our env on it, through the callback,
 - mjx: `MjxPhysics.step` alone under jit (no task code), and mjx_env: our env on MJX;
   with MJX, the per-world contacts and constraint rows MJX allocates and the
   microseconds one physics substep of the whole batch takes (from the mjx column).
@@ -33,6 +35,7 @@ from common import (
     env_random_actions,
     mjx_physics,
     motrixsim_physics,
+    mujoco_physics,
     print_table,
     run_info,
     save_json,
@@ -45,6 +48,8 @@ MEASURES = {  # column: (backend, function)
     "motrixsim_env": ("motrixsim", env_random_actions),
     "mjx": ("mjx", mjx_physics),
     "mjx_env": ("mjx", env_random_actions),
+    "mujoco": ("mujoco", mujoco_physics),
+    "mujoco_env": ("mujoco", env_random_actions),
 }
 
 
@@ -79,7 +84,7 @@ def main() -> None:
     parser.add_argument("--env", nargs="+", default=["go1_flat"])
     parser.add_argument("--num-envs", type=int, nargs="+", default=[1024, 2048, 4096])
     parser.add_argument("--backends", nargs="+", default=["motrixsim"],
-                        choices=["motrixsim", "mjx"])
+                        choices=["motrixsim", "mjx", "mujoco"])
     parser.add_argument("--steps", type=int, default=100, help="control steps timed")
     parser.add_argument("--task-set", action="append", default=[], metavar="FIELD=VALUE",
                         help="task field for every variant (repeatable)")

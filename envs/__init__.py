@@ -191,7 +191,7 @@ REGISTRY: dict[str, EnvSpec] = {
     ]
 }
 ALIASES = {alias: spec.name for spec in REGISTRY.values() for alias in spec.aliases}
-PHYSICS = ("auto", "motrixsim", "mjx")
+PHYSICS = ("auto", "motrixsim", "mjx", "mujoco")
 
 
 class UnknownEnvError(ValueError):
@@ -240,26 +240,30 @@ def make(name: str, num_envs: int, physics: str = "motrixsim",
     task = with_task_changes(make_task(name), task_changes or {})
     physics, _ = choose_physics(physics)
     randomization = getattr(task, "randomization", None)
+    solver = getattr(task, "mujoco_solver", None)
+    args = (task.mjcf(), task.sim_dt, task.ctrl_dt, task.contact_pairs)
     if physics == "mjx":
         if randomization is not None:
-            raise ValueError("domain randomisation is implemented for the MotrixSim "
-                             "backend only; use --physics motrixsim")
+            raise ValueError("domain randomisation is implemented for the host backends "
+                             "only; use --physics motrixsim or --physics mujoco")
         from motrix_jax.physics.mjx import MjxPhysics
 
-        backend = MjxPhysics(task.mjcf(), task.sim_dt, task.ctrl_dt, task.contact_pairs,
-                             getattr(task, "mjx_solver", None))
+        backend = MjxPhysics(*args, solver)
+    elif physics == "mujoco":
+        from motrix_jax.physics.mujoco import MujocoPhysics
+
+        backend = MujocoPhysics(*args, randomization, solver)
     else:
         from motrix_jax.physics.motrixsim import MotrixSimPhysics
 
-        backend = MotrixSimPhysics(task.mjcf(), task.sim_dt, task.ctrl_dt, task.contact_pairs,
-                                   randomization)
+        backend = MotrixSimPhysics(*args, randomization)
     return Env(task, backend, num_envs)
 
 
 def parse_task_changes(name: str, assignments: list[str]) -> dict:
     """`field=value` strings for the task of env `name`, typed like the field's default
     (bool, int, float, str); `field.sub=value` reaches a field of a dataclass-valued
-    field (e.g. `mjx_solver.iterations=4`). ValueError names a bad field or value."""
+    field (e.g. `mujoco_solver.iterations=4`). ValueError names a bad field or value."""
     task = make_task(name)
     changes = {}
     for item in assignments:

@@ -13,7 +13,8 @@ trunk tilts past `max_tilt`, and when it comes within `min_base_height` of the g
 under it (`collision="feet"`: only the four feet collide, as in MuJoCo Playground's
 Go1) or touches the ground (`collision="full"`: trunk and knees collide too, kept for
 go1_stairs, whose stair edges would otherwise pass through the shins); truncated
-after 20 s. MJX solves with `mjx_solver` (MotrixSim with its own solver).
+after 20 s. The MuJoCo engines (MJX, MuJoCo C) solve with `mujoco_solver`;
+MotrixSim with its own solver.
 
 Everything the task reads comes from qpos/qvel (free-joint quaternion xyzw, linear
 velocity in the world frame, angular velocity in the body frame) and contact flags,
@@ -90,7 +91,7 @@ class Go1:
     # full: trunk box and knee spheres collide too, trunk contact terminates
     collision: str = "feet"
     min_base_height: float = 0.12  # m above the ground (feet collision); stands at 0.27
-    mjx_solver: SolverOptions = LEAN_SOLVER
+    mujoco_solver: SolverOptions = LEAN_SOLVER
     feet_air_time_target: float = 0.5  # s, legged-gym style touchdown bonus threshold
     reset_joint_noise: float = 0.05
     spawn_height: float = 0.4  # m above the ground under the spawn point

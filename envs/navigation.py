@@ -26,7 +26,8 @@ degrees; the base on the ground, or with `collision="feet"`, the flat-ground def
 where only the feet collide, the base lower than the robot's `min_base_height`), joint
 velocities past `max_joint_vel`, or leaving the course; truncated at the episode length.
 Courses keep `collision="full"` (base and knees collide): their walls, bridge and balls
-must stop the robot. MJX solves with `mjx_solver` (MotrixSim with its own solver).
+must stop the robot. The MuJoCo engines (MJX, MuJoCo C) solve with `mujoco_solver`;
+MotrixSim with its own solver.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class Navigation:
     max_tilt: float = math.radians(75.0)
     reset_joint_noise: float = 0.05
     collision: str = "feet"  # feet (flat ground only) | full: base and knees collide too
-    mjx_solver: SolverOptions = LEAN_SOLVER
+    mujoco_solver: SolverOptions = LEAN_SOLVER
     reward_scales: dict[str, float] = field(default_factory=default_reward_scales)
 
     def __post_init__(self):

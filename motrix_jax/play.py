@@ -89,14 +89,9 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
 def mujoco_qpos(model, qpos: np.ndarray) -> np.ndarray:
     """MotrixSim dof positions [..., nq] in MuJoCo's layout: free-joint quaternions
     go from MotrixSim's xyzw to MuJoCo's wxyz; everything else is the same order."""
-    import mujoco
+    from motrix_jax.physics.mujoco import quaternion_permutation
 
-    qpos = np.array(qpos, np.float64)
-    for joint in range(model.njnt):
-        if model.jnt_type[joint] == mujoco.mjtJoint.mjJNT_FREE:
-            q = model.jnt_qposadr[joint] + 3
-            qpos[..., q:q + 4] = qpos[..., [q + 3, q, q + 1, q + 2]]
-    return qpos
+    return np.asarray(qpos, np.float64)[..., quaternion_permutation(model)]
 
 
 def render(mjcf: str, qpos: np.ndarray, width: int = 512, height: int = 384) -> np.ndarray:

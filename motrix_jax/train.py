@@ -57,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "--task-set domain_randomization=true")
     parser.add_argument("--physics",
                         help="auto (mjx on a GPU/TPU, motrixsim on CPU; the default), "
-                             "motrixsim or mjx")
+                             "motrixsim, mjx or mujoco (MuJoCo's C engine on the host)")
     parser.add_argument("--run-root", default="runs", type=Path,
                         help="runs are written to RUN_ROOT/<env>/<timestamp>/")
     parser.add_argument("--keep-checkpoints", type=int, default=3, metavar="K",

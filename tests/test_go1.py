@@ -262,7 +262,7 @@ def test_domain_randomization_draws_per_world_parameters():
 def test_task_changes_are_checked():
     with pytest.raises(ValueError, match="did you mean 'domain_randomization'"):
         envs.make("go1_flat", 2, task_changes={"domain_randomisation": True})
-    with pytest.raises(ValueError, match="MotrixSim backend only"):
+    with pytest.raises(ValueError, match="host backends only"):
         envs.make("go1_flat", 2, physics="mjx", task_changes={"domain_randomization": True})
 
 

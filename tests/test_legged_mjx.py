@@ -53,7 +53,7 @@ def standing(runs):
 
 @pytest.mark.parametrize("name", ["go1_flat", "go1_rough", "go1_stairs",
                                   "vbot_navigation_flat", "anymal_c_navigation_flat"])
-def test_mjx_solver_options_in_force_are_the_lean_ones(name):
+def test_mujoco_solver_options_in_force_are_the_lean_ones(name):
     physics = envs.make(name, N, physics="mjx").physics
     assert solver_in_force(physics.mj_model) == LEAN_SOLVER
     assert physics.model.opt.iterations == 1 and physics.model.opt.ls_iterations == 5
@@ -69,13 +69,13 @@ def test_lean_contacts_allocate_four_foot_contacts_per_world():
     full = envs.make("go1_flat", N, physics="mjx", task_changes={"collision": "full"})
     assert (full.physics.options["contacts"], full.physics.options["constraint_rows"]) == (12, 72)
     # a solver setting reaches the MJX model through --task-set's dotted fields
-    changes = envs.parse_task_changes("go1_flat", ["mjx_solver.iterations=4"])
+    changes = envs.parse_task_changes("go1_flat", ["mujoco_solver.iterations=4"])
     four = envs.make("go1_flat", N, physics="mjx", task_changes=changes).physics
     assert four.mj_model.opt.iterations == 4 and four.mj_model.opt.ls_iterations == 5
     with pytest.raises(ValueError, match="iterations"):
-        envs.parse_task_changes("go1_flat", ["mjx_solver.iterations=0"])
+        envs.parse_task_changes("go1_flat", ["mujoco_solver.iterations=0"])
     with pytest.raises(ValueError, match="did you mean 'iterations'"):
-        envs.parse_task_changes("go1_flat", ["mjx_solver.iteration=4"])
+        envs.parse_task_changes("go1_flat", ["mujoco_solver.iteration=4"])
 
 
 def test_solver_options_apply_to_any_model():

@@ -30,66 +30,16 @@ if "xla_cpu_enable_concurrency_optimized_scheduler" not in os.environ.get("XLA_F
 
 import jax
 import jax.numpy as jnp
-import mujoco
 import numpy as np
 from mujoco import mjx
 
 from motrix_jax.env import PhysicsView, SolverOptions, substeps
-
-
-def load_model(mjcf: str, sim_dt: float, solver: SolverOptions | None = None) -> mujoco.MjModel:
-    """The MuJoCo model of `mjcf` with timestep `sim_dt` and the solver settings `solver`
-    (None: the MJCF's own), ready for `mjx.put_model`."""
-    model = mujoco.MjModel.from_xml_string(mjcf)
-    model.opt.timestep = sim_dt
-    # MJX does not implement energy computation; put_model refuses it.
-    model.opt.enableflags &= ~int(mujoco.mjtEnableBit.mjENBL_ENERGY)
-    if solver is not None:
-        opt = model.opt
-        opt.solver = {"cg": mujoco.mjtSolver.mjSOL_CG,
-                      "newton": mujoco.mjtSolver.mjSOL_NEWTON}[solver.solver]
-        opt.iterations, opt.ls_iterations = solver.iterations, solver.ls_iterations
-        opt.tolerance = solver.tolerance
-        opt.cone = {"pyramidal": mujoco.mjtCone.mjCONE_PYRAMIDAL,
-                    "elliptic": mujoco.mjtCone.mjCONE_ELLIPTIC}[solver.cone]
-        eulerdamp = int(mujoco.mjtDisableBit.mjDSBL_EULERDAMP)
-        opt.disableflags = (opt.disableflags & ~eulerdamp) | (0 if solver.eulerdamp
-                                                               else eulerdamp)
-    return model
-
-
-def solver_in_force(model: mujoco.MjModel) -> SolverOptions:
-    """The solver settings `model` carries, read back from its `mjOption`."""
-    opt = model.opt
-    return SolverOptions(
-        solver="cg" if opt.solver == mujoco.mjtSolver.mjSOL_CG else "newton",
-        iterations=int(opt.iterations), ls_iterations=int(opt.ls_iterations),
-        tolerance=float(opt.tolerance),
-        eulerdamp=not opt.disableflags & int(mujoco.mjtDisableBit.mjDSBL_EULERDAMP),
-        cone="elliptic" if opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC else "pyramidal")
-
-
-def quaternion_permutation(model: mujoco.MjModel) -> np.ndarray:
-    """Index array p with mujoco_qpos = task_qpos[..., p]: each free joint's quaternion
-    goes from MotrixSim's x, y, z, w to MuJoCo's w, x, y, z."""
-    perm = np.arange(model.nq)
-    for joint in np.flatnonzero(model.jnt_type == mujoco.mjtJoint.mjJNT_FREE):
-        quat = model.jnt_qposadr[joint] + 3
-        perm[quat:quat + 4] = [quat + 3, quat, quat + 1, quat + 2]
-    return perm
-
-
-def geom_pair_ids(model: mujoco.MjModel, pairs: tuple[tuple[str, str], ...]) -> np.ndarray:
-    """Geom ids [P, 2] of named geom pairs; ValueError naming a geom the model lacks."""
-    names = [model.geom(i).name for i in range(model.ngeom)]
-    ids = []
-    for pair in pairs:
-        for name in pair:
-            if name not in names:
-                known = ", ".join(n for n in names if n)
-                raise ValueError(f"contact pair {pair}: no geom named {name!r}; geoms: {known}")
-        ids.append([names.index(pair[0]), names.index(pair[1])])
-    return np.asarray(ids, np.int32).reshape(len(pairs), 2)
+from motrix_jax.physics.mujoco import (
+    geom_pair_ids,
+    load_model,
+    quaternion_permutation,
+    solver_in_force,
+)
 
 
 def contact_flags(data: mjx.Data, pairs: jax.Array) -> jax.Array:

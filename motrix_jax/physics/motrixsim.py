@@ -1,32 +1,19 @@
 """MotrixSim physics on the host, reached from jitted code by one callback per control step.
 
-The host keeps a batch of worlds (`motrixsim.SceneData(model, [N])`). Each
-control step sends, for the whole batch: the tick returned by the previous
-call (so each call depends on the one before and cannot be dropped or reordered),
-the controls [N, nu], the reset mask [N] and the initial states of the worlds
-to reset. The host resets those worlds, sets the controls, runs the physics
-substeps with one `step_n` call and returns qpos, qvel and the contact flags
-of the geom pairs the task asked for, read by one compiled MotrixSim query.
-
-Why `jax.pure_callback` and not `io_callback`: both cost the same here
-(~0.25-0.3 ms fixed per call, measured inside `lax.scan` with 1024 worlds),
-but an ordered `io_callback` cannot be vmapped ("Cannot `vmap` ordered IO
-callback"), and training several seeds in one program needs `vmap`. With
-`vmap_method="broadcast_all"`, vmapped seeds become one host call over
-[S, N] worlds. A pure_callback is dropped when its result is unused (a reset
-whose observation nobody reads was dropped in a test), so the tick threads
-through every call, and the host raises if a step arrives twice or out of order.
+The host keeps a batch of worlds (`motrixsim.SceneData(model, [N])`); each control step
+(the protocol is in `host.py`) resets the masked worlds, sets the controls, runs the
+physics substeps with one `step_n` call and returns qpos, qvel and the contact flags of
+the geom pairs the task asked for, read by one compiled MotrixSim query.
 """
 
 from __future__ import annotations
 
 import os
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from motrix_jax.env import PhysicsView, Randomization, substeps
+from motrix_jax.env import Randomization, substeps
+from motrix_jax.physics.host import HostPhysics, TickedHost, flat
 
 os.environ.setdefault("RUST_LOG", "error")  # silence MotrixSim's loader warnings
 
@@ -34,8 +21,10 @@ import motrixsim
 from motrixsim import query
 
 
-class HostWorlds:
+class HostWorlds(TickedHost):
     """The host side: SceneData batches, created on first use per batch size."""
+
+    engine = "MotrixSim"
 
     def __init__(self, mjcf: str, sim_dt: float, substeps: int,
                  contact_pairs: tuple[tuple[str, str], ...] = (),
@@ -55,8 +44,6 @@ class HostWorlds:
         self.data: motrixsim.SceneData | None = None
         self.program = None
         self.overrides: list = []  # (setter, per-world values) re-applied after resets
-        self.expected_tick = 0
-        self.tick_log: list[int] | None = None  # set to [] to record ticks (tests)
 
     def _view(self, shape: tuple[int, ...]):
         out = self.program.execute(self.data)
@@ -64,9 +51,7 @@ class HostWorlds:
         qvel = out["qvel"].reshape(*shape, self.nv).copy()
         contacts = (out["contacts"].reshape(*shape, self.num_contacts).copy()
                     if self.num_contacts else np.zeros((*shape, 0), np.float32))
-        # one tick per vmapped program (all equal): shape = the leading batch axes
-        tick = np.full(shape[:-1], self.expected_tick, np.int32)
-        return qpos, qvel, contacts, tick
+        return qpos, qvel, contacts, self.ticks(shape)
 
     def reset(self, qpos: np.ndarray, qvel: np.ndarray):
         shape = qpos.shape[:-1]
@@ -77,13 +62,13 @@ class HostWorlds:
         self.program = self.query.allocate(self.data)
         self.overrides = ([] if self.randomization is None else
                           draw_overrides(self.model, self.data, self.randomization))
-        self.data.reset(self.model, dof_pos=_flat(qpos, self.nq), dof_vel=_flat(qvel, self.nv),
+        self.data.reset(self.model, dof_pos=flat(qpos, self.nq), dof_vel=flat(qvel, self.nv),
                         forward_kinematic=True)
         self._apply_overrides()
         self.expected_tick = 0
         return self._view(shape)
 
-    def restore(self, qpos: np.ndarray, qvel: np.ndarray, tick: int) -> None:
+    def restore(self, qpos: np.ndarray, qvel: np.ndarray, state, tick: int) -> None:
         """Put every world in the saved state [..., nq], [..., nv] and expect `tick` next:
         how a resumed run continues from a checkpoint's EnvState.
 
@@ -92,7 +77,8 @@ class HostWorlds:
         cached solver state (warm-start lambdas) that its API neither reads nor writes, so
         the first step after a restore starts the contact solver from a different guess.
         Measured on go1_flat standing: 2.5e-7 in qpos and 1.1e-5 in qvel after one step,
-        the solver's own tolerance; tests/test_checkpoint.py bounds it (slow test)."""
+        the solver's own tolerance; tests/test_checkpoint.py bounds it (slow test).
+        `state` is unused (None): qpos/qvel are all of the worlds' state there is."""
         self.reset(qpos, qvel)
         self.expected_tick = int(tick)
 
@@ -105,23 +91,15 @@ class HostWorlds:
         n = int(np.prod(shape))
         if self.data is None or self.data.shape != (n,):
             raise RuntimeError(f"MotrixSim host: step for {n} worlds before reset")
-        tick = int(np.asarray(tick).reshape(-1)[0])
-        if tick != self.expected_tick:
-            raise RuntimeError(
-                f"MotrixSim host: control step {tick} arrived, expected {self.expected_tick}. "
-                "The worlds live on the host, so each EnvState can be stepped once; "
-                "call env.reset to start again")
-        self.expected_tick += 1
-        if self.tick_log is not None:
-            self.tick_log.append(tick)
+        self.check_tick(tick)
         mask = np.asarray(reset_mask, bool).reshape(n)
         if mask.any():
-            q = _flat(reset_qpos, self.nq)[mask]
-            v = _flat(reset_qvel, self.nv)[mask]
+            q = flat(reset_qpos, self.nq)[mask]
+            v = flat(reset_qvel, self.nv)[mask]
             # No forward kinematics here: the step below recomputes it anyway.
             self.data[mask].reset(self.model, dof_pos=q, dof_vel=v)
             self._apply_overrides()
-        self.data.actuator_ctrls = _flat(ctrl, self.nu)
+        self.data.actuator_ctrls = flat(ctrl, self.nu)
         self.model.step_n(self.data, self.substeps)
         return self._view(shape)
 
@@ -155,11 +133,7 @@ def draw_overrides(model, data, spec: Randomization) -> list:
     return overrides
 
 
-def _flat(x, width: int) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(x, np.float32).reshape(-1, width))
-
-
-class MotrixSimPhysics:
+class MotrixSimPhysics(HostPhysics):
     """The `Physics` backend for MotrixSim: JAX functions over a HostWorlds."""
 
     name = "motrixsim"
@@ -167,34 +141,9 @@ class MotrixSimPhysics:
     def __init__(self, mjcf: str, sim_dt: float, ctrl_dt: float,
                  contact_pairs: tuple[tuple[str, str], ...] = (),
                  randomization: Randomization | None = None):
-        self.host = HostWorlds(mjcf, sim_dt, substeps(sim_dt, ctrl_dt), contact_pairs,
-                               randomization)
-        self.nq, self.nv, self.nu = self.host.nq, self.host.nv, self.host.nu
-        opt = self.host.model.options  # MotrixSim's own solver, not MJX's SolverOptions
-        self.options = {"timestep": sim_dt, "substeps": self.host.substeps,
-                        "max_iterations": int(opt.max_iterations),
-                        "solver_tolerance": float(opt.solver_tolerance)}
-
-    def _shapes(self, batch: tuple[int, ...]):
-        return (jax.ShapeDtypeStruct((*batch, self.nq), jnp.float32),
-                jax.ShapeDtypeStruct((*batch, self.nv), jnp.float32),
-                jax.ShapeDtypeStruct((*batch, self.host.num_contacts), jnp.float32),
-                jax.ShapeDtypeStruct((), jnp.int32))
-
-    def reset(self, qpos: jax.Array, qvel: jax.Array) -> PhysicsView:
-        qpos, qvel, contacts, tick = jax.pure_callback(
-            self.host.reset, self._shapes(qpos.shape[:-1]), qpos, qvel,
-            vmap_method="broadcast_all")
-        return PhysicsView(qpos=qpos, qvel=qvel, contacts=contacts, tick=tick)
-
-    def restore(self, view: PhysicsView) -> None:
-        """Make the host worlds match `view` (eager, outside jit), e.g. from a checkpoint."""
-        tick = np.asarray(view.tick).reshape(-1)
-        self.host.restore(np.asarray(view.qpos), np.asarray(view.qvel), int(tick[0]))
-
-    def step(self, view, ctrl, reset_mask, reset_qpos, reset_qvel) -> PhysicsView:
-        # Only the tick of `view` is sent: the host holds the worlds themselves.
-        qpos, qvel, contacts, tick = jax.pure_callback(
-            self.host.step, self._shapes(ctrl.shape[:-1]), view.tick, ctrl, reset_mask,
-            reset_qpos, reset_qvel, vmap_method="broadcast_all")
-        return PhysicsView(qpos=qpos, qvel=qvel, contacts=contacts, tick=tick)
+        host = HostWorlds(mjcf, sim_dt, substeps(sim_dt, ctrl_dt), contact_pairs,
+                          randomization)
+        opt = host.model.options  # MotrixSim's own solver, not MJX's SolverOptions
+        super().__init__(host, {"timestep": sim_dt, "substeps": host.substeps,
+                                "max_iterations": int(opt.max_iterations),
+                                "solver_tolerance": float(opt.solver_tolerance)})
