@@ -42,11 +42,14 @@ class Evaluation:
     term_sums: dict[str, np.ndarray]  # [episodes] per-episode sum of each scaled term
     qpos: np.ndarray  # [episode_length, video_envs, nq] physics after every step
     ctrl_dt: float
+    physics: str  # the backend the episodes ran on
 
 
 def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
-             seed: int = 0, video_envs: int = 0) -> Evaluation:
-    """Run `episodes` deterministic episodes of the run's policy (one per env)."""
+             seed: int = 0, video_envs: int = 0, physics: str | None = None) -> Evaluation:
+    """Run `episodes` deterministic episodes of the run's policy (one per env), on the
+    run's physics backend or on `physics` (any of envs.PHYSICS: a policy trained on one
+    engine evaluated on another)."""
     import jax
 
     from motrix_jax import envs
@@ -56,7 +59,7 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
     step = checkpointer.resolve(step)
     checkpointer.close()
     try:
-        env = envs.make(info.env, episodes, physics=info.physics,
+        env = envs.make(info.env, episodes, physics=physics or info.physics,
                         task_changes=info.task_changes)
     except ValueError as error:
         raise CheckpointError(f"{run_dir} is incompatible: {error}") from None
@@ -83,7 +86,7 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
     return Evaluation(
         step=step, returns=done_return[end, envs_], lengths=done_length[end, envs_],
         term_sums={k: (v * first_episode).sum(0) for k, v in terms.items()},
-        qpos=qpos, ctrl_dt=env.task.ctrl_dt)
+        qpos=qpos, ctrl_dt=env.task.ctrl_dt, physics=env.physics.name)
 
 
 def mujoco_qpos(model, qpos: np.ndarray) -> np.ndarray:
@@ -161,6 +164,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial states")
     parser.add_argument("--video", type=Path, help="write a video here (.mp4 or .gif)")
     parser.add_argument("--video-envs", type=int, default=1, help="envs shown side by side")
+    parser.add_argument("--physics", help="evaluate on this backend (motrixsim, mjx, mujoco; "
+                                          "default: the one the run trained on)")
     return parser.parse_args(argv)
 
 
@@ -172,14 +177,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.episodes < 1 or not 1 <= args.video_envs <= args.episodes:
             raise ValueError(f"need --episodes >= 1 and 1 <= --video-envs <= --episodes, got "
                              f"{args.episodes} and {args.video_envs}")
+        if args.physics:
+            from motrix_jax import envs
+
+            envs.choose_physics(args.physics)  # an unknown name: one line, exit 2
         step = args.step if args.step in (None, "best") else int(args.step)
         result = evaluate(args.run, args.episodes, step, args.seed,
-                          args.video_envs if args.video else 0)
+                          args.video_envs if args.video else 0, args.physics)
     except (CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     print(f"{args.run}: checkpoint at update {result.step}, {args.episodes} deterministic "
-          f"episodes")
+          f"episodes on {result.physics}")
     print(f"return {result.returns.mean():.1f} ± {result.returns.std():.1f}   "
           f"length {result.lengths.mean():.1f} ± {result.lengths.std():.1f}")
     print("reward terms (sum per episode, mean over episodes): " + ", ".join(

@@ -90,6 +90,21 @@ def test_evaluate_reports_each_episode(run_dir):
     np.testing.assert_array_equal(frames[-1, short], result.qpos[result.lengths[short] - 1, short])
 
 
+def test_play_on_another_physics_backend(run_dir, capsys):
+    # trained on MotrixSim, evaluated on MuJoCo's C engine: the same deterministic policy
+    host = play.evaluate(run_dir, episodes=3)
+    other = play.evaluate(run_dir, episodes=3, physics="mujoco")
+    assert (host.physics, other.physics) == ("motrixsim", "mujoco")
+    np.testing.assert_allclose(other.returns, other.lengths)  # cartpole: 1 per step alive
+    assert np.abs(other.lengths - host.lengths).max() <= 0.1 * host.lengths.max()
+    assert play.main(["--run", str(run_dir), "--episodes", "2", "--physics", "mujoco"]) == 0
+    assert "deterministic episodes on mujoco" in capsys.readouterr().out
+    assert play.main(["--run", str(run_dir), "--physics", "bullet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: unknown physics 'bullet'; available: auto, motrixsim, mjx, "
+                   "mujoco"), err
+
+
 def missing(run):
     return run.parent / "missing"
 
