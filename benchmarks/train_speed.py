@@ -2,9 +2,9 @@
 beside physics-only stepping measured in the same run.
 
     python benchmarks/train_speed.py --env go1_flat --num-envs 1024 2048 4096 \
-        [--physics motrixsim|mjx] [--updates 5] [--out benchmarks/results/train_go1_flat]
+        [--physics motrixsim|mjx|mujoco] [--updates 5] [--out benchmarks/results/train_go1_flat]
 
-Per batch size: physics-only env-steps/s (MotrixSim's host loop, or MJX's step under
+Per batch size: physics-only env-steps/s (MotrixSim's host loop, MuJoCo C's host, or MJX's step under
 jit), our end-to-end training env-steps/s (whole jitted updates back to back), the
 seconds of one update and of its two halves timed alone (rollout: policy + env for
 `rollouts` steps; learn: GAE, minibatch orders, epochs, statistics), and the ratio
@@ -25,6 +25,7 @@ from common import (
     bar_chart,
     mjx_physics,
     motrixsim_physics,
+    mujoco_physics,
     print_table,
     run_info,
     save_json,
@@ -39,12 +40,13 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="go1_flat")
     parser.add_argument("--num-envs", type=int, nargs="+", default=[2048])
-    parser.add_argument("--physics", default="motrixsim", choices=["motrixsim", "mjx"])
+    parser.add_argument("--physics", default="motrixsim", choices=["motrixsim", "mjx", "mujoco"])
     parser.add_argument("--updates", type=int, default=5, help="PPO updates timed")
     parser.add_argument("--out", help="write <out>.json and <out>.png")
     args = parser.parse_args()
     name = envs.canonical_name(args.env)
-    physics_only = motrixsim_physics if args.physics == "motrixsim" else mjx_physics
+    physics_only = {"motrixsim": motrixsim_physics, "mjx": mjx_physics,
+                    "mujoco": mujoco_physics}[args.physics]
     result = {**run_info(sys.argv), "env": name, "physics": args.physics, "rows": []}
     for n in args.num_envs:
         cfg = dataclasses.replace(envs.preset(name), num_envs=n)

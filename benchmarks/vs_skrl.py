@@ -9,6 +9,8 @@ the same PPO settings: throughput side by side, or learning curves.
 Speed (default): per task, at its preset (num_envs, rollouts, epochs, minibatches,
 network sizes, learning rate and the rest mapped one to one, see skrl_adapter.py):
 - physics: MotrixSim's host loop alone,
+- with --mujoco, mujoco / ours_mujoco: MuJoCo's C engine alone through its host, and our
+  whole PPO updates on it (`--physics mujoco`), beside ours on MotrixSim,
 - adapter: the gymnasium vector env skrl drives, stepped with random NumPy actions
   (physics + task + one jitted step per call: the env side of skrl's loop),
 - ours: whole jitted PPO updates, env-steps/s,
@@ -40,7 +42,14 @@ import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import motrixsim_physics, print_table, run_info, save_json, train_split
+from common import (
+    motrixsim_physics,
+    mujoco_physics,
+    print_table,
+    run_info,
+    save_json,
+    train_split,
+)
 
 from motrix_jax import envs
 from motrix_jax.ppo import make_ppo
@@ -103,13 +112,18 @@ def measure(system: str, name: str, cfg, updates: int):
         return adapter_stepping(name, cfg, steps)
     if system == "ours":
         return train_split(envs.make(name, cfg.num_envs), cfg, updates)
+    if system == "mujoco":
+        return mujoco_physics(envs.make(name, cfg.num_envs, physics="mujoco"), steps)
+    if system == "ours_mujoco":
+        return train_split(envs.make(name, cfg.num_envs, physics="mujoco"), cfg, updates)
     return skrl_run(system.removeprefix("skrl_"), name, cfg, updates)[1]
 
 
 def speed(args, frameworks: list[str]) -> dict:
     result = {**run_info(sys.argv), "rounds": args.rounds, "updates": args.updates,
               "tasks": {}}
-    systems = ["physics", "adapter", "ours", *(f"skrl_{f}" for f in frameworks)]
+    systems = ["physics", "adapter", "ours", *(["mujoco", "ours_mujoco"] if args.mujoco else []),
+               *(f"skrl_{f}" for f in frameworks)]
     for name in args.env:
         cfg = envs.preset(name)
         runs = {system: [] for system in systems}
@@ -121,21 +135,31 @@ def speed(args, frameworks: list[str]) -> dict:
                 print(f"{name} round {r + 1} {system}: {shown:,.0f} env-steps/s", flush=True)
         rate = {s: statistics.median(f if isinstance(f, float) else f["steps_per_s"]
                                      for f in runs[s]) for s in runs}
-        ratios = {f"ours_over_{s}": rate["ours"] / rate[s] for s in rate if s != "ours"}
+        ratios = {f"{us}_over_{s}": rate[us] / rate[s] for us in ("ours", "ours_mujoco")
+                  if us in rate for s in rate if s != us}
         result["tasks"][name] = {"config": dataclasses.asdict(cfg), "runs": runs,
                                  "median_steps_per_s": rate, "ratios": ratios}
     return result
 
 
 def show_speed(result: dict, frameworks: list[str]) -> None:
-    header = ["task", "physics", "adapter", "ours", *(f"skrl {f}" for f in frameworks),
+    mujoco = all("ours_mujoco" in t["median_steps_per_s"] for t in result["tasks"].values())
+    extra = ["mujoco", "ours mujoco"] if mujoco else []
+    header = ["task", "physics", "adapter", "ours", *extra, *(f"skrl {f}" for f in frameworks),
               "ours/physics", *(f"ours/skrl {f}" for f in frameworks)]
+    if mujoco:
+        header += ["ours mujoco/ours", *(f"ours mujoco/skrl {f}" for f in frameworks)]
     rows = []
     for name, task in result["tasks"].items():
         rate, ratio = task["median_steps_per_s"], task["ratios"]
-        rows.append([name, rate["physics"], rate["adapter"], rate["ours"],
-                     *(rate[f"skrl_{f}"] for f in frameworks), rate["ours"] / rate["physics"],
-                     *(ratio[f"ours_over_skrl_{f}"] for f in frameworks)])
+        row = [name, rate["physics"], rate["adapter"], rate["ours"],
+               *([rate["mujoco"], rate["ours_mujoco"]] if mujoco else []),
+               *(rate[f"skrl_{f}"] for f in frameworks), rate["ours"] / rate["physics"],
+               *(ratio[f"ours_over_skrl_{f}"] for f in frameworks)]
+        if mujoco:
+            row += [ratio["ours_mujoco_over_ours"],
+                    *(ratio[f"ours_mujoco_over_skrl_{f}"] for f in frameworks)]
+        rows.append(row)
     print(f"\nenv-steps/s, median of {result['rounds']} rounds, {result['device']} "
           f"({result['cpus']} CPUs)")
     print_table(header, rows)
@@ -154,6 +178,9 @@ def plot_speed(result: dict, frameworks: list[str], path: str) -> None:
 
     tasks = list(result["tasks"])
     series = {"physics only": "physics", "ours (motrix_jax)": "ours",
+              **({"MuJoCo C only": "mujoco", "ours on MuJoCo C": "ours_mujoco"}
+                 if "ours_mujoco" in next(iter(result["tasks"].values()))["median_steps_per_s"]
+                 else {}),
               **{f"skrl {f}": f"skrl_{f}" for f in frameworks}}
     bar_chart(tasks, {label: [result["tasks"][t]["median_steps_per_s"][key] for t in tasks]
                       for label, key in series.items()},
@@ -263,6 +290,8 @@ def main() -> None:
                         choices=["torch", "jax"])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--updates", type=int, default=5, help="PPO updates timed per run")
+    parser.add_argument("--mujoco", action="store_true",
+                        help="also MuJoCo's C engine and ours on it (--physics mujoco)")
     parser.add_argument("--learn", action="store_true", help="learning curves instead")
     parser.add_argument("--minutes", type=float, default=2.0, help="per run, with --learn")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
