@@ -16,6 +16,7 @@ import pytest
 from motrix_jax import envs
 from motrix_jax.physics.mjx import MjxPhysics, geom_pair_ids, quaternion_permutation
 from motrix_jax.physics.motrixsim import MotrixSimPhysics
+from motrix_jax.physics.mujoco import MujocoPhysics
 
 
 def physics_rollout(physics, qpos, qvel, ctrl):
@@ -31,10 +32,11 @@ def physics_rollout(physics, qpos, qvel, ctrl):
 
 
 def both_backends(mjcf, sim_dt, ctrl_dt, pairs, qpos, qvel, ctrl):
-    """{backend name: physics_rollout} for MJX and MotrixSim from the same inputs."""
+    """{backend name: physics_rollout} for MJX, MotrixSim and MuJoCo C from the same
+    inputs."""
     return {backend.name: physics_rollout(backend(mjcf, sim_dt, ctrl_dt, pairs), qpos, qvel,
                                           ctrl)
-            for backend in (MjxPhysics, MotrixSimPhysics)}
+            for backend in (MjxPhysics, MotrixSimPhysics, MujocoPhysics)}
 
 
 # --- cartpole: 2 s of open-loop control -------------------------------------------------
@@ -145,6 +147,11 @@ def test_free_joint_conventions_match_in_flight(flight_trajectories):
     assert 5 < np.argmax(contact) < 30 and contact[-1] == 1
     np.testing.assert_allclose([mjx_run[0][-1, 0, BALL_Z], host_run[0][-1, 0, BALL_Z]], 0.1,
                                atol=1e-3)
+    # MuJoCo's C engine on the host sees the same conventions, and the same ball contact
+    c_run = flight_trajectories["mujoco"]
+    np.testing.assert_allclose(c_run[0][..., box], host_run[0][..., box], atol=1e-4)
+    np.testing.assert_allclose(c_run[1][..., 6:12], host_run[1][..., 6:12], atol=1e-4)
+    np.testing.assert_array_equal(c_run[2][:, 0, 0], contact)
 
 
 @pytest.mark.slow
