@@ -9,8 +9,9 @@ the same PPO settings: throughput side by side, or learning curves.
 Speed (default): per task, at its preset (num_envs, rollouts, epochs, minibatches,
 network sizes, learning rate and the rest mapped one to one, see skrl_adapter.py):
 - physics: MotrixSim's host loop alone,
-- with --mujoco, mujoco / ours_mujoco: MuJoCo's C engine alone through its host, and our
-  whole PPO updates on it (`--physics mujoco`), beside ours on MotrixSim,
+- with --engines mujoco mjx: each engine's physics alone (MuJoCo C through its host, MJX's
+  step under jit) and our whole PPO updates on it (ours_<engine>), beside ours on
+  MotrixSim, so all three engines share one table,
 - adapter: the gymnasium vector env skrl drives, stepped with random NumPy actions
   (physics + task + one jitted step per call: the env side of skrl's loop),
 - ours: whole jitted PPO updates, env-steps/s,
@@ -43,6 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import (
+    mjx_physics,
     motrixsim_physics,
     mujoco_physics,
     print_table,
@@ -103,6 +105,9 @@ def adapter_stepping(name: str, cfg, steps: int) -> float:
     return cfg.num_envs * steps / (time.perf_counter() - start)
 
 
+ENGINES = {"mujoco": mujoco_physics, "mjx": mjx_physics}  # physics-only measure per engine
+
+
 def measure(system: str, name: str, cfg, updates: int):
     """One figure: env-steps/s (float) or a dict holding "steps_per_s"."""
     steps = cfg.rollouts * updates
@@ -112,17 +117,19 @@ def measure(system: str, name: str, cfg, updates: int):
         return adapter_stepping(name, cfg, steps)
     if system == "ours":
         return train_split(envs.make(name, cfg.num_envs), cfg, updates)
-    if system == "mujoco":
-        return mujoco_physics(envs.make(name, cfg.num_envs, physics="mujoco"), steps)
-    if system == "ours_mujoco":
-        return train_split(envs.make(name, cfg.num_envs, physics="mujoco"), cfg, updates)
+    if system in ENGINES:
+        return ENGINES[system](envs.make(name, cfg.num_envs, physics=system), steps)
+    if system.removeprefix("ours_") in ENGINES:
+        engine = system.removeprefix("ours_")
+        return train_split(envs.make(name, cfg.num_envs, physics=engine), cfg, updates)
     return skrl_run(system.removeprefix("skrl_"), name, cfg, updates)[1]
 
 
 def speed(args, frameworks: list[str]) -> dict:
     result = {**run_info(sys.argv), "rounds": args.rounds, "updates": args.updates,
-              "tasks": {}}
-    systems = ["physics", "adapter", "ours", *(["mujoco", "ours_mujoco"] if args.mujoco else []),
+              "engines": args.engines, "tasks": {}}
+    systems = ["physics", "adapter", "ours",
+               *(s for e in args.engines for s in (e, f"ours_{e}")),
                *(f"skrl_{f}" for f in frameworks)]
     for name in args.env:
         cfg = envs.preset(name)
@@ -135,31 +142,31 @@ def speed(args, frameworks: list[str]) -> dict:
                 print(f"{name} round {r + 1} {system}: {shown:,.0f} env-steps/s", flush=True)
         rate = {s: statistics.median(f if isinstance(f, float) else f["steps_per_s"]
                                      for f in runs[s]) for s in runs}
-        ratios = {f"{us}_over_{s}": rate[us] / rate[s] for us in ("ours", "ours_mujoco")
-                  if us in rate for s in rate if s != us}
+        ratios = {f"{us}_over_{s}": rate[us] / rate[s] for us in rate
+                  if us.startswith("ours") for s in rate if s != us}
         result["tasks"][name] = {"config": dataclasses.asdict(cfg), "runs": runs,
                                  "median_steps_per_s": rate, "ratios": ratios}
     return result
 
 
 def show_speed(result: dict, frameworks: list[str]) -> None:
-    mujoco = all("ours_mujoco" in t["median_steps_per_s"] for t in result["tasks"].values())
-    extra = ["mujoco", "ours mujoco"] if mujoco else []
-    header = ["task", "physics", "adapter", "ours", *extra, *(f"skrl {f}" for f in frameworks),
-              "ours/physics", *(f"ours/skrl {f}" for f in frameworks)]
-    if mujoco:
-        header += ["ours mujoco/ours", *(f"ours mujoco/skrl {f}" for f in frameworks)]
+    engines = result.get("engines", [])
+    header = ["task", "physics", "adapter", "ours",
+              *(c for e in engines for c in (e, f"ours {e}")),
+              *(f"skrl {f}" for f in frameworks),
+              "ours/physics", *(f"ours/skrl {f}" for f in frameworks),
+              *(c for e in engines for c in (f"ours {e}/ours",
+                                              *(f"ours {e}/skrl {f}" for f in frameworks)))]
     rows = []
     for name, task in result["tasks"].items():
         rate, ratio = task["median_steps_per_s"], task["ratios"]
-        row = [name, rate["physics"], rate["adapter"], rate["ours"],
-               *([rate["mujoco"], rate["ours_mujoco"]] if mujoco else []),
-               *(rate[f"skrl_{f}"] for f in frameworks), rate["ours"] / rate["physics"],
-               *(ratio[f"ours_over_skrl_{f}"] for f in frameworks)]
-        if mujoco:
-            row += [ratio["ours_mujoco_over_ours"],
-                    *(ratio[f"ours_mujoco_over_skrl_{f}"] for f in frameworks)]
-        rows.append(row)
+        rows.append([name, rate["physics"], rate["adapter"], rate["ours"],
+                     *(rate[s] for e in engines for s in (e, f"ours_{e}")),
+                     *(rate[f"skrl_{f}"] for f in frameworks), rate["ours"] / rate["physics"],
+                     *(ratio[f"ours_over_skrl_{f}"] for f in frameworks),
+                     *(r for e in engines for r in (
+                         ratio[f"ours_{e}_over_ours"],
+                         *(ratio[f"ours_{e}_over_skrl_{f}"] for f in frameworks)))])
     print(f"\nenv-steps/s, median of {result['rounds']} rounds, {result['device']} "
           f"({result['cpus']} CPUs)")
     print_table(header, rows)
@@ -178,9 +185,8 @@ def plot_speed(result: dict, frameworks: list[str], path: str) -> None:
 
     tasks = list(result["tasks"])
     series = {"physics only": "physics", "ours (motrix_jax)": "ours",
-              **({"MuJoCo C only": "mujoco", "ours on MuJoCo C": "ours_mujoco"}
-                 if "ours_mujoco" in next(iter(result["tasks"].values()))["median_steps_per_s"]
-                 else {}),
+              **{label: key for e in result.get("engines", [])
+                 for label, key in ((f"{e} only", e), (f"ours on {e}", f"ours_{e}"))},
               **{f"skrl {f}": f"skrl_{f}" for f in frameworks}}
     bar_chart(tasks, {label: [result["tasks"][t]["median_steps_per_s"][key] for t in tasks]
                       for label, key in series.items()},
@@ -290,14 +296,17 @@ def main() -> None:
                         choices=["torch", "jax"])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--updates", type=int, default=5, help="PPO updates timed per run")
-    parser.add_argument("--mujoco", action="store_true",
-                        help="also MuJoCo's C engine and ours on it (--physics mujoco)")
+    parser.add_argument("--engines", nargs="*", default=[], choices=list(ENGINES),
+                        help="also these engines' physics and ours on them")
     parser.add_argument("--learn", action="store_true", help="learning curves instead")
     parser.add_argument("--minutes", type=float, default=2.0, help="per run, with --learn")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--out", help="write <out>.json and <out>.png")
     args = parser.parse_args()
     args.env = [envs.canonical_name(name) for name in args.env]
+    if "mjx" in args.engines:
+        import motrix_jax.physics.mjx  # noqa: F401  (sets its XLA flag before JAX starts)
+    jax.numpy.zeros(())  # initialise the backend before timing
     missing = missing_baselines(args.frameworks)
     for framework, why in missing.items():
         print(f"skipping skrl {framework}: {why}")
@@ -317,5 +326,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    jax.numpy.zeros(())  # initialise the backend before timing
     main()
