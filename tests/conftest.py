@@ -62,6 +62,15 @@ def check_rollout_contract(env, steps: int = 30):
     assert not np.allclose(first.final_obs, run(jax.random.PRNGKey(1)).final_obs)
 
 
+def env_rollout(env):
+    """Jitted (key, actions [T, N, act]) -> stacked EnvStates of env.step from
+    env.reset(key), compiled once per env and action shape."""
+    def body(state, action):
+        state = env.step(state, action)
+        return state, state
+    return jax.jit(lambda key, actions: jax.lax.scan(body, env.reset(key), actions)[1])
+
+
 def run_actions(env, steps: int, action_fn, key: int = 0):
     """Jitted scan of `steps` env steps with actions `action_fn(key, num_envs)`; returns
     the stacked states."""

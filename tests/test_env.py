@@ -3,15 +3,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import jax_cartpole, motrix_cartpole
+from conftest import env_rollout, jax_cartpole, motrix_cartpole
 
 
 def rollout(env, key, actions):
-    """Jitted scan of env.step over actions [T, N, act]; returns the stacked states."""
-    def body(state, action):
-        state = env.step(state, action)
-        return state, state
-    return jax.jit(lambda k, a: jax.lax.scan(body, env.reset(k), a)[1])(key, actions)
+    return env_rollout(env)(key, actions)
 
 
 def test_contract_shapes_dtypes_and_finite():

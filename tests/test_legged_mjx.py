@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 import pytest
+from conftest import env_rollout
 
 from motrix_jax import envs
 from motrix_jax.env import LEAN_SOLVER, SolverOptions
@@ -24,14 +25,6 @@ N, STEPS = 2, 100  # 100 control steps of 20 ms = 2 s, dropped from the spawn he
 LEGGED = ["go1_flat", "vbot_navigation_flat"]
 
 
-def rollout(env):
-    """Jitted (key, actions [STEPS, N, 12]) -> stacked EnvStates from env.reset(key)."""
-    def body(state, action):
-        state = env.step(state, action)
-        return state, state
-    return jax.jit(lambda key, actions: jax.lax.scan(body, env.reset(key), actions)[1])
-
-
 @pytest.fixture(scope="module")
 def runs():
     """{(env, physics): (env, rollout)}, each compiled once for this module."""
@@ -39,7 +32,7 @@ def runs():
     for name in LEGGED:
         for physics in ("mjx", "motrixsim"):
             env = envs.make(name, N, physics=physics)
-            out[name, physics] = env, rollout(env)
+            out[name, physics] = env, env_rollout(env)
     return out
 
 

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 import pytest
+from conftest import env_rollout
 
 from motrix_jax import envs
 from motrix_jax.physics.mjx import MjxPhysics, geom_pair_ids, quaternion_permutation
@@ -209,14 +210,6 @@ def test_auto_physics_is_motrixsim_on_cpu_and_unknown_is_an_error():
 
 
 # --- the env contract on MJX (cartpole) ---------------------------------------------------
-
-def env_rollout(env):
-    """Jitted (key, actions [T, N, act]) -> stacked EnvStates, compiled once per env."""
-    def body(state, action):
-        state = env.step(state, action)
-        return state, state
-    return jax.jit(lambda key, actions: jax.lax.scan(body, env.reset(key), actions)[1])
-
 
 @pytest.fixture(scope="module")
 def mjx_cartpole_runs():

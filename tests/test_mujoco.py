@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import check_rollout_contract
+from conftest import check_rollout_contract, env_rollout
 
 from motrix_jax import envs
 from motrix_jax.env import LEAN_SOLVER, Randomization
@@ -15,11 +15,7 @@ from motrix_jax.physics.mujoco import MujocoWorlds, randomized_models, solver_in
 
 
 def rollout(env, key, actions):
-    """Stacked EnvStates of env.step over actions [T, N, A] from env.reset(key)."""
-    def body(state, action):
-        state = env.step(state, action)
-        return state, state
-    return jax.jit(lambda k, a: jax.lax.scan(body, env.reset(k), a)[1])(key, actions)
+    return env_rollout(env)(key, actions)
 
 
 @pytest.mark.parametrize("name", sorted(envs.REGISTRY))
