@@ -18,7 +18,15 @@ def rollout(env, key, actions):
     return env_rollout(env)(key, actions)
 
 
-@pytest.mark.parametrize("name", sorted(envs.REGISTRY))
+# the default suite covers each kind of contact (none, feet on a plane and on a
+# heightfield, a course with balls, a grasp, a bouncing ball); -m slow runs every task
+DEFAULT_CONTRACT = ("cartpole", "go1_flat", "go1_rough", "vbot_navigation_section013",
+                    "franka_lift_cube", "bounce_ball")
+
+
+@pytest.mark.parametrize("name", [
+    name if name in DEFAULT_CONTRACT else pytest.param(name, marks=pytest.mark.slow)
+    for name in sorted(envs.REGISTRY)])
 def test_contract_on_mujoco(name):
     env = envs.make(name, 4, physics="mujoco")
     host = envs.make(name, 4)  # MotrixSim: the same model sizes
