@@ -19,7 +19,7 @@ def rollout(env, key, actions):
 
 
 # the default suite covers each kind of contact (none, feet on a plane and on a
-# heightfield, a course with balls, a grasp, a bouncing ball); -m slow runs every task
+# heightfield, a course with balls, a grasp, a bouncing ball); -m slow runs the other 14
 DEFAULT_CONTRACT = ("cartpole", "go1_flat", "go1_rough", "vbot_navigation_section013",
                     "franka_lift_cube", "bounce_ball")
 
