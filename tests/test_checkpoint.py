@@ -105,6 +105,7 @@ def test_resume_is_bitwise_exact_on_motrixsim(tmp_path):
     assert metric_records(a) == metric_records(b)
 
 
+@pytest.mark.slow  # the same property at the physics level is in tests/test_mujoco.py
 def test_resume_is_bitwise_exact_on_mujoco_with_contacts(tmp_path):
     # go1_flat on MuJoCo's C engine: feet contacts, falls and resets. The checkpoint holds
     # every world's full physics state (PhysicsView.data), so the resumed run continues
