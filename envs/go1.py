@@ -95,8 +95,9 @@ class Go1:
     feet_air_time_target: float = 0.5  # s, legged-gym style touchdown bonus threshold
     reset_joint_noise: float = 0.05
     spawn_height: float = 0.4  # m above the ground under the spawn point
-    # Domain randomisation (host backends: MotrixSim, MuJoCo C): per-world floor/foot friction x0.5-1.25, link
-    # masses x0.9-1.1, trunk centre of mass +-2 cm, kp and kd x0.9-1.1, drawn once.
+    # Domain randomisation (host backends: MotrixSim, MuJoCo C): per-world floor/foot
+    # friction x0.5-1.25, link masses x0.9-1.1, trunk centre of mass +-2 cm, kp and kd
+    # x0.9-1.1, drawn once.
     domain_randomization: bool = False
     reward_scales: dict[str, float] = field(default_factory=default_reward_scales)
 
