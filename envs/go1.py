@@ -9,11 +9,11 @@ Action (12): joint position targets q0 + action_scale * a, tracked by the engine
 (kp 80, kd 1, clipped to the motor torque limits) at every physics substep.
 Reward: the terms of `reward_scales`, unscaled in `evaluate` and scaled in one place;
 the total is clipped at 0 from below and is 0 on termination. Terminated when the
-trunk tilts past `max_tilt`, and when it comes within `min_base_height` of the ground
-under it (`collision="feet"`: only the four feet collide, as in MuJoCo Playground's
-Go1) or touches the ground (`collision="full"`: trunk and knees collide too, kept for
-go1_stairs, whose stair edges would otherwise pass through the shins); truncated
-after 20 s. The MuJoCo engines (MJX, MuJoCo C) solve with `mujoco_solver`;
+trunk tilts past `max_tilt` or is down: within `min_base_height` of the ground under
+it (`collision="feet"`: only the four feet collide, as in MuJoCo Playground's Go1), or
+touching the ground (`collision="full"`: trunk and knees collide too, kept for
+go1_stairs, whose stair edges would otherwise pass through the shins); truncated after
+20 s. The MuJoCo engines (MJX, MuJoCo C) solve with `mujoco_solver`;
 MotrixSim with its own solver.
 
 Everything the task reads comes from qpos/qvel (free-joint quaternion xyzw, linear
@@ -224,13 +224,7 @@ class Go1:
             "feet_air_time": moving * jnp.sum(
                 (info.air_time + self.ctrl_dt - self.feet_air_time_target) * touchdown, -1),
         }
-        if self.collision == "full":
-            down = view.contacts[:, 4] > 0.5  # the trunk touches the ground
-        else:
-            hf = self.heightfield
-            ground = jnp.zeros(view.qpos.shape[:1]) if hf is None else hf.ground(view.qpos[:, :2])
-            down = legged.base_low(view, ground, self.min_base_height)
-        failed = down | legged.tilted(gravity, self.max_tilt)
+        failed = self.trunk_down(view) | legged.tilted(gravity, self.max_tilt)
 
         dt = self.ctrl_dt
         steps = info.steps + 1
@@ -255,6 +249,15 @@ class Go1:
             tracking=info.tracking + terms["tracking_lin_vel"], steps=steps,
             command_tracking=command_tracking, command_steps=command_steps)
         return terms, failed, info
+
+    def trunk_down(self, view: PhysicsView) -> jax.Array:
+        """[N] bool: the trunk touches the ground (collision="full"), or with feet-only
+        collisions is less than `min_base_height` above the ground under it."""
+        if self.collision == "full":
+            return view.contacts[:, 4] > 0.5
+        hf = self.heightfield
+        ground = jnp.zeros(view.qpos.shape[:1]) if hf is None else hf.ground(view.qpos[:, :2])
+        return legged.base_low(view, ground, self.min_base_height)
 
     def reward(self, terms: dict[str, jax.Array], failed: jax.Array) -> jax.Array:
         total = sum(self.reward_scales[k] * terms[k] for k in self.reward_scales)
