@@ -262,7 +262,7 @@ def make(name: str, num_envs: int, physics: str = "motrixsim",
 
 def parse_task_changes(name: str, assignments: list[str]) -> dict:
     """`field=value` strings for the task of env `name`, typed like the field's default
-    (bool, int, float, str); `field.sub=value` reaches a field of a dataclass-valued
+    (bool, int, float, str, a tuple of integers); `field.sub=value` reaches a field of a dataclass-valued
     field (e.g. `mujoco_solver.iterations=4`). ValueError names a bad field or value."""
     task = make_task(name)
     changes = {}
@@ -272,6 +272,12 @@ def parse_task_changes(name: str, assignments: list[str]) -> dict:
         key, text = (part.strip() for part in item.split("=", 1))
         with_task_changes(task, {key: None})  # checks the field name
         kind = type(_task_field(task, key))
+        if kind is tuple:  # of integers (e.g. initial_levels): "0,3,5" or "0 3 5"
+            try:
+                changes[key] = tuple(int(p) for p in text.strip("()[] ").replace(",", " ").split())
+            except ValueError:
+                raise ValueError(f"{key}={text!r}: expected integers, e.g. 0,3,5") from None
+            continue
         if kind not in (bool, int, float, str):
             raise ValueError(f"{name} task field {key!r} ({kind.__name__}) cannot be set "
                              "from the command line")

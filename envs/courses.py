@@ -91,12 +91,11 @@ def _grid(x0: float, x1: float, y0: float, y1: float, cell: float):
 
 
 def _heightfield(heights: np.ndarray, cell: float) -> terrain.Heightfield:
-    """A whole-course heightfield (one tile, no levels). Its lowest sample must be 0:
+    """A whole-course heightfield. Its lowest sample must be 0:
     the engine rescales elevation data to span [0, top]."""
     if heights.min() != 0.0:
         raise ValueError(f"course heights must start at 0, got a minimum of {heights.min()}")
-    side = max(heights.shape) * cell
-    return terrain.Heightfield(heights, cell, side, 1, 1, np.zeros((1, 1)), (0.0, 0.0), 0.0)
+    return terrain.Heightfield(heights, cell)
 
 
 def _spawn_ground(course_heights, x, y, centre, reach) -> float:

@@ -4,7 +4,16 @@ rough terrain or stairs.
 Observation (48): base linear velocity in the body frame x2, gyro x0.25, gravity in
 the body frame, joint angles - q0, joint velocities x0.05, last action, command x
 (2, 2, 0.25). go1_stairs adds 12 dims of foot contact information: contact flags,
-air time and time on the ground of each foot (60).
+air time and time on the ground of each foot. On terrain (rough, stairs) the policy also
+sees a height scan: the trunk's height above the ground at `SCAN_POINTS` (11 x 7 points,
+1.5 m x 0.6 m around it, clipped to +-1 m), read in JAX from the generated heights, so it
+needs no ray casting on any backend (rough 125, stairs 137).
+
+Terrain curriculum: a robot's `level` is the terrain strip under it, updated every step.
+An episode that ends without a fall and with the robot having walked >= `promote` of the
+distance its commands asked for (the body velocity's projection on the command, summed
+over the episode, over the command's squared speed summed) spawns the next one a level
+up from where the robot ended; a fall, or less than `demote` of it, a level down.
 Action (12): joint position targets q0 + action_scale * a, tracked by the engine's PD
 (kp 80, kd 1, clipped to the motor torque limits) at every physics substep.
 Reward: the terms of `reward_scales`, unscaled in `evaluate` and scaled in one place;
@@ -43,6 +52,9 @@ FEET = ("FR_foot", "FL_foot", "RR_foot", "RL_foot")
 DEFAULT_POSE = (0.0, 0.9, -1.8) * 4  # abduction, thigh, calf per leg: FR, FL, RR, RL
 KP, KD = 80.0, 1.0
 TORQUE_LIMITS = (23.7, 23.7, 35.55) * 4
+# height-scan points (m) in the trunk's heading frame: 11 along x, 7 across
+SCAN_POINTS = np.stack(np.meshgrid(np.linspace(-0.6, 0.9, 11), np.linspace(-0.3, 0.3, 7),
+                                   indexing="ij"), -1).reshape(-1, 2)
 
 
 def default_reward_scales() -> dict[str, float]:
@@ -59,11 +71,14 @@ class Go1Info:
     air_time: jax.Array  # [N, 4] seconds since each foot left the ground
     ground_time: jax.Array  # [N, 4] seconds since each foot touched down
     last_contact: jax.Array  # [N, 4] contact flags of the previous step
-    level: jax.Array  # [N] int32 terrain difficulty row (0 on flat ground)
+    level: jax.Array  # [N] int32 terrain level under the robot (0 on flat ground)
     command_level: jax.Array  # [N] int32 command curriculum: ranges x (level+1)/levels
-    tracking: jax.Array  # [N] sum of the lin-vel tracking term over the episode
+    walked: jax.Array  # [N] sum over steps of (body velocity . command) dt
+    asked: jax.Array  # [N] sum over steps of |command|^2 dt (walked / asked = progress)
+    fell: jax.Array  # [N] bool: the last step was a failure
     steps: jax.Array  # [N] int32 steps in the episode
-    command_tracking: jax.Array  # [N] the same sum since the command was last sampled
+    command_tracking: jax.Array  # [N] lin-vel tracking term summed since the command
+    # was last sampled
     command_steps: jax.Array  # [N] int32 steps since the command was last sampled
 
 
@@ -85,6 +100,13 @@ class Go1:
     # Command curriculum: a robot's command ranges start at 1/command_levels of the full
     # ranges and widen a step after each episode it tracked well (1: no curriculum).
     command_levels: int = 4
+    # Terrain curriculum (rough, stairs): see the module docstring. `initial_levels`
+    # gives the first episode's levels, cycled over the envs (empty: all on level 0);
+    # `terrain_curriculum=False` keeps every robot on the level it starts on.
+    terrain_curriculum: bool = True
+    promote: float = 0.8
+    demote: float = 0.4
+    initial_levels: tuple[int, ...] = ()
     max_tilt: float = 1.0  # rad; tilting further terminates
     # feet: only the feet collide, the base height stands in for trunk contact (fewer
     # contacts: MJX 4 instead of 12 per world, 40 constraint rows instead of 72);
@@ -118,7 +140,8 @@ class Go1:
 
     @property
     def obs_size(self) -> int:
-        return 60 if self.foot_contact_obs else 48
+        scan = 0 if self.terrain_map is None else len(SCAN_POINTS)
+        return 48 + 12 * self.foot_contact_obs + scan
 
     @property
     def contact_pairs(self) -> tuple[tuple[str, str], ...]:
@@ -126,13 +149,13 @@ class Go1:
         return feet + (("floor", "trunk"),) if self.collision == "full" else feet
 
     @property
-    def heightfield(self) -> terrain_lib.Heightfield | None:
+    def terrain_map(self) -> terrain_lib.Terrain | None:
         if self.terrain == "flat":
             return None
         return _terrain(self.terrain, self.terrain_seed)
 
     def mjcf(self) -> str:
-        return scene_xml(self.heightfield, self.collision)
+        return scene_xml(self.terrain_map, self.collision)
 
     # --- episodes -----------------------------------------------------------------
 
@@ -141,22 +164,31 @@ class Go1:
             command=jnp.zeros((n, 3)), last_action=jnp.zeros((n, 12)),
             last_qvel=jnp.zeros((n, 12)), air_time=jnp.zeros((n, 4)),
             ground_time=jnp.zeros((n, 4)), last_contact=jnp.zeros((n, 4)),
-            level=jnp.zeros((n,), jnp.int32), command_level=jnp.zeros((n,), jnp.int32),
-            tracking=jnp.zeros((n,)), steps=jnp.zeros((n,), jnp.int32),
+            level=self._initial_levels(n), command_level=jnp.zeros((n,), jnp.int32),
+            walked=jnp.zeros((n,)), asked=jnp.zeros((n,)), fell=jnp.zeros((n,), bool),
+            steps=jnp.zeros((n,), jnp.int32),
             command_tracking=jnp.zeros((n,)), command_steps=jnp.zeros((n,), jnp.int32))
+
+    def _initial_levels(self, n: int) -> jax.Array:
+        if not self.initial_levels:
+            return jnp.zeros((n,), jnp.int32)
+        levels = jnp.asarray(self.initial_levels, jnp.int32)
+        return jnp.clip(jnp.resize(levels, (n,)), 0, self.num_terrain_levels - 1)
 
     def reset(self, key: jax.Array, n: int, info: Go1Info):
         key_xy, key_yaw, key_q, key_cmd = jax.random.split(key, 4)
-        level = next_level(info.level, info.tracking, info.steps, self.num_terrain_levels)
+        level = info.level
+        if self.terrain_curriculum:
+            level = terrain_level(info, self.promote, self.demote, self.num_terrain_levels)
         command_level = next_level(info.command_level, info.command_tracking,
                                    info.command_steps, self.command_levels)
-        hf = self.heightfield
-        if hf is None:
+        field_ = self.terrain_map
+        if field_ is None:
             xy = jnp.zeros((n, 2))
             ground = jnp.zeros((n,))
             yaw = jax.random.uniform(key_yaw, (n,), minval=-math.pi, maxval=math.pi)
         else:
-            xy, ground = hf.spawn(key_xy, level)
+            xy, ground = field_.spawn(key_xy, level)
             # stairs climb along +x: face up the stairs; rough: any heading
             yaw = jnp.zeros((n,)) if self.terrain == "stairs" else jax.random.uniform(
                 key_yaw, (n,), minval=-math.pi, maxval=math.pi)
@@ -169,8 +201,8 @@ class Go1:
 
     @property
     def num_terrain_levels(self) -> int:
-        hf = self.heightfield
-        return 1 if hf is None else hf.num_levels
+        field_ = self.terrain_map
+        return 1 if field_ is None else field_.num_levels
 
     def sample_command(self, key: jax.Array, command_level: jax.Array) -> jax.Array:
         """Commands [N, 3] uniform in the ranges scaled by (command_level + 1) / levels."""
@@ -196,7 +228,16 @@ class Go1:
                  info.last_action, info.command * jnp.array([2.0, 2.0, 0.25])]
         if self.foot_contact_obs:
             parts += [view.contacts[:, :4], info.air_time, info.ground_time]
+        if self.terrain_map is not None:
+            parts.append(self.height_scan(view))
         return jnp.concatenate(parts, -1)
+
+    def height_scan(self, view: PhysicsView) -> jax.Array:
+        """The trunk's height above the ground at `SCAN_POINTS` around it [N, 77], minus
+        the standing height 0.3 m, clipped to +-1 m."""
+        ground = self.terrain_map.scan(view.qpos[:, :2], legged.yaw_of(view.qpos[:, 3:7]),
+                                       jnp.asarray(SCAN_POINTS))
+        return jnp.clip(view.qpos[:, 2:3] - 0.3 - ground, -1.0, 1.0)
 
     def ctrl(self, action: jax.Array, info: Go1Info) -> jax.Array:
         return legged.position_targets(DEFAULT_POSE, self.action_scale, action)
@@ -246,17 +287,29 @@ class Go1:
             last_qvel=qvel_joints, air_time=jnp.where(contact, 0.0, info.air_time + dt),
             ground_time=jnp.where(contact, info.ground_time + dt, 0.0),
             last_contact=contact.astype(jnp.float32),
-            tracking=info.tracking + terms["tracking_lin_vel"], steps=steps,
-            command_tracking=command_tracking, command_steps=command_steps)
+            steps=steps, command_tracking=command_tracking, command_steps=command_steps,
+            **self._terrain_progress(view, info, lin_vel, failed))
         return terms, failed, info
+
+    def _terrain_progress(self, view: PhysicsView, info: Go1Info, lin_vel: jax.Array,
+                          failed: jax.Array) -> dict:
+        """The curriculum's per-step bookkeeping: the level under the robot, the distance
+        walked along the command and the distance asked for."""
+        field_ = self.terrain_map
+        level = info.level if field_ is None else field_.level_at(view.qpos[:, :2])
+        cmd = info.command[:, :2]
+        return {"level": level, "fell": failed,
+                "walked": info.walked + jnp.sum(lin_vel[:, :2] * cmd, -1) * self.ctrl_dt,
+                "asked": info.asked + jnp.sum(cmd ** 2, -1) * self.ctrl_dt}
 
     def trunk_down(self, view: PhysicsView) -> jax.Array:
         """[N] bool: the trunk touches the ground (collision="full"), or with feet-only
         collisions is less than `min_base_height` above the ground under it."""
         if self.collision == "full":
             return view.contacts[:, 4] > 0.5
-        hf = self.heightfield
-        ground = jnp.zeros(view.qpos.shape[:1]) if hf is None else hf.ground(view.qpos[:, :2])
+        field_ = self.terrain_map
+        ground = (jnp.zeros(view.qpos.shape[:1]) if field_ is None
+                  else field_.grid.ground(view.qpos[:, :2]))
         return legged.base_low(view, ground, self.min_base_height)
 
     def reward(self, terms: dict[str, jax.Array], failed: jax.Array) -> jax.Array:
@@ -264,23 +317,43 @@ class Go1:
         return jnp.where(failed, 0.0, jnp.maximum(total, 0.0))
 
     def metrics(self, info: Go1Info) -> dict[str, jax.Array]:
-        return {"terrain_level": info.level.astype(jnp.float32),
-                "command_level": info.command_level.astype(jnp.float32)}
+        """Mean terrain and command levels and, on terrain, the share of robots on each
+        level (`terrain_level_k`: the level distribution)."""
+        out = {"terrain_level": info.level.astype(jnp.float32),
+               "command_level": info.command_level.astype(jnp.float32)}
+        if self.terrain_map is not None:
+            out |= {f"terrain_level_{k}": (info.level == k).astype(jnp.float32)
+                    for k in range(self.num_terrain_levels)}
+        return out
+
+
+def terrain_level(info: Go1Info, promote: float, demote: float, num_levels: int):
+    """Next episode's level [N] from the ended one's `info`: a level up from the level
+    under the robot after a walk without a fall of >= `promote` of the distance asked
+    for, a level down after a fall or < `demote` of it (no step in an episode that asked
+    for no distance and did not fall)."""
+    progress = info.walked / jnp.maximum(info.asked, 1e-6)
+    asked = info.asked > 1e-6
+    up = ~info.fell & asked & (progress >= promote)
+    down = info.fell | (asked & (progress < demote))
+    step = jnp.where(up, 1, jnp.where(down, -1, 0))
+    return jnp.clip(info.level + jnp.where(info.steps > 0, step, 0), 0, num_levels - 1)
 
 
 def next_level(level: jax.Array, tracking: jax.Array, steps: jax.Array,
                num_levels: int) -> jax.Array:
     """Curriculum step [N]: a robot whose mean lin-vel tracking term over `steps` exceeded
-    0.8 moves a level up (rougher ground, wider commands), one below 0.5 a level down."""
+    0.8 moves a level up (wider commands), one below 0.5 a level down."""
     mean_tracking = tracking / jnp.maximum(steps, 1)
     step = jnp.where(mean_tracking > 0.8, 1, jnp.where(mean_tracking < 0.5, -1, 0))
     return jnp.clip(level + jnp.where(steps > 0, step, 0), 0, num_levels - 1)
 
 
-def scene_xml(heightfield: terrain_lib.Heightfield | None, collision: str = "feet") -> str:
-    """The Go1 MJCF, with the floor plane replaced by `heightfield` when given; with
-    `collision="feet"` only the feet collide."""
-    return legged.scene_xml(XML_PATH, heightfield,
+def scene_xml(terrain: terrain_lib.Terrain | None, collision: str = "feet") -> str:
+    """The Go1 MJCF on `terrain` (a heightfield floor, or boxes on the floor plane) when
+    given; with `collision="feet"` only the feet collide."""
+    heightfield, boxes = (None, ()) if terrain is None else terrain.mjcf()
+    return legged.scene_xml(XML_PATH, heightfield, extra_geoms=boxes,
                             colliding=FEET if collision == "feet" else None)
 
 
