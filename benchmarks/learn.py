@@ -9,10 +9,16 @@ and `curve.png` to runs/bench/<env>/<timestamp>/: per update the env steps, wall
 mean return and length of the episodes that ended (carried forward through updates where
 none ended) and the mean of every reward term and task metric. The summary averages the
 last 10 updates. For tasks with a command curriculum (Go1) the final deterministic policy
-is also evaluated on the full command ranges; final params and normaliser statistics are
-saved as final_params.npz (plain arrays). `--min-length-frac` and `--min-tracking` (the
-lin-vel tracking term per step) make the exit status report whether a target was reached,
-and `targets_first_met` says when the last-10-update means first reached both.
+is also evaluated on the full command ranges; on terrain (go1_rough: at the levels the
+robots ended training on, held; go1_stairs: on the 10 cm risers of level 4, where
+`climbed` is the share reaching the top of the first flight). Final params and normaliser
+statistics are saved as final_params.npz (plain arrays). `--min-length-frac` and
+`--min-tracking` (the lin-vel tracking term per step), `--min-level`, `--max-fell` and
+`--min-climbed` make the exit status report whether a target was reached, and
+`targets_first_met` says when the last-10-update means first reached the first two.
+
+    python benchmarks/learn.py --env go1_rough --minutes 60 --min-level 3 --max-fell 0.2
+    python benchmarks/learn.py --env go1_stairs --minutes 60 --min-climbed 0.5
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from motrix_jax import envs
@@ -36,22 +43,65 @@ from motrix_jax.ppo import make_ppo
 def evaluate(cfg, env_name: str, params, obs_stats, task_changes: dict, physics: str,
              num_envs: int = 512, steps: int = 1000) -> dict:
     """Deterministic policy on a fresh env (e.g. the full command ranges): the mean of every
-    reward term per step and the share of envs that fell within `steps`."""
+    reward term per step and the share of envs that fell within `steps`. On terrain also
+    per starting level the share that fell, and the highest ground each robot stood on
+    above its spawn before any fall (`climbed_m`, for stairs)."""
     env = envs.make(env_name, num_envs, physics, task_changes=task_changes)
     policy = make_ppo(cfg, env).policy
+    field = getattr(env.task, "terrain_map", None)
 
     def body(state, _):
         state = env.step(state, policy(params, obs_stats, state.obs))
-        return state, (env.metrics(state), state.terminated)
+        xy = state.physics.qpos[:, :2]
+        ground = jnp.zeros(num_envs) if field is None else field.grid.ground(xy)
+        return state, (env.metrics(state), state.terminated, ground)
 
     @jax.jit
     def run(key):
-        return jax.lax.scan(body, env.reset(key), None, length=steps)[1]
+        start = env.reset(key)
+        return start.info.level, jax.lax.scan(body, start, None, length=steps)[1]
 
-    metrics, terminated = run(jax.random.PRNGKey(12345))
-    return {"task_changes": task_changes, "num_envs": num_envs, "steps": steps,
-            "fell": float(np.asarray(terminated).any(0).mean()),
-            **{k: float(np.asarray(v).mean()) for k, v in metrics.items()}}
+    level, (metrics, terminated, ground) = run(jax.random.PRNGKey(12345))
+    terminated, ground, level = (np.asarray(x) for x in (terminated, ground, level))
+    fell = terminated.any(0)
+    before_fall = np.cumsum(terminated, 0) == 0  # steps of each robot's first episode
+    climbed = np.where(before_fall, ground - ground[0], 0.0).max(0)
+    out = {"task_changes": task_changes, "num_envs": num_envs, "steps": steps,
+           "fell": float(fell.mean()),
+           **{k: float(np.asarray(v).mean()) for k, v in metrics.items()}}
+    if field is not None:
+        out["start_level_mean"] = float(level.mean())
+        out["fell_by_start_level"] = {int(k): float(fell[level == k].mean())
+                                      for k in np.unique(level)}
+        out["climbed_m"] = climbed.tolist()
+    return out
+
+
+def terrain_evaluation(cfg, env_name: str, state, physics: str) -> dict:
+    """go1_rough: the robots at the levels they ended training on (a sample of 512),
+    full command ranges, levels held. go1_stairs: every robot on the 10 cm risers
+    (level 4), `climbed` = the share that reached the top of the first flight."""
+    task = envs.make_task(env_name)
+    held = {"command_levels": 1, "terrain_curriculum": False}
+    if task.terrain == "stairs":
+        field = task.terrain_map
+        level = 4
+        rise_box = field.boxes[np.isclose(field.boxes[:, 1], field.strip_centre_y(level))]
+        top = float((rise_box[:, 2] + rise_box[:, 5]).max())  # top tread of the flights
+        out = evaluate(cfg, env_name, state.params, state.obs_stats,
+                       {**held, "initial_levels": (level,)}, physics)
+        out["flight_top_m"] = top
+        out["climbed"] = float((np.array(out["climbed_m"]) >= top - 0.02).mean())
+        return out
+    levels = np.asarray(state.env_state.info.level)
+    sample = np.sort(np.random.default_rng(0).choice(levels, 512))
+    out = evaluate(cfg, env_name, state.params, state.obs_stats,
+                   {**held, "initial_levels": tuple(int(v) for v in sample)}, physics)
+    out["trained_level_mean"] = float(levels.mean())
+    out["trained_level_shares"] = {int(k): float((levels == k).mean())
+                                   for k in range(task.num_terrain_levels)}
+    out.pop("climbed_m")
+    return out
 
 
 def learn(env_name: str, seed: int, minutes: float, overrides: list[str],
@@ -75,6 +125,8 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str],
         curve.append(point)
         tracking = point.get("reward_terms/tracking_lin_vel")
         shown = "" if tracking is None else f"  lin-vel tracking {tracking:.3f}"
+        if "task/terrain_level" in point:
+            shown += f"  terrain level {point['task/terrain_level']:.2f}"
         print(f"{point['env_steps']:>11,} steps {wall:8.1f} s  return {last['return']:8.2f}  "
               f"length {last['length']:7.1f}{shown}", flush=True)
         if wall > minutes * 60:
@@ -82,7 +134,11 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str],
     tail = curve[-10:]
     summary = {k: float(np.mean([c[k] for c in tail])) for k in tail[-1] if k != "update"}
     evaluation = None
-    if hasattr(env.task, "command_levels"):  # the full command ranges, no curriculum
+    if getattr(env.task, "terrain_map", None) is not None:
+        evaluation = terrain_evaluation(cfg, env_name, state, physics)
+        print("evaluation on terrain: " + json.dumps(
+            {k: v for k, v in evaluation.items() if k != "climbed_m"}), flush=True)
+    elif hasattr(env.task, "command_levels"):  # the full command ranges, no curriculum
         evaluation = evaluate(cfg, env_name, state.params, state.obs_stats,
                               {"command_levels": 1}, physics)
         print(f"evaluation on the full command ranges: {evaluation}", flush=True)
@@ -149,6 +205,13 @@ def main() -> None:
                         help="target: mean episode length >= this fraction of the maximum")
     parser.add_argument("--min-tracking", type=float,
                         help="target: lin-vel tracking term per step >= this")
+    parser.add_argument("--min-level", type=float,
+                        help="target (terrain): mean level at the end of training >= this")
+    parser.add_argument("--max-fell", type=float,
+                        help="target (terrain): share of robots falling in the final "
+                             "evaluation <= this")
+    parser.add_argument("--min-climbed", type=float,
+                        help="target (stairs): share climbing the 10 cm flight >= this")
     args = parser.parse_args()
     try:
         name = envs.canonical_name(args.env)
@@ -168,6 +231,13 @@ def main() -> None:
     if result["evaluation"] is not None and args.min_tracking is not None:
         checks["tracking_full_ranges"] = (
             result["evaluation"]["reward_terms/tracking_lin_vel"] >= args.min_tracking)
+    evaluation = result["evaluation"] or {}
+    if args.min_level is not None:
+        checks["level"] = evaluation.get("trained_level_mean", 0.0) >= args.min_level
+    if args.max_fell is not None:
+        checks["not_falling"] = evaluation.get("fell", 1.0) <= args.max_fell
+    if args.min_climbed is not None:
+        checks["climbed"] = evaluation.get("climbed", 0.0) >= args.min_climbed
     result["targets_met"] = checks
     if args.min_length_frac is not None and args.min_tracking is not None:
         result["targets_first_met"] = first_met(

@@ -90,11 +90,18 @@ def fmt_rate(rate: float | None) -> str:
 
 
 def fmt_eta(seconds: float | None) -> str:
+    """A duration that reads as one, not as a clock time: "2h 05m", "7m 03s", "42s"."""
     if seconds is None or not math.isfinite(seconds):
         return "-"
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def fmt_return(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.1f}"  # nan: no episode ended yet
 
 
 class Display:
@@ -106,6 +113,7 @@ class Display:
         """`steps_per_update`: env steps per update and seed (the bar counts those)."""
         self.console, self.total, self.log_every = console, total_updates, log_every
         self.bar = None
+        self.told_duration = False
         if console.is_terminal:
             self.bar = Progress(
                 TextColumn("update {task.fields[update]}/{task.fields[total_updates]}"),
@@ -122,13 +130,18 @@ class Display:
         """`rate`: env steps/s over all seeds; `eta`: seconds left (None while unknown)."""
         update = record["update"]
         ret = record.get("episode_return_mean", math.nan)
+        if eta is not None and rate and not self.told_duration:
+            self.told_duration = True  # the budget in wall-clock terms, said once
+            self.console.print(f"at {fmt_rate(rate)} env steps/s this run needs about "
+                               f"{fmt_eta(eta)} more (set max_env_steps to change it)")
         if self.bar is not None:
             self.bar.update(self.task, completed=record["env_steps"], update=update,
-                            rate=fmt_rate(rate), eta=fmt_eta(eta), ret=f"{ret:.1f}")
+                            rate=fmt_rate(rate), eta=fmt_eta(eta), ret=fmt_return(ret))
         elif update % self.log_every == 0 or update == self.total:
             self.console.print(
                 f"update {update:>5}/{self.total}  env steps {record['env_steps']:>12,}  "
-                f"{fmt_rate(rate):>9} steps/s  ETA {fmt_eta(eta):>8}  return {ret:8.1f}  "
+                f"{fmt_rate(rate):>9} steps/s  ETA {fmt_eta(eta):>8}  "
+                f"return {fmt_return(ret):>8}  "
                 f"length {record['episode_length']:7.1f}  lr {record['learning_rate']:.2e}")
 
     def print(self, text: str) -> None:
