@@ -175,17 +175,25 @@ def plot(result: dict, path: Path) -> None:
 
     curve = result["curve"]
     steps = np.array([c["env_steps"] for c in curve]) / 1e6
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    shares = sorted((k for k in curve[-1] if k.startswith("task/terrain_level_")),
+                    key=lambda k: int(k.rsplit("_", 1)[1]))
+    fig, axes = plt.subplots(1, 4 if shares else 3, figsize=(20 if shares else 15, 4))
     axes[0].plot(steps, [c["return"] for c in curve])
     axes[0].set(title="mean episode return", xlabel="env steps (M)")
     axes[1].plot(steps, [c["length"] for c in curve])
     axes[1].axhline(result["episode_length_max"], ls="--", c="grey")
     axes[1].set(title="mean episode length", xlabel="env steps (M)")
     for key in curve[-1]:
-        if key.startswith(("reward_terms/tracking", "task/")):
+        if key.startswith(("reward_terms/tracking", "task/")) and key not in shares:
             axes[2].plot(steps, [c[key] for c in curve], label=key.split("/")[1])
     axes[2].legend()
     axes[2].set(title="per-step terms", xlabel="env steps (M)")
+    if shares:  # the terrain level distribution, stacked
+        axes[3].stackplot(steps, *[[c[k] for c in curve] for k in shares],
+                          labels=[k.rsplit("_", 1)[1] for k in shares])
+        axes[3].legend(title="level", loc="upper left", fontsize=7, ncol=2)
+        axes[3].set(title="share of robots per terrain level", xlabel="env steps (M)",
+                    ylim=(0, 1))
     fig.suptitle(f"{result['env']} seed {result['seed']}: {result['env_steps']:,} steps "
                  f"in {result['wall_s'] / 60:.1f} min")
     fig.tight_layout()

@@ -1,8 +1,8 @@
 """Legged robots on MJX with the lean contact model and solver settings: the options in
 force are the chosen ones (not MuJoCo's defaults), Go1 and VBot settle to the same
 height as on MotrixSim with the feet touching down at the same control step, the env
-contract holds on MJX, random actions give no non-finite physics, and (slow) go1_rough's
-heightfield steps on MJX.
+contract holds on MJX, random actions give no non-finite physics, and (slow) go1_rough's and
+go1_stairs' robots land and stand on every terrain level on MJX.
 
 One jitted rollout per env and backend, taking the actions as input, serves the standing
 (zero actions) and the random-action checks, so each program compiles once (with the
@@ -122,18 +122,21 @@ def test_env_contract_and_random_actions_on_mjx(runs, standing, name):
 
 
 @pytest.mark.slow
-def test_go1_rough_heightfield_steps_on_mjx():
-    env = envs.make("go1_rough", N, physics="mjx")
+@pytest.mark.parametrize("name", ["go1_rough", "go1_stairs"])
+def test_go1_terrain_spawns_and_stands_on_every_level_on_mjx(name):
+    """The MotrixSim test in test_go1.py, on MJX: one robot per level lands on the
+    terrain (heightfield or tread boxes) and stands 0.5 s later."""
+    levels = tuple(range(10))
+    env = envs.make(name, 10, physics="mjx", task_changes={"initial_levels": levels})
 
     def body(state, _):
-        state = env.step(state, jnp.zeros((N, env.action_size)))
-        return state, state.physics.qpos
-    qpos = jax.jit(lambda key: jax.lax.scan(body, env.reset(key), None, 50)[1])(
-        jax.random.PRNGKey(1))
+        state = env.step(state, jnp.zeros((10, env.action_size)))
+        return state, (state.physics.qpos, state.terminated)
+    qpos, terminated = jax.jit(lambda key: jax.lax.scan(body, env.reset(key), None, 25)[1])(
+        jax.random.PRNGKey(0))
     chex.assert_tree_all_finite(qpos)
-    # it lands on the heightfield and stays up: the trunk neither falls through the
-    # terrain nor keeps falling (the spawn is 0.4 m above the highest ground around it)
-    hf = env.task.heightfield
-    ground = hf.height_at(np.asarray(qpos[-1, :, 0]), np.asarray(qpos[-1, :, 1]))
-    clearance = np.asarray(qpos[-1, :, 2]) - ground
-    assert ((0.15 < clearance) & (clearance < 0.4)).all(), clearance
+    assert not bool(terminated.any())
+    field = env.task.terrain_map
+    np.testing.assert_array_equal(field.level_at(qpos[-1, :, :2]), levels)
+    standing = np.asarray(qpos[-1, :, 2] - field.grid.ground(qpos[-1, :, :2]))
+    assert ((0.2 < standing) & (standing < 0.36)).all(), standing
