@@ -2,7 +2,8 @@
 
     python benchmarks/physics.py --env go1_flat --num-envs 1024 2048 4096 \
         [--backends motrixsim mjx] [--steps 100] [--out benchmarks/results/physics_go1_flat]
-    python benchmarks/physics.py --env go1_flat go1_rough go1_stairs --num-envs 2048
+    python benchmarks/physics.py --env go1_flat go1_rough go1_stairs --num-envs 2048 \
+        --backends motrixsim mujoco --task-set "initial_levels=0 1 2 3 4 5 6 7 8 9"
     python benchmarks/physics.py --env go1_flat --backends mjx --num-envs 64 256 \
         --variant "full, MuJoCo solver=collision=full,mujoco_solver.iterations=100,\
 mujoco_solver.ls_iterations=50,mujoco_solver.eulerdamp=true" --variant "lean="

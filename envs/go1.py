@@ -282,6 +282,8 @@ class Go1:
                                 command)
             command_tracking = jnp.where(resample, 0.0, command_tracking)
             command_steps = jnp.where(resample, 0, command_steps)
+        if self.terrain == "stairs":
+            command = command.at[:, 2].set(self.heading_hold(view))
         info = info.replace(
             command=command, command_level=command_level, last_action=action,
             last_qvel=qvel_joints, air_time=jnp.where(contact, 0.0, info.air_time + dt),
@@ -301,6 +303,13 @@ class Go1:
         return {"level": level, "fell": failed,
                 "walked": info.walked + jnp.sum(lin_vel[:, :2] * cmd, -1) * self.ctrl_dt,
                 "asked": info.asked + jnp.sum(cmd ** 2, -1) * self.ctrl_dt}
+
+    def heading_hold(self, view: PhysicsView) -> jax.Array:
+        """Stairs: the yaw-rate command [N] that turns the robot back to facing up the
+        stairs (+x), legged_gym's heading command. Without it a policy learned to turn
+        and walk along the flat first landing, across the strips, instead of climbing
+        (seed 0, 38 min: 0 % climbed, tracking 0.96)."""
+        return jnp.clip(-legged.wrap_angle(legged.yaw_of(view.qpos[:, 3:7])), -1.0, 1.0)
 
     def trunk_down(self, view: PhysicsView) -> jax.Array:
         """[N] bool: the trunk touches the ground (collision="full"), or with feet-only

@@ -130,7 +130,7 @@ class Display:
         """`rate`: env steps/s over all seeds; `eta`: seconds left (None while unknown)."""
         update = record["update"]
         ret = record.get("episode_return_mean", math.nan)
-        if eta is not None and rate and not self.told_duration:
+        if eta and rate and not self.told_duration:
             self.told_duration = True  # the budget in wall-clock terms, said once
             self.console.print(f"at {fmt_rate(rate)} env steps/s this run needs about "
                                f"{fmt_eta(eta)} more (set max_env_steps to change it)")

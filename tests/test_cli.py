@@ -63,3 +63,13 @@ def test_short_run_writes_config_and_metrics(tmp_path):
     assert last["update"] == 3 and last["env_steps"] == 6144
     assert "compiled" in result.stdout and "steps/s" in result.stdout
     assert "physics=motrixsim" in result.stdout
+    assert "this run needs about" in result.stdout  # the duration, said once
+    assert result.stdout.count("this run needs about") == 1
+
+
+def test_durations_read_as_durations():
+    from motrix_jax.run_log import fmt_eta, fmt_return
+
+    assert fmt_eta(15 * 3600 + 33 * 60 + 32) == "15h 33m"  # not "15:33:32", a clock time
+    assert fmt_eta(423) == "7m 03s" and fmt_eta(42) == "42s" and fmt_eta(None) == "-"
+    assert fmt_return(float("nan")) == "-" and fmt_return(12.345) == "12.3"

@@ -350,3 +350,14 @@ def test_task_changes_parse_from_text():
         "go1_flat", ["domain_randomization=true", "command_levels=1", "max_tilt=0.8"])
     assert changes == {"domain_randomization": True, "command_levels": 1, "max_tilt": 0.8}
     assert envs.make_task("go1_flat").command_levels == 4  # the registry is not changed
+
+
+def test_stairs_command_turns_the_robot_back_up_the_stairs():
+    task = envs.make_task("go1_stairs")
+    view = view_for()
+    yaw = 0.6  # turned left: the yaw-rate command turns it right, back to +x
+    view = view.replace(qpos=view.qpos.at[0, 3:7].set(
+        jnp.array([0.0, 0.0, math.sin(yaw / 2), math.cos(yaw / 2)])))
+    info = task.initial_info(1).replace(command=jnp.array([[0.5, 0.0, 0.0]]))
+    _, _, after = task.evaluate(jax.random.PRNGKey(0), view, info, jnp.zeros((1, 12)))
+    np.testing.assert_allclose(after.command[0], [0.5, 0.0, -0.6], atol=1e-5)
