@@ -14,6 +14,9 @@ An episode that ends without a fall and with the robot having walked >= `promote
 distance its commands asked for (the body velocity's projection on the command, summed
 over the episode, over the command's squared speed summed) spawns the next one a level
 up from where the robot ended; a fall, or less than `demote` of it, a level down.
+On stairs the commands are forward only and the yaw-rate command holds the heading up
+the stairs (`heading_hold`).
+
 Action (12): joint position targets q0 + action_scale * a, tracked by the engine's PD
 (kp 80, kd 1, clipped to the motor torque limits) at every physics substep.
 Reward: the terms of `reward_scales`, unscaled in `evaluate` and scaled in one place;
