@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from motrix_jax.config import PPOConfig
+from motrix_jax.config import PPOConfig, parse_ints
 from motrix_jax.env import Env
 
 
@@ -274,8 +274,9 @@ def make(name: str, num_envs: int, physics: str = "motrixsim",
 
 def parse_task_changes(name: str, assignments: list[str]) -> dict:
     """`field=value` strings for the task of env `name`, typed like the field's default
-    (bool, int, float, str, a tuple of integers); `field.sub=value` reaches a field of a dataclass-valued
-    field (e.g. `mujoco_solver.iterations=4`). ValueError names a bad field or value."""
+    (bool, int, float, str, a tuple of integers); `field.sub=value` reaches a field of a
+    dataclass-valued field (e.g. `mujoco_solver.iterations=4`). ValueError names a bad
+    field or value."""
     task = make_task(name)
     changes = {}
     for item in assignments:
@@ -286,7 +287,7 @@ def parse_task_changes(name: str, assignments: list[str]) -> dict:
         kind = type(_task_field(task, key))
         if kind is tuple:  # of integers (e.g. initial_levels): "0,3,5" or "0 3 5"
             try:
-                changes[key] = tuple(int(p) for p in text.strip("()[] ").replace(",", " ").split())
+                changes[key] = parse_ints(text)
             except ValueError:
                 raise ValueError(f"{key}={text!r}: expected integers, e.g. 0,3,5") from None
             continue

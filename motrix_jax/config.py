@@ -113,6 +113,11 @@ class PPOConfig:
 FIELDS = {f.name: f for f in dataclasses.fields(PPOConfig)}
 
 
+def parse_ints(text: str) -> tuple[int, ...]:
+    """ "64,64", "(0, 3, 5)" or "0 3 5" -> a tuple of ints; ValueError otherwise."""
+    return tuple(int(p) for p in text.strip("()[] ").replace(",", " ").split())
+
+
 def parse_value(name: str, text: str) -> typing.Any:
     """Parse `text` as the type of PPOConfig field `name`; ValueError names the field."""
     import difflib
@@ -132,9 +137,7 @@ def parse_value(name: str, text: str) -> typing.Any:
             return int(float(text)) if float(text).is_integer() else int(text)
         if kind is float:
             return float(text)
-        # tuple[int, ...]
-        parts = [p for p in text.strip("()[] ").split(",") if p.strip()]
-        return tuple(int(p) for p in parts)
+        return parse_ints(text)  # tuple[int, ...]
     except ValueError:
         shown = {bool: "true/false", int: "an integer", float: "a number"}.get(
             kind, "comma-separated integers, e.g. 64,64")
