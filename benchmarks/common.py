@@ -24,40 +24,24 @@ import numpy as np
 from motrix_jax.ppo import make_ppo, minibatch_orders
 
 
-def motrixsim_physics(env, steps: int) -> float:
-    """MotrixSim's host loop alone: set controls, `step_n`, read qpos/qvel; no JAX, no
-    resets. The controls are the task's mapping of N(0, 0.5^2) actions (for Go1: joint
-    targets near the standing pose, as a young policy gives)."""
-    host = env.physics.host
+def host_physics(env, steps: int) -> float:
+    """A host engine alone (`HostPhysics.host_step`: controls in, the physics substeps,
+    qpos/qvel/contacts out; no JAX, no resets): for MotrixSim `step_n` and a read-back,
+    for MuJoCo's C engine one `mujoco.rollout` over every world's substeps. The controls
+    are the task's mapping of N(0, 0.5^2) actions (for Go1: joint targets near the
+    standing pose, as a young policy gives)."""
     n = env.num_envs
     qpos, qvel, info = env.task.reset(jax.random.PRNGKey(0), n, env.task.initial_info(n))
-    host.reset(np.asarray(qpos), np.asarray(qvel))
+    env.physics.host_reset(np.asarray(qpos), np.asarray(qvel))
     actions = 0.5 * jax.random.normal(jax.random.PRNGKey(0), (steps, n, env.action_size))
     ctrl = np.asarray(jax.vmap(lambda a: env.task.ctrl(a, info))(actions), np.float32)
     start = time.perf_counter()
     for t in range(steps):
-        host.data.actuator_ctrls = ctrl[t]
-        host.model.step_n(host.data, host.substeps)
-        host.program.execute(host.data)  # read back, as the env does
+        env.physics.host_step(ctrl[t])
     return n * steps / (time.perf_counter() - start)
 
 
-def mujoco_physics(env, steps: int) -> float:
-    """MuJoCo's C engine alone through its host (`MujocoWorlds.step`: controls in, one
-    `mujoco.rollout` over every world's substeps, qpos/qvel/contacts out; no JAX, no
-    resets), with the same N(0, 0.5^2) actions as `motrixsim_physics`."""
-    host = env.physics.host
-    n = env.num_envs
-    qpos, qvel, info = env.task.reset(jax.random.PRNGKey(0), n, env.task.initial_info(n))
-    qpos, qvel = np.asarray(qpos), np.asarray(qvel)
-    host.reset(qpos, qvel)
-    actions = 0.5 * jax.random.normal(jax.random.PRNGKey(0), (steps, n, env.action_size))
-    ctrl = np.asarray(jax.vmap(lambda a: env.task.ctrl(a, info))(actions), np.float32)
-    no_reset = np.zeros(n, bool)
-    start = time.perf_counter()
-    for t in range(steps):
-        host.step(t, ctrl[t], no_reset, qpos, qvel)
-    return n * steps / (time.perf_counter() - start)
+motrixsim_physics = mujoco_physics = host_physics  # the names the scripts measure by
 
 
 def env_random_actions(env, steps: int) -> float:

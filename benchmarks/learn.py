@@ -3,9 +3,11 @@
     python benchmarks/learn.py --env go1_flat --minutes 45 [--seed 0] [--set FIELD=VALUE]
                                [--physics motrixsim|mjx|mujoco]
 
-Trains the env's preset (on MotrixSim unless --physics says otherwise) one jitted update
-at a time until the budget (or the preset's env steps) is spent, and writes `curve.json`
-and `curve.png` to runs/bench/<env>/<timestamp>/: per update the env steps, wall time,
+Trains the env's preset (on MotrixSim unless --physics says otherwise) with the train
+CLI's session until the budget (or the preset's env steps) is spent, in a run folder
+runs/bench/<env>/<timestamp>/ (config.json, metrics.jsonl, TensorBoard, checkpoints:
+`python -m motrix_jax.play --run` reads it), and writes `curve.json` and `curve.png`
+there: per update the env steps, wall time,
 mean return and length of the episodes that ended (carried forward through updates where
 none ended) and the mean of every reward term and task metric. The summary averages the
 last 10 updates. For tasks with a command curriculum (Go1) the final deterministic policy
@@ -25,19 +27,23 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
+import functools
 import json
 import sys
-import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from rich.console import Console
 
-from motrix_jax import envs
+from motrix_jax import envs, metrics
 from motrix_jax.config import with_overrides
+from motrix_jax.evaluation import run_policy
 from motrix_jax.ppo import make_ppo
+from motrix_jax.run_folder import RunInfo, make_run_dir, write_run_info
+from motrix_jax.run_log import METRICS_FILE
+from motrix_jax.session import Session, SessionOptions
 
 
 def evaluate(cfg, env_name: str, params, obs_stats, task_changes: dict, physics: str,
@@ -47,22 +53,16 @@ def evaluate(cfg, env_name: str, params, obs_stats, task_changes: dict, physics:
     per starting level the share that fell, and the highest ground each robot stood on
     above its spawn before any fall (`climbed_m`, for stairs)."""
     env = envs.make(env_name, num_envs, physics, task_changes=task_changes)
-    policy = make_ppo(cfg, env).policy
+    policy = functools.partial(make_ppo(cfg, env).policy, params, obs_stats)
     field = getattr(env.task, "terrain_map", None)
 
-    def body(state, _):
-        state = env.step(state, policy(params, obs_stats, state.obs))
+    def record(state):
         xy = state.physics.qpos[:, :2]
         ground = jnp.zeros(num_envs) if field is None else field.grid.ground(xy)
-        return state, (env.metrics(state), state.terminated, ground)
+        return env.metrics(state), state.terminated, ground
 
-    @jax.jit
-    def run(key):
-        start = env.reset(key)
-        return start.info.level, jax.lax.scan(body, start, None, length=steps)[1]
-
-    level, (metrics, terminated, ground) = run(jax.random.PRNGKey(12345))
-    terminated, ground, level = (np.asarray(x) for x in (terminated, ground, level))
+    start, (metrics, terminated, ground) = run_policy(env, policy, jax.random.PRNGKey(12345),
+                                                      steps, record)
     fell = terminated.any(0)
     before_fall = np.cumsum(terminated, 0) == 0  # steps of each robot's first episode
     climbed = np.where(before_fall, ground - ground[0], 0.0).max(0)
@@ -70,6 +70,7 @@ def evaluate(cfg, env_name: str, params, obs_stats, task_changes: dict, physics:
            "fell": float(fell.mean()),
            **{k: float(np.asarray(v).mean()) for k, v in metrics.items()}}
     if field is not None:
+        level = start.level
         out["start_level_mean"] = float(level.mean())
         out["fell_by_start_level"] = {int(k): float(fell[level == k].mean())
                                       for k in np.unique(level)}
@@ -104,33 +105,19 @@ def terrain_evaluation(cfg, env_name: str, state, physics: str) -> dict:
     return out
 
 
-def learn(env_name: str, seed: int, minutes: float, overrides: list[str],
-          physics: str = "motrixsim") -> dict:
-    cfg = with_overrides(dataclasses.replace(envs.preset(env_name), seed=seed), overrides)
+def learn(env_name: str, seed: int, minutes: float, overrides: list[str], physics: str,
+          run_dir: Path) -> dict:
+    """Train the preset in `run_dir` with the train CLI's session (checkpoints, metrics,
+    TensorBoard) until `minutes` or the preset's env steps are spent; the result."""
+    cfg = with_overrides(envs.preset(env_name), overrides, {"seed": seed})
     env = envs.make(env_name, cfg.num_envs, physics)
-    ppo = make_ppo(cfg, env)
-    update = jax.jit(ppo.update, donate_argnums=0)
-    start = time.perf_counter()
-    state = jax.jit(ppo.init)(jax.random.PRNGKey(seed))
-    curve, last = [], {"return": float("nan"), "length": float("nan")}
-    for i in range(cfg.num_updates):
-        state, metrics = update(state)
-        host = {k: float(np.asarray(v)) for k, v in metrics.items()}
-        if host["episodes"] > 0:
-            last = {"return": host["episode_return"], "length": host["episode_length"]}
-        wall = time.perf_counter() - start
-        point = {"update": i + 1, "env_steps": (i + 1) * cfg.batch_size,
-                 "wall_s": round(wall, 2), **last,
-                 **{k: v for k, v in host.items() if "/" in k}}
-        curve.append(point)
-        tracking = point.get("reward_terms/tracking_lin_vel")
-        shown = "" if tracking is None else f"  lin-vel tracking {tracking:.3f}"
-        if "task/terrain_level" in point:
-            shown += f"  terrain level {point['task/terrain_level']:.2f}"
-        print(f"{point['env_steps']:>11,} steps {wall:8.1f} s  return {last['return']:8.2f}  "
-              f"length {last['length']:7.1f}{shown}", flush=True)
-        if wall > minutes * 60:
-            break
+    info = RunInfo(env=env_name, physics=physics, ppo=cfg, obs_size=env.obs_size,
+                   action_size=env.action_size, physics_options=env.physics.options)
+    write_run_info(run_dir, info)
+    session = Session(env, info, run_dir, options=SessionOptions(
+        max_seconds=minutes * 60, log_every=5), console=Console(highlight=False))
+    state = jax.tree.map(lambda x: x[0], session.run(session.start()))  # the one seed
+    curve = curve_of(run_dir / METRICS_FILE)
     tail = curve[-10:]
     summary = {k: float(np.mean([c[k] for c in tail])) for k in tail[-1] if k != "update"}
     evaluation = None
@@ -153,6 +140,22 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str],
             "steps_per_s": round(curve[-1]["env_steps"] / curve[-1]["wall_s"]),
             "last_10_updates": summary, "evaluation": evaluation, "curve": curve,
             "final_params": params}
+
+
+def curve_of(path: Path) -> list[dict]:
+    """Per update of `metrics.jsonl`: env steps, wall time, the mean return and length of
+    the episodes that ended (carried forward through updates where none ended) and every
+    reward term and task metric."""
+    curve, last = [], {"return": float("nan"), "length": float("nan")}
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        if record[metrics.EPISODES] > 0:
+            last = {"return": record[metrics.EPISODE_RETURN],
+                    "length": record[metrics.EPISODE_LENGTH]}
+        curve.append({"update": record["update"], "env_steps": record["env_steps"],
+                      "wall_s": round(record["wall_time"], 2), **last,
+                      **{k: v for k, v in record.items() if k.startswith(metrics.GROUPS)}})
+    return curve
 
 
 def first_met(curve: list[dict], min_length: float, min_tracking: float,
@@ -225,11 +228,9 @@ def main() -> None:
         name = envs.canonical_name(args.env)
     except envs.UnknownEnvError as err:
         parser.error(str(err))
+    out = make_run_dir(args.run_root, name)
     result = {"command": "python " + " ".join(sys.argv),
-              **learn(name, args.seed, args.minutes, args.set, args.physics)}
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = args.run_root / name / stamp
-    out.mkdir(parents=True)
+              **learn(name, args.seed, args.minutes, args.set, args.physics, out)}
     last = result["last_10_updates"]
     checks = {}
     if args.min_length_frac is not None:

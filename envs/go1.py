@@ -225,10 +225,7 @@ class Go1:
         return legged.base_state(view)
 
     def observe(self, view: PhysicsView, info: Go1Info) -> jax.Array:
-        lin_vel, gyro, gravity = self.base(view)
-        parts = [lin_vel * 2.0, gyro * 0.25, gravity,
-                 legged.joint_offsets(view, DEFAULT_POSE), view.qvel[:, 6:] * 0.05,
-                 info.last_action, info.command * jnp.array([2.0, 2.0, 0.25])]
+        parts = [legged.proprioception(view, DEFAULT_POSE, info.last_action, info.command)]
         if self.foot_contact_obs:
             parts += [view.contacts[:, :4], info.air_time, info.ground_time]
         if self.terrain_map is not None:
@@ -258,9 +255,7 @@ class Go1:
         touchdown = contact & (info.last_contact < 0.5)
         moving = jnp.linalg.norm(info.command[:, :2], axis=-1) > 0.1
         terms = {
-            "tracking_lin_vel": jnp.exp(
-                -jnp.sum((info.command[:, :2] - lin_vel[:, :2]) ** 2, -1) / 0.25),
-            "tracking_ang_vel": jnp.exp(-(info.command[:, 2] - gyro[:, 2]) ** 2 / 0.25),
+            **legged.velocity_tracking(info.command, lin_vel, gyro),
             **legged.smoothness_terms(view, lin_vel, gyro, action, info.last_action,
                                       info.last_qvel, self.torques(view, self.ctrl(action, info)),
                                       self.ctrl_dt),

@@ -59,6 +59,30 @@ def joint_velocities(view) -> jax.Array:
     return view.qvel[:, 6:]
 
 
+def proprioception(view, default_pose, last_action: jax.Array,
+                   command: jax.Array) -> jax.Array:
+    """The observation every velocity-commanded task starts with [N, 12 + 3 nj]:
+    body-frame linear velocity x2, gyro x0.25, gravity in the body frame, joint angles -
+    `default_pose`, joint velocities x0.05, the last action and the velocity command
+    (vx, vy, yaw rate) x(2, 2, 0.25)."""
+    lin_vel, gyro, gravity = base_state(view)
+    return jnp.concatenate([
+        lin_vel * 2.0, gyro * 0.25, gravity, joint_offsets(view, default_pose),
+        joint_velocities(view) * 0.05, last_action, command * jnp.array([2.0, 2.0, 0.25])],
+        -1)
+
+
+def velocity_tracking(command: jax.Array, lin_vel: jax.Array,
+                      gyro: jax.Array) -> dict[str, jax.Array]:
+    """The velocity-tracking reward terms (each [N], in (0, 1]): exp(-err^2 / 0.25) of the
+    planar velocity against command[:, :2] and of the yaw rate against command[:, 2]."""
+    return {
+        "tracking_lin_vel": jnp.exp(
+            -jnp.sum((command[:, :2] - lin_vel[:, :2]) ** 2, -1) / 0.25),
+        "tracking_ang_vel": jnp.exp(-(command[:, 2] - gyro[:, 2]) ** 2 / 0.25),
+    }
+
+
 def tilted(gravity: jax.Array, max_tilt: float) -> jax.Array:
     """[N] bool: the base is tilted more than max_tilt (rad) from upright."""
     return gravity[:, 2] > -math.cos(max_tilt)

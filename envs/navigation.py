@@ -231,15 +231,12 @@ class Navigation:
         return jnp.concatenate([v, jnp.clip(turn, -1.0, 1.0)[:, None]], -1)
 
     def observe(self, view: PhysicsView, info: NavInfo) -> jax.Array:
-        lin_vel, gyro, gravity = legged.base_state(view)
         yaw = legged.yaw_of(view.qpos[:, 3:7])
         body, distance, on_goal, heading_error = self.goal_frame(view.qpos[:, :2], yaw, info)
         stop_ready = on_goal & (jnp.abs(heading_error) < self.heading_tolerance)
         return jnp.concatenate([
-            lin_vel * 2.0, gyro * 0.25, gravity,
-            legged.joint_offsets(view, self.spec.default_pose),
-            legged.joint_velocities(view) * 0.05, info.last_action,
-            info.command * jnp.array([2.0, 2.0, 0.25]),
+            legged.proprioception(view, self.spec.default_pose, info.last_action,
+                                  info.command),
             body / jnp.maximum(distance, 5.0)[:, None], (heading_error / math.pi)[:, None],
             (jnp.minimum(distance, 5.0) / 5.0)[:, None],
             on_goal[:, None].astype(jnp.float32), stop_ready[:, None].astype(jnp.float32)],
@@ -275,9 +272,7 @@ class Navigation:
         outside = (jnp.zeros_like(fell) if track is None else ~track.inside(xy))
         failed = fell | exploded | outside
         terms = {
-            "tracking_lin_vel": jnp.exp(
-                -jnp.sum((info.command[:, :2] - lin_vel[:, :2]) ** 2, -1) / 0.25),
-            "tracking_ang_vel": jnp.exp(-(info.command[:, 2] - gyro[:, 2]) ** 2 / 0.25),
+            **legged.velocity_tracking(info.command, lin_vel, gyro),
             "approach": jnp.clip((info.distance - distance) / self.ctrl_dt, -1.0, 1.0),
             "stop": on_goal * jnp.exp(-speed2 / 0.05) * jnp.exp(-heading_error ** 2),
             "arrival": (last_waypoint & reached & (info.arrived < 0.5)).astype(jnp.float32),

@@ -1,11 +1,10 @@
 """Checkpoints of the whole train state with orbax, and policies rebuilt from disk alone.
 
-A run folder holds `config.json` (env, physics, the PPO config and the network
-layout) and `checkpoints/<update>/`, one orbax checkpoint per saved update with
-three items: `state` (the whole vmapped TrainState: params, optimiser state,
-normaliser statistics, learning rate, RNG key, counters, env state),
-`policy` (params and observation statistics only, so a policy loads without
-the env) and `progress` (JSON: update, env steps, wall time, last returns).
+A run folder (see run_folder) holds `checkpoints/<update>/`, one orbax checkpoint per
+saved update with three items: `state` (the whole vmapped TrainState: params,
+optimiser state, normaliser statistics, learning rate, RNG key, counters, env state),
+`policy` (params and observation statistics only, so a policy loads without the env)
+and `progress` (run_folder.Progress as JSON: update, env steps, wall time, returns).
 Orbax stores arrays with TensorStore; nothing is pickled.
 
 Bad input (a missing folder, no checkpoint, a corrupt or incompatible one)
@@ -14,9 +13,7 @@ raises `CheckpointError` with a one-line message saying which and why.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import json
 import math
 import sys
 from collections.abc import Callable
@@ -29,83 +26,13 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging as absl_logging
 
-from motrix_jax import normalization
-from motrix_jax.config import PPOConfig
+from motrix_jax import metrics, normalization
 from motrix_jax.networks import make_network
+from motrix_jax.ppo import mean_action
+from motrix_jax.run_folder import CheckpointError, RunInfo, one_line, read_run_info
 
-CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
 absl_logging.set_verbosity(absl_logging.ERROR)  # orbax logs routine notes as warnings
-
-
-class CheckpointError(ValueError):
-    """A run folder or checkpoint that cannot be used; the message is one line."""
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class RunInfo:
-    """What `config.json` records: enough to rebuild the env, the trainer and the policy."""
-
-    env: str
-    physics: str
-    ppo: PPOConfig
-    obs_size: int
-    action_size: int
-    processes: int = 1  # JAX processes that trained it (several: no checkpoints)
-    task_changes: dict = dataclasses.field(default_factory=dict)  # --task-set fields
-    # what the backend ran with (timestep, substeps, solver settings): a record only,
-    # rebuilt from the task when the run is resumed
-    physics_options: dict = dataclasses.field(default_factory=dict)
-
-    def network_layout(self) -> dict:
-        cfg = self.ppo
-        return {"module": "motrix_jax.networks.ActorCritic", "activation": "elu",
-                "obs_size": self.obs_size, "action_size": self.action_size,
-                "policy_hidden_sizes": list(cfg.policy_hidden_sizes),
-                "value_hidden_sizes": list(cfg.value_hidden_sizes),
-                "share_features": cfg.share_features, "initial_log_std": cfg.initial_log_std,
-                "state_preprocessor": cfg.state_preprocessor,
-                "value_preprocessor": cfg.value_preprocessor}
-
-    def to_json(self) -> str:
-        return json.dumps({"env": self.env, "physics": self.physics,
-                           "ppo": dataclasses.asdict(self.ppo),
-                           "network": self.network_layout(),
-                           "processes": self.processes,
-                           "task_changes": self.task_changes,
-                           "physics_options": self.physics_options}, indent=2)
-
-
-def write_run_info(run_dir: Path, info: RunInfo) -> None:
-    (Path(run_dir) / CONFIG_FILE).write_text(info.to_json())
-
-
-def read_run_info(run_dir: str | Path) -> RunInfo:
-    """Parse `run_dir/config.json`; CheckpointError says what is missing or wrong."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise CheckpointError(f"{run_dir}: no such run folder")
-    path = run_dir / CONFIG_FILE
-    if not path.is_file():
-        raise CheckpointError(f"{run_dir}: not a run folder (no {CONFIG_FILE})")
-    try:
-        raw = json.loads(path.read_text())
-        fields = {f.name: f.type for f in dataclasses.fields(PPOConfig)}
-        ppo = {k: tuple(v) if isinstance(v, list) else v for k, v in raw["ppo"].items()
-               if k in fields}
-        net = raw["network"]
-        return RunInfo(env=raw["env"], physics=raw["physics"], ppo=PPOConfig(**ppo),
-                       obs_size=int(net["obs_size"]), action_size=int(net["action_size"]),
-                       processes=int(raw.get("processes", 1)),
-                       task_changes=dict(raw.get("task_changes", {})),
-                       physics_options=dict(raw.get("physics_options", {})))
-    except (ValueError, KeyError, TypeError) as error:
-        raise CheckpointError(f"{path} is corrupt: {_one_line(error)}") from None
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}"[:300]
 
 
 def _key_name(key: Any) -> str:
@@ -136,8 +63,8 @@ def _with_empty(restored: Any, abstract: Any) -> Any:
         abstract)
 
 
-def _return_metric(metrics: dict) -> float:
-    value = metrics.get("episode_return")
+def _return_metric(recorded: dict) -> float:
+    value = recorded.get(metrics.CHECKPOINT_RETURN)
     return -math.inf if value is None or not math.isfinite(value) else float(value)
 
 
@@ -184,7 +111,7 @@ class Checkpointer:
             args=ocp.args.Composite(state=ocp.args.StandardSave(_without_empty(state)),
                                     policy=ocp.args.StandardSave(policy),
                                     progress=ocp.args.JsonSave(progress)),
-            metrics={"episode_return": progress.get("episode_return")})
+            metrics={metrics.CHECKPOINT_RETURN: progress.get(metrics.CHECKPOINT_RETURN)})
 
     def resolve(self, step: int | str | None) -> int:
         """`None` → latest, `"best"` → best, an int → that step; CheckpointError if absent."""
@@ -237,7 +164,7 @@ class Checkpointer:
 
     def _corrupt(self, step: int, error: BaseException) -> CheckpointError:
         return CheckpointError(f"checkpoint {self.directory / str(step)} is corrupt or "
-                               f"unreadable ({_one_line(error)})")
+                               f"unreadable ({one_line(error)})")
 
     def close(self) -> None:
         self.manager.close()
@@ -267,16 +194,6 @@ def open_run(run_dir: str | Path) -> tuple[RunInfo, Checkpointer]:
     return info, checkpointer
 
 
-def check_env(run_dir: str | Path, info: RunInfo, env) -> None:
-    """CheckpointError unless `env` has the observation and action sizes the run was
-    trained with."""
-    saved, now = (info.obs_size, info.action_size), (env.obs_size, env.action_size)
-    if saved != now:
-        raise CheckpointError(
-            f"{run_dir} is incompatible: it was trained with observation/action sizes "
-            f"{saved}, env {info.env!r} now has {now}")
-
-
 def load_policy(run_dir: str | Path, step: int | str | None = None,
                 seed: int = 0) -> Callable[[jax.Array], jax.Array]:
     """A jitted `policy(obs [..., obs_size]) -> action [..., action_size]`: the
@@ -293,14 +210,7 @@ def load_policy(run_dir: str | Path, step: int | str | None = None,
     stats = normalization.RunningStats(mean=jnp.asarray(saved["obs_mean"][seed]),
                                        var=jnp.asarray(saved["obs_var"][seed]),
                                        count=jnp.zeros((), jnp.float32))
-    # Params are arguments, not constants folded into the program: the same
-    # computation as the trainer's policy, so the actions are bit for bit the same.
-    apply = jax.jit(functools.partial(_mean_action, network, info.ppo.state_preprocessor))
+    # Params are arguments, not constants folded into the program: the trainer's own
+    # policy function, so the actions are bit for bit the same.
+    apply = jax.jit(functools.partial(mean_action, info.ppo, network))
     return functools.partial(apply, params, stats)
-
-
-def _mean_action(network, state_preprocessor: bool, params: dict,
-                 stats: normalization.RunningStats, obs: jax.Array) -> jax.Array:
-    if state_preprocessor:
-        obs = normalization.normalize(stats, obs)
-    return network.apply(params, obs)[0]

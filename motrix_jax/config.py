@@ -10,6 +10,8 @@ import dataclasses
 import typing
 from dataclasses import dataclass
 
+from motrix_jax.names import did_you_mean
+
 
 @dataclass(frozen=True, kw_only=True)
 class PPOConfig:
@@ -118,35 +120,52 @@ def parse_ints(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.strip("()[] ").replace(",", " ").split())
 
 
-def parse_value(name: str, text: str) -> typing.Any:
-    """Parse `text` as the type of PPOConfig field `name`; ValueError names the field."""
-    import difflib
+TYPE_WORDS = {bool: "true/false", int: "an integer", float: "a number"}
 
-    if name not in FIELDS:
-        close = difflib.get_close_matches(name, FIELDS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown config field {name!r}{hint}; fields: {', '.join(FIELDS)}")
-    kind = typing.get_type_hints(PPOConfig)[name]
+
+def parse_typed(name: str, kind: typing.Any, text: str, example: str = "64,64") -> typing.Any:
+    """`text` as a value of `kind` (bool, int, float, str, or a tuple of integers, shown
+    as `example` in the error) for field `name`; ValueError names the field."""
     try:
-        if kind is bool:
-            lowered = text.strip().lower()
-            if lowered not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError
-            return lowered in ("true", "1", "yes")
-        if kind is int:
-            return int(float(text)) if float(text).is_integer() else int(text)
-        if kind is float:
-            return float(text)
-        return parse_ints(text)  # tuple[int, ...]
+        return _parse(kind, text)
     except ValueError:
-        shown = {bool: "true/false", int: "an integer", float: "a number"}.get(
-            kind, "comma-separated integers, e.g. 64,64")
+        shown = TYPE_WORDS.get(kind, f"comma-separated integers, e.g. {example}")
         raise ValueError(f"{name}={text!r}: expected {shown}") from None
 
 
-def with_overrides(cfg: PPOConfig, assignments: typing.Iterable[str]) -> PPOConfig:
-    """Apply `field=value` strings to `cfg`; raises ValueError naming the bad field."""
-    changes = {}
+def _parse(kind: typing.Any, text: str) -> typing.Any:
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(text)
+        return lowered in ("true", "1", "yes")
+    if kind is int:  # "1e6" is an integer, "1.5" is not
+        number = float(text)
+        if not number.is_integer():
+            raise ValueError(text)
+        return int(number)
+    if kind is float:
+        return float(text)
+    if kind is str:
+        return text
+    if kind is tuple or typing.get_origin(kind) is tuple:  # of integers
+        return parse_ints(text)
+    raise TypeError(f"cannot parse a {kind} from text")
+
+
+def parse_value(name: str, text: str) -> typing.Any:
+    """Parse `text` as the type of PPOConfig field `name`; ValueError names the field."""
+    if name not in FIELDS:
+        raise ValueError(f"unknown config field {name!r}{did_you_mean(name, FIELDS)}; "
+                         f"fields: {', '.join(FIELDS)}")
+    return parse_typed(name, typing.get_type_hints(PPOConfig)[name], text)
+
+
+def with_overrides(cfg: PPOConfig, assignments: typing.Iterable[str],
+                   changes: dict | None = None) -> PPOConfig:
+    """`cfg` with `changes` and the `field=value` strings applied at once (so a config
+    valid only after all of them is accepted); ValueError naming the bad field."""
+    changes = dict(changes or {})
     for item in assignments:
         if "=" not in item:
             raise ValueError(f"--set expects field=value, got {item!r}")

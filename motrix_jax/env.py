@@ -109,6 +109,11 @@ class Physics(Protocol):
         """From `view` (a host backend keeps its own copy), reset the masked worlds,
         apply ctrl [N, nu] and advance one control step."""
 
+    def restore(self, physics_state: PhysicsView) -> None:
+        """Make the backend continue from `physics_state`, a view saved from it (eager,
+        outside jit), e.g. from a checkpoint: a host backend puts its worlds in that
+        state; a backend whose state lives in the view (MJX) has nothing to do."""
+
 
 class Task(Protocol):
     """Task logic, written once in jax.numpy against a PhysicsView."""

@@ -25,7 +25,13 @@ import os
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
+
+from motrix_jax import envs
+from motrix_jax.checkpoint import load_policy, open_run
+from motrix_jax.evaluation import run_policy
+from motrix_jax.run_folder import CheckpointError, check_env, read_run_info
 
 # MuJoCo reads this when first imported: a program that imports mujoco before this
 # module must set MUJOCO_GL itself.
@@ -50,11 +56,6 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
     """Run `episodes` deterministic episodes of the run's policy (one per env), on the
     run's physics backend or on `physics` (any of envs.PHYSICS: a policy trained on one
     engine evaluated on another)."""
-    import jax
-
-    from motrix_jax import envs
-    from motrix_jax.checkpoint import CheckpointError, check_env, load_policy, open_run
-
     info, checkpointer = open_run(run_dir)
     step = checkpointer.resolve(step)
     checkpointer.close()
@@ -64,21 +65,16 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
     except ValueError as error:
         raise CheckpointError(f"{run_dir} is incompatible: {error}") from None
     check_env(run_dir, info, env)
-    policy = load_policy(run_dir, step)
     scales = env.task.reward_scales
 
-    def body(state, _):
-        state = env.step(state, policy(state.obs))
+    def record(state):
         terms = {k: scales[k] * state.reward_terms[k] for k in scales}
-        return state, (state.done, state.done_return, state.done_length, terms,
-                       state.physics.qpos[:video_envs])
+        return (state.done, state.done_return, state.done_length, terms,
+                state.physics.qpos[:video_envs])
 
-    @jax.jit
-    def run(key):
-        return jax.lax.scan(body, env.reset(key), None, length=env.task.episode_length)[1]
-
-    done, done_return, done_length, terms, qpos = jax.tree.map(
-        np.asarray, run(jax.random.PRNGKey(seed)))
+    _, (done, done_return, done_length, terms, qpos) = run_policy(
+        env, load_policy(run_dir, step), jax.random.PRNGKey(seed),
+        env.task.episode_length, record)
     # Truncation ends every episode by episode_length steps, so each env has a first end.
     end = done.argmax(axis=0)
     envs_ = np.arange(episodes)
@@ -92,6 +88,7 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
 def mujoco_qpos(model, qpos: np.ndarray) -> np.ndarray:
     """MotrixSim dof positions [..., nq] in MuJoCo's layout: free-joint quaternions
     go from MotrixSim's xyzw to MuJoCo's wxyz; everything else is the same order."""
+    # imports mujoco, so not before MUJOCO_GL is set (above)
     from motrix_jax.physics.mujoco import quaternion_permutation
 
     return np.asarray(qpos, np.float64)[..., quaternion_permutation(model)]
@@ -170,16 +167,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from motrix_jax.checkpoint import CheckpointError
-
     args = parse_args(argv)
     try:
         if args.episodes < 1 or not 1 <= args.video_envs <= args.episodes:
             raise ValueError(f"need --episodes >= 1 and 1 <= --video-envs <= --episodes, got "
                              f"{args.episodes} and {args.video_envs}")
         if args.physics:
-            from motrix_jax import envs
-
             envs.choose_physics(args.physics)  # an unknown name: one line, exit 2
         step = args.step if args.step in (None, "best") else int(args.step)
         result = evaluate(args.run, args.episodes, step, args.seed,
@@ -194,9 +187,6 @@ def main(argv: list[str] | None = None) -> int:
     print("reward terms (sum per episode, mean over episodes): " + ", ".join(
         f"{k} {v.mean():.2f}" for k, v in result.term_sums.items()))
     if args.video:
-        from motrix_jax import envs
-        from motrix_jax.checkpoint import read_run_info
-
         task = envs.make_task(read_run_info(args.run).env)
         try:
             frames = render(task.mjcf(), episode_frames(result))

@@ -1,13 +1,18 @@
 """PPO as pure functions: `make_train(cfg, env)` returns `train(key)` for `jax.jit`.
 
-One update = a rollout (`lax.scan` over control steps), GAE with truncation
-bootstrapping, then `lax.scan` over epochs and minibatches. `train` scans
-`cfg.num_updates` updates; the CLI runs the same `update` in jitted chunks so
-it can log and checkpoint in between without changing the numbers.
+One update = a rollout (`lax.scan` of `act` over control steps), GAE with truncation
+bootstrapping (`learning_batch`), then `lax.scan` of `epoch` over epochs and, inside,
+of `minibatch_step` over minibatches, carrying `Learning` (params, optimiser state,
+learning rate). `train` scans `cfg.num_updates` updates; the CLI runs the same
+`update` in jitted chunks so it can log and checkpoint in between without changing
+the numbers. Every function takes `Parts` (config, env, network, optimiser) first;
+`make_ppo` binds it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -17,10 +22,10 @@ import numpy as np
 import optax
 from flax import struct
 
-from motrix_jax import losses, normalization
+from motrix_jax import losses, metrics, normalization
 from motrix_jax.config import PPOConfig
 from motrix_jax.env import Env, EnvState
-from motrix_jax.networks import gaussian_entropy, gaussian_log_prob, make_network
+from motrix_jax.networks import ActorCritic, gaussian_entropy, gaussian_log_prob, make_network
 from motrix_jax.normalization import RunningStats
 
 
@@ -62,176 +67,251 @@ class PPO(NamedTuple):
     policy: Callable[[dict, RunningStats, jax.Array], jax.Array]
     # The pieces `update` is made of, exposed for the parity tests against the PyTorch twin.
     optimizer: optax.GradientTransformation
-    loss: Callable[[dict, RunningStats, dict], tuple[jax.Array, dict]]
+    loss: Callable[[dict, RunningStats, Minibatch], tuple[jax.Array, dict]]
     sgd_step: Callable[..., tuple[dict, optax.OptState, dict]]
     learn: Callable[[TrainState, Transition, jax.Array], tuple[TrainState, dict]]
     # (state, key) -> (env_state, traj [T, B, ...]): the acting half of `update`.
     rollout: Callable[[TrainState, jax.Array], tuple[EnvState, Transition]]
 
 
+@struct.dataclass
+class Minibatch:
+    """What the loss needs of M transitions, each [M, ...]."""
+
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array  # of the action under the policy that acted
+    value: jax.Array  # the value network's output then, in normalised units
+    returns: jax.Array  # GAE return targets, in the same units
+    advantage: jax.Array  # normalised over the batch
+
+
+@struct.dataclass
+class Learning:
+    """The scan carry of the epochs and minibatches: what an optimiser step changes."""
+
+    params: dict
+    opt_state: optax.OptState
+    learning_rate: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Parts:
+    """What every PPO function below is built from."""
+
+    cfg: PPOConfig
+    env: Env
+    network: ActorCritic
+    optimizer: optax.GradientTransformation
+
+
 def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
     """The PPO functions for `cfg` on `env`; all pure, all jit-able and vmap-able."""
-    network = make_network(cfg, env.action_size)
     clip = optax.clip_by_global_norm(cfg.grad_norm_clip) if cfg.grad_norm_clip > 0 \
         else optax.identity()
-    optimizer = optax.chain(clip, optax.scale_by_adam(eps=1e-8))
+    parts = Parts(cfg, env, make_network(cfg, env.action_size),
+                  optax.chain(clip, optax.scale_by_adam(eps=1e-8)))
+    bind = lambda fn: functools.partial(fn, parts)
+    return PPO(init=bind(init), update=bind(update), run=bind(run),
+               policy=functools.partial(mean_action, cfg, parts.network),
+               optimizer=parts.optimizer, loss=bind(loss), sgd_step=bind(sgd_step),
+               learn=bind(learn), rollout=bind(rollout))
 
-    def forward(params, obs_stats, obs):
-        obs_n = normalization.normalize(obs_stats, obs) if cfg.state_preprocessor else obs
-        return network.apply(params, obs_n)
 
-    def to_value(value_stats, value_n):
-        return normalization.denormalize(value_stats, value_n) if cfg.value_preprocessor \
-            else value_n
+def forward(cfg: PPOConfig, network: ActorCritic, params: dict, obs_stats: RunningStats,
+            obs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(action mean, log std, value in normalised units) for observations [..., obs]."""
+    obs_n = normalization.normalize(obs_stats, obs) if cfg.state_preprocessor else obs
+    return network.apply(params, obs_n)
 
-    def from_value(value_stats, value):
-        # Unclipped (unlike observations): value targets legitimately move several
-        # standard deviations from the running mean while the policy improves.
-        return normalization.normalize(value_stats, value, clip=None) \
-            if cfg.value_preprocessor else value
 
-    def init(key: jax.Array) -> TrainState:
-        key, key_params, key_env = jax.random.split(key, 3)
-        params = network.init(key_params, jnp.zeros((1, env.obs_size)))
-        return TrainState(
-            params=params, opt_state=optimizer.init(params),
-            obs_stats=normalization.init_stats((env.obs_size,)),
-            value_stats=normalization.init_stats(()),
-            learning_rate=jnp.asarray(cfg.learning_rate, jnp.float32),
-            env_state=env.reset(key_env), key=key,
-            update=jnp.zeros((), jnp.int32), env_steps=jnp.zeros((), jnp.int32))
+def mean_action(cfg: PPOConfig, network: ActorCritic, params: dict,
+                obs_stats: RunningStats, obs: jax.Array) -> jax.Array:
+    """The deterministic action (the Gaussian mean) for observations [..., obs]."""
+    return forward(cfg, network, params, obs_stats, obs)[0]
 
-    def rollout_step(carry, _):
-        env_state, params, obs_stats, key = carry
-        key, key_act = jax.random.split(key)
-        mean, log_std, value_n = forward(params, obs_stats, env_state.obs)
-        action = mean + jnp.exp(log_std) * jax.random.normal(key_act, mean.shape)
-        next_state = env.step(env_state, action)
-        transition = Transition(
-            obs=env_state.obs, action=action,
-            log_prob=gaussian_log_prob(mean, log_std, action), value=value_n,
-            reward=next_state.reward, terminated=next_state.terminated,
-            truncated=next_state.truncated, final_obs=next_state.final_obs,
-            done_return=next_state.done_return, done_length=next_state.done_length,
-            nonfinite=next_state.nonfinite, env_metrics=env.metrics(next_state))
-        return (next_state, params, obs_stats, key), transition
 
-    def loss(params, obs_stats, batch):
-        """PPO loss on a minibatch dict of [M, ...] arrays; (total, terms)."""
-        mean, log_std, value_n = forward(params, obs_stats, batch["obs"])
-        log_prob = gaussian_log_prob(mean, log_std, batch["action"])
-        return losses.ppo_loss(
-            log_prob, batch["log_prob"], batch["advantage"], value_n, batch["value"],
-            batch["return"], gaussian_entropy(log_std), ratio_clip=cfg.ratio_clip,
-            value_clip=cfg.value_clip, clip_predicted_values=cfg.clip_predicted_values,
-            value_loss_scale=cfg.value_loss_scale,
-            entropy_loss_scale=cfg.entropy_loss_scale)
+def to_value(cfg: PPOConfig, value_stats: RunningStats, value_n: jax.Array) -> jax.Array:
+    return normalization.denormalize(value_stats, value_n) if cfg.value_preprocessor \
+        else value_n
 
-    def sgd_step(params, opt_state, lr, obs_stats, batch):
-        """One optimiser step on one minibatch: (params, opt_state, loss terms)."""
-        grads, terms = jax.grad(loss, has_aux=True)(params, obs_stats, batch)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        params = jax.tree.map(lambda p, u: p - lr * u, params, updates)
-        return params, opt_state, terms
 
-    def minibatch_step(carry, batch):
-        params, opt_state, lr, obs_stats = carry
-        params, opt_state, terms = sgd_step(params, opt_state, lr, obs_stats, batch)
-        return (params, opt_state, lr, obs_stats), terms
+def from_value(cfg: PPOConfig, value_stats: RunningStats, value: jax.Array) -> jax.Array:
+    # Unclipped (unlike observations): value targets legitimately move several
+    # standard deviations from the running mean while the policy improves.
+    return normalization.normalize(value_stats, value, clip=None) \
+        if cfg.value_preprocessor else value
 
-    def epoch_step(carry, order):
-        params, opt_state, lr, obs_stats, batch = carry
-        minibatches = jax.tree.map(
-            lambda x: x[order].reshape(cfg.mini_batches, cfg.minibatch_size, *x.shape[1:]),
-            batch)
-        (params, opt_state, lr, _), terms = jax.lax.scan(
-            minibatch_step, (params, opt_state, lr, obs_stats), minibatches)
-        if cfg.learning_rate_scheduler_kl_threshold > 0:
-            lr = losses.kl_adaptive_lr(lr, terms["kl"].mean(),
-                                       cfg.learning_rate_scheduler_kl_threshold)
-        return (params, opt_state, lr, obs_stats, batch), terms
 
-    def learn(state: TrainState, traj: Transition,
-              orders: jax.Array) -> tuple[TrainState, dict]:
-        """The learning half of an update on a rollout `traj` [T, B, ...]: GAE, one epoch
-        per row of `orders` [epochs, T * B] (the minibatch permutation), then the
-        statistics. Returns the state with new params, opt_state, learning_rate and
-        statistics, and the loss terms [epochs, mini_batches]."""
-        _, _, next_value_n = forward(state.params, state.obs_stats, traj.final_obs)
-        values = to_value(state.value_stats, traj.value)
-        next_values = to_value(state.value_stats, next_value_n)
-        terminated = traj.terminated if cfg.time_limit_bootstrap \
-            else traj.terminated | traj.truncated
-        advantages, returns = losses.compute_gae(
-            traj.reward * cfg.rewards_shaper_scale, values, next_values, terminated,
-            traj.truncated, cfg.discount_factor, cfg.lambda_param)
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+def init(parts: Parts, key: jax.Array) -> TrainState:
+    cfg, env = parts.cfg, parts.env
+    key, key_params, key_env = jax.random.split(key, 3)
+    params = parts.network.init(key_params, jnp.zeros((1, env.obs_size)))
+    return TrainState(
+        params=params, opt_state=parts.optimizer.init(params),
+        obs_stats=normalization.init_stats((env.obs_size,)),
+        value_stats=normalization.init_stats(()),
+        learning_rate=jnp.asarray(cfg.learning_rate, jnp.float32),
+        env_state=env.reset(key_env), key=key,
+        update=jnp.zeros((), jnp.int32), env_steps=jnp.zeros((), jnp.int32))
 
-        # Targets are expressed in the units the value network was trained in (the
-        # current statistics), and the clip window is centred on its own outputs.
-        # Updating the statistics first moved every target, and most predictions,
-        # outside the +-value_clip window, where the clipped loss has no gradient:
-        # the value function froze and returns collapsed.
-        flat = lambda x: x.reshape(cfg.batch_size, *x.shape[2:])
-        batch = {"obs": flat(traj.obs), "action": flat(traj.action),
-                 "log_prob": flat(traj.log_prob), "value": flat(traj.value),
-                 "return": flat(from_value(state.value_stats, returns)),
-                 "advantage": flat(advantages)}
-        (params, opt_state, lr, _, _), terms = jax.lax.scan(
-            epoch_step,
-            (state.params, state.opt_state, state.learning_rate, state.obs_stats, batch),
-            orders)
-        # Statistics are written once per update, after the epochs that used them.
-        obs_stats = normalization.update_stats(state.obs_stats, traj.obs) \
-            if cfg.state_preprocessor else state.obs_stats
-        value_stats = state.value_stats
-        if cfg.value_preprocessor:
-            value_stats = normalization.update_stats(state.value_stats, returns)
-            params = preserve_value_outputs(params, state.value_stats, value_stats)
-        return state.replace(params=params, opt_state=opt_state, learning_rate=lr,
-                             obs_stats=obs_stats, value_stats=value_stats), terms
 
-    def rollout(state: TrainState, key: jax.Array) -> tuple[EnvState, Transition]:
-        (env_state, _, _, _), traj = jax.lax.scan(
-            rollout_step, (state.env_state, state.params, state.obs_stats, key),
-            None, length=cfg.rollouts)
-        return env_state, traj
+def act(parts: Parts, params: dict, obs_stats: RunningStats,
+        carry: tuple[EnvState, jax.Array], _) -> tuple[tuple[EnvState, jax.Array], Transition]:
+    """One control step of the rollout scan; the carry is (env state, key)."""
+    env_state, key = carry
+    key, key_act = jax.random.split(key)
+    mean, log_std, value_n = forward(parts.cfg, parts.network, params, obs_stats,
+                                     env_state.obs)
+    action = mean + jnp.exp(log_std) * jax.random.normal(key_act, mean.shape)
+    next_state = parts.env.step(env_state, action)
+    transition = Transition(
+        obs=env_state.obs, action=action,
+        log_prob=gaussian_log_prob(mean, log_std, action), value=value_n,
+        reward=next_state.reward, terminated=next_state.terminated,
+        truncated=next_state.truncated, final_obs=next_state.final_obs,
+        done_return=next_state.done_return, done_length=next_state.done_length,
+        nonfinite=next_state.nonfinite, env_metrics=parts.env.metrics(next_state))
+    return (next_state, key), transition
 
-    def update(state: TrainState) -> tuple[TrainState, dict]:
-        key, key_rollout, key_epochs = jax.random.split(state.key, 3)
-        env_state, traj = rollout(state, key_rollout)
-        orders = minibatch_orders(key_epochs, cfg.learning_epochs, cfg.batch_size)
-        learned, terms = learn(state, traj, orders)
-        params, lr = learned.params, learned.learning_rate
 
-        episodes = (traj.terminated | traj.truncated).sum()
-        metrics = {
-            "episodes": episodes,
-            "episode_return": traj.done_return.sum() / jnp.maximum(episodes, 1),
-            "episode_length": traj.done_length.sum() / jnp.maximum(episodes, 1),
-            "reward": traj.reward.mean(),
-            "nonfinite_resets": traj.nonfinite.sum(),
-            "learning_rate": lr,
-            **{f"loss_{k}": v.mean() for k, v in terms.items() if k != "kl"},
-            "kl": terms["kl"].mean(),
-            "policy_std": jnp.exp(params["params"]["log_std"]).mean(),
-            **{k: v.mean() for k, v in traj.env_metrics.items()},
-        }
-        new_state = learned.replace(
-            env_state=env_state, key=key, update=state.update + 1,
-            env_steps=state.env_steps + cfg.batch_size)
-        return new_state, metrics
+def rollout(parts: Parts, state: TrainState, key: jax.Array) -> tuple[EnvState, Transition]:
+    """`cfg.rollouts` control steps of the whole batch: (env state, traj [T, B, ...])."""
+    step = functools.partial(act, parts, state.params, state.obs_stats)
+    (env_state, _), traj = jax.lax.scan(step, (state.env_state, key), None,
+                                        length=parts.cfg.rollouts)
+    return env_state, traj
 
-    def run(state: TrainState, num_updates: int) -> tuple[TrainState, dict]:
-        """`num_updates` updates; metrics stacked [num_updates]."""
-        return jax.lax.scan(lambda s, _: update(s), state, None, length=num_updates)
 
-    def policy(params, obs_stats, obs):
-        """Deterministic action (the Gaussian mean) for observations [..., obs]."""
-        return forward(params, obs_stats, obs)[0]
+def loss(parts: Parts, params: dict, obs_stats: RunningStats,
+         batch: Minibatch) -> tuple[jax.Array, dict]:
+    """PPO loss on a minibatch; (total, terms)."""
+    cfg = parts.cfg
+    mean, log_std, value_n = forward(cfg, parts.network, params, obs_stats, batch.obs)
+    log_prob = gaussian_log_prob(mean, log_std, batch.action)
+    return losses.ppo_loss(
+        log_prob, batch.log_prob, batch.advantage, value_n, batch.value, batch.returns,
+        gaussian_entropy(log_std), ratio_clip=cfg.ratio_clip, value_clip=cfg.value_clip,
+        clip_predicted_values=cfg.clip_predicted_values,
+        value_loss_scale=cfg.value_loss_scale, entropy_loss_scale=cfg.entropy_loss_scale)
 
-    return PPO(init=init, update=update, run=run, policy=policy, optimizer=optimizer,
-               loss=loss, sgd_step=sgd_step, learn=learn, rollout=rollout)
+
+def sgd_step(parts: Parts, params: dict, opt_state: optax.OptState, lr: jax.Array,
+             obs_stats: RunningStats, batch: Minibatch):
+    """One optimiser step on one minibatch: (params, opt_state, loss terms)."""
+    grads, terms = jax.grad(functools.partial(loss, parts), has_aux=True)(
+        params, obs_stats, batch)
+    updates, opt_state = parts.optimizer.update(grads, opt_state, params)
+    params = jax.tree.map(lambda p, u: p - lr * u, params, updates)
+    return params, opt_state, terms
+
+
+def minibatch_step(parts: Parts, obs_stats: RunningStats, carry: Learning,
+                   batch: Minibatch) -> tuple[Learning, dict]:
+    params, opt_state, terms = sgd_step(parts, carry.params, carry.opt_state,
+                                        carry.learning_rate, obs_stats, batch)
+    return carry.replace(params=params, opt_state=opt_state), terms
+
+
+def epoch(parts: Parts, obs_stats: RunningStats, batch: Minibatch, carry: Learning,
+          order: jax.Array) -> tuple[Learning, dict]:
+    """One pass over `batch` in the permutation `order`, minibatch by minibatch, then
+    the KL-adaptive learning rate step."""
+    cfg = parts.cfg
+    minibatches = jax.tree.map(
+        lambda x: x[order].reshape(cfg.mini_batches, cfg.minibatch_size, *x.shape[1:]),
+        batch)
+    carry, terms = jax.lax.scan(functools.partial(minibatch_step, parts, obs_stats),
+                                carry, minibatches)
+    if cfg.learning_rate_scheduler_kl_threshold > 0:
+        carry = carry.replace(learning_rate=losses.kl_adaptive_lr(
+            carry.learning_rate, terms["kl"].mean(), cfg.learning_rate_scheduler_kl_threshold))
+    return carry, terms
+
+
+def learning_batch(parts: Parts, state: TrainState,
+                   traj: Transition) -> tuple[Minibatch, jax.Array]:
+    """The rollout `traj` [T, B, ...] as one flat batch with GAE advantages and return
+    targets, and the returns in env units (for the value statistics)."""
+    cfg = parts.cfg
+    _, _, next_value_n = forward(cfg, parts.network, state.params, state.obs_stats,
+                                 traj.final_obs)
+    values = to_value(cfg, state.value_stats, traj.value)
+    next_values = to_value(cfg, state.value_stats, next_value_n)
+    terminated = traj.terminated if cfg.time_limit_bootstrap \
+        else traj.terminated | traj.truncated
+    advantages, returns = losses.compute_gae(
+        traj.reward * cfg.rewards_shaper_scale, values, next_values, terminated,
+        traj.truncated, cfg.discount_factor, cfg.lambda_param)
+    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    # Targets are expressed in the units the value network was trained in (the
+    # current statistics), and the clip window is centred on its own outputs.
+    # Updating the statistics first moved every target, and most predictions,
+    # outside the +-value_clip window, where the clipped loss has no gradient:
+    # the value function froze and returns collapsed.
+    flat = lambda x: x.reshape(cfg.batch_size, *x.shape[2:])
+    batch = Minibatch(obs=flat(traj.obs), action=flat(traj.action),
+                      log_prob=flat(traj.log_prob), value=flat(traj.value),
+                      returns=flat(from_value(cfg, state.value_stats, returns)),
+                      advantage=flat(advantages))
+    return batch, returns
+
+
+def learn(parts: Parts, state: TrainState, traj: Transition,
+          orders: jax.Array) -> tuple[TrainState, dict]:
+    """The learning half of an update on a rollout `traj` [T, B, ...]: GAE, one epoch
+    per row of `orders` [epochs, T * B] (the minibatch permutation), then the
+    statistics. Returns the state with new params, opt_state, learning_rate and
+    statistics, and the loss terms [epochs, mini_batches]."""
+    cfg = parts.cfg
+    batch, returns = learning_batch(parts, state, traj)
+    start = Learning(params=state.params, opt_state=state.opt_state,
+                     learning_rate=state.learning_rate)
+    learned, terms = jax.lax.scan(functools.partial(epoch, parts, state.obs_stats, batch),
+                                  start, orders)
+    # Statistics are written once per update, after the epochs that used them.
+    obs_stats = normalization.update_stats(state.obs_stats, traj.obs) \
+        if cfg.state_preprocessor else state.obs_stats
+    params, value_stats = learned.params, state.value_stats
+    if cfg.value_preprocessor:
+        value_stats = normalization.update_stats(state.value_stats, returns)
+        params = preserve_value_outputs(params, state.value_stats, value_stats)
+    return state.replace(params=params, opt_state=learned.opt_state,
+                         learning_rate=learned.learning_rate, obs_stats=obs_stats,
+                         value_stats=value_stats), terms
+
+
+def update(parts: Parts, state: TrainState) -> tuple[TrainState, dict]:
+    """One PPO update: a rollout, then `learn`; (state, the metrics of `metrics.py`)."""
+    cfg = parts.cfg
+    key, key_rollout, key_epochs = jax.random.split(state.key, 3)
+    env_state, traj = rollout(parts, state, key_rollout)
+    orders = minibatch_orders(key_epochs, cfg.learning_epochs, cfg.batch_size)
+    learned, terms = learn(parts, state, traj, orders)
+    new_state = learned.replace(env_state=env_state, key=key, update=state.update + 1,
+                                env_steps=state.env_steps + cfg.batch_size)
+    return new_state, update_metrics(traj, terms, learned)
+
+
+def update_metrics(traj: Transition, terms: dict, learned: TrainState) -> dict:
+    episodes = (traj.terminated | traj.truncated).sum()
+    return {
+        metrics.EPISODES: episodes,
+        metrics.EPISODE_RETURN: traj.done_return.sum() / jnp.maximum(episodes, 1),
+        metrics.EPISODE_LENGTH: traj.done_length.sum() / jnp.maximum(episodes, 1),
+        metrics.REWARD: traj.reward.mean(),
+        metrics.NONFINITE_RESETS: traj.nonfinite.sum(),
+        metrics.LEARNING_RATE: learned.learning_rate,
+        **{f"{metrics.LOSS_PREFIX}{k}": v.mean() for k, v in terms.items() if k != "kl"},
+        metrics.KL: terms["kl"].mean(),
+        metrics.POLICY_STD: jnp.exp(learned.params["params"]["log_std"]).mean(),
+        **{k: v.mean() for k, v in traj.env_metrics.items()},
+    }
+
+
+def run(parts: Parts, state: TrainState, num_updates: int) -> tuple[TrainState, dict]:
+    """`num_updates` updates; metrics stacked [num_updates]."""
+    return jax.lax.scan(lambda s, _: update(parts, s), state, None, length=num_updates)
 
 
 def minibatch_orders(key: jax.Array, epochs: int, batch_size: int) -> jax.Array:

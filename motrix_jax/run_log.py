@@ -11,33 +11,35 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
-from tensorboardX import SummaryWriter
+
+from motrix_jax import metrics
+
+
+def _summary_writer_class():
+    """tensorboardX's SummaryWriter, imported without PyTorch: tensorboardX imports torch
+    whenever it is installed (only to accept its tensors; we log floats), which cost
+    every training process seconds of start-up. A None in sys.modules makes that import
+    fail as if torch were absent; a torch already imported is left alone."""
+    hidden = "torch" not in sys.modules
+    if hidden:
+        sys.modules["torch"] = None
+    try:
+        from tensorboardX import SummaryWriter
+    finally:
+        if hidden:
+            del sys.modules["torch"]
+    return SummaryWriter
+
+
+SummaryWriter = _summary_writer_class()
 
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
-
-# metrics.jsonl key -> TensorBoard tag; reward terms ("reward_terms/<term>", unscaled batch
-# means) and task metrics ("task/<name>") keep their key.
-GROUPS = ("reward_terms/", "task/")
-TAGS = {
-    "episode_return_mean": "episode/return",
-    "episode_length": "episode/length",
-    "reward": "reward/total",
-    "loss_policy": "loss/policy",
-    "loss_value": "loss/value",
-    "loss_entropy": "loss/entropy",
-    "kl": "train/kl",
-    "learning_rate": "train/learning_rate",
-    "policy_std": "train/policy_std",
-    "nonfinite_resets": "metrics/nonfinite_resets",
-    "steps_per_s": "perf/steps_per_s",
-    "compile_s": "perf/compile_s",
-}
-
 
 def truncate_metrics(path: Path, last_update: int) -> None:
     """Keep only the complete records of updates <= last_update (atomic rewrite)."""
@@ -72,7 +74,7 @@ class RunLog:
         self.file.write(json.dumps(record) + "\n")
         step = record["env_steps"]
         for key, value in record.items():
-            tag = TAGS.get(key, key if key.startswith(GROUPS) else None)
+            tag = metrics.tensorboard_tag(key)
             if tag is not None and isinstance(value, float | int) and math.isfinite(value):
                 self.writer.add_scalar(tag, value, step)
 
@@ -129,7 +131,7 @@ class Display:
     def show(self, record: dict, rate: float | None, eta: float | None) -> None:
         """`rate`: env steps/s over all seeds; `eta`: seconds left (None while unknown)."""
         update = record["update"]
-        ret = record.get("episode_return_mean", math.nan)
+        ret = record.get(metrics.RETURN_MEAN, math.nan)
         if eta and rate and not self.told_duration:
             self.told_duration = True  # the budget in wall-clock terms, said once
             self.console.print(f"at {fmt_rate(rate)} env steps/s this run needs about "
@@ -142,7 +144,8 @@ class Display:
                 f"update {update:>5}/{self.total}  env steps {record['env_steps']:>12,}  "
                 f"{fmt_rate(rate):>9} steps/s  ETA {fmt_eta(eta):>8}  "
                 f"return {fmt_return(ret):>8}  "
-                f"length {record['episode_length']:7.1f}  lr {record['learning_rate']:.2e}")
+                f"length {record[metrics.EPISODE_LENGTH]:7.1f}  "
+                f"lr {record[metrics.LEARNING_RATE]:.2e}")
 
     def print(self, text: str) -> None:
         self.console.print(text)

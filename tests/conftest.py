@@ -9,6 +9,7 @@ os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import dataclasses
+import functools
 import tempfile
 from pathlib import Path
 
@@ -86,8 +87,11 @@ def cartpole_task():
     return envs.make_task("cartpole")
 
 
+@functools.cache
 def jax_cartpole(num_envs: int, **task_changes) -> Env:
-    """Cartpole on the pure-JAX reference physics (no host callback)."""
+    """Cartpole on the pure-JAX reference physics (no host callback). One env object per
+    argument set in a test session, so the trainer's compiled programs (cached per env
+    object) are shared between tests; its physics holds no state."""
     task = dataclasses.replace(envs.make_task("cartpole"), **task_changes)
     return Env(task, JaxCartpolePhysics(), num_envs)
 

@@ -19,6 +19,9 @@ class JaxCartpolePhysics:
         self.dt, self.M, self.m, self.L, self.gear = dt, cart_mass, pole_mass, pole_length, gear
         self.damping = slider_damping
 
+    def restore(self, physics_state):
+        """Nothing to do: the state lives in the view, in JAX."""
+
     def reset(self, qpos, qvel):
         return PhysicsView(qpos=qpos, qvel=qvel, contacts=jnp.zeros((qpos.shape[0], 0)),
                            tick=jnp.zeros((), jnp.int32))

@@ -17,9 +17,10 @@ import pytest
 from conftest import jax_cartpole, motrix_cartpole
 from rich.console import Console
 
-from motrix_jax import envs, train
-from motrix_jax.checkpoint import Checkpointer, RunInfo, load_policy, write_run_info
+from motrix_jax import envs, session, train
+from motrix_jax.checkpoint import Checkpointer, load_policy
 from motrix_jax.ppo import make_ppo, seed_keys
+from motrix_jax.run_folder import RunInfo, write_run_info
 
 SMALL = {"num_envs": 32, "rollouts": 16, "learning_epochs": 2, "mini_batches": 4,
          "policy_hidden_sizes": (16, 16), "value_hidden_sizes": (16, 16),
@@ -70,7 +71,8 @@ def test_resume_is_bitwise_exact_on_all_jax_env_whatever_the_chunks(tmp_path):
     info, a = new_run(tmp_path, "a", cfg, jax_cartpole(cfg.num_envs))
     assert train.fit(jax_cartpole(cfg.num_envs), info, a, chunk=1, console=quiet()) == 0
     info, b = new_run(tmp_path, "b", cfg, jax_cartpole(cfg.num_envs))
-    # Chunks of 2+1 updates, stop at 3; then a new env (as in a new process) and chunks 1+2.
+    # Chunks of 2+1 updates, stop at 3; then resume with chunks 1+2 (a new process:
+    # test_sigkill_then_resume_finishes_with_continuous_metrics).
     assert train.fit(jax_cartpole(cfg.num_envs), info, b, chunk=3, stop_after=3,
                      console=quiet()) == 0
     assert Checkpointer(b, read_only=True).steps() == [2, 3]
@@ -243,14 +245,10 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, caps
     assert train.fit(env, info, run_dir, stop_after=2, console=quiet()) == 0
     before = {p: p.read_bytes() for p in (run_dir / "checkpoints").rglob("*") if p.is_file()}
     # An infinite learning rate turns the params non-finite within update 3.
-    state, progress = saved_state(env, cfg, run_dir)
+    resumed = session.Session(env, info, run_dir, resume=True, console=quiet())
+    state = resumed.start()
     state = state.replace(learning_rate=state.learning_rate * np.inf)
-    loop = train.TrainLoop(env, cfg, run_dir, train.Progress.from_json(progress), True, 3,
-                           quiet(), 0)
-    try:
-        code = loop.run(state, 1, None, time.perf_counter())
-    finally:
-        loop.close()
+    code = train.run_session(resumed, state)
     assert code == train.EXIT_NONFINITE
     message = capsys.readouterr().err.strip()
     assert message == (f"error: non-finite loss at update 3; training stopped. Last good "

@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch", reason="parity tests need the `parity` extr
 from motrix_jax import losses, normalization, torch_twin
 from motrix_jax.config import PPOConfig
 from motrix_jax.networks import gaussian_entropy, gaussian_log_prob, make_network
-from motrix_jax.ppo import TrainState, Transition, make_ppo
+from motrix_jax.ppo import Minibatch, TrainState, Transition, make_ppo
 
 pytestmark = pytest.mark.parity
 DTYPES = ["float32", "float64"]
@@ -108,6 +108,12 @@ def random_minibatch(model, obs_norm, cfg, size, rng, dtype):
              "value": value + noise(0.3), "return": value + noise(1.0),
              "advantage": rng.normal(size=size)}
     return {k: np.asarray(v, dtype) for k, v in batch.items()}
+
+
+def as_minibatch(batch: dict) -> Minibatch:
+    """A minibatch in the twin's dict layout as the JAX trainer's Minibatch."""
+    return Minibatch(**{"returns" if k == "return" else k: jnp.asarray(v)
+                        for k, v in batch.items()})
 
 
 shapes = st.fixed_dictionaries({
@@ -228,7 +234,7 @@ def test_gradients_of_the_total_loss(dtype, share, clip_values, normalise_obs, s
                                                              dtype)
         batch = random_minibatch(model, obs_norm, cfg, 12, rng, dtype)
         grads, terms = jax.jit(jax.grad(ppo_for(cfg, obs_size, action_size).loss, has_aux=True))(
-            params, obs_stats, jax.tree.map(jnp.asarray, batch))
+            params, obs_stats, as_minibatch(batch))
     loss, twin_terms = torch_twin.minibatch_loss(
         model, obs_norm, {k: to_torch(v) for k, v in batch.items()}, cfg)
     loss.backward()
@@ -255,7 +261,7 @@ def test_optimizer_steps(dtype, grad_norm_clip):
         for _ in range(3):
             batch = random_minibatch(model, obs_norm, cfg, 10, rng, dtype)
             params, opt_state, _ = sgd_step(params, opt_state, lr, obs_stats,
-                                                jax.tree.map(jnp.asarray, batch))
+                                                as_minibatch(batch))
             torch_twin.sgd_step(model, optimizer, obs_norm,
                                 {k: to_torch(v) for k, v in batch.items()}, cfg)
             adam = opt_state[1]

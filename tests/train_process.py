@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import jax_cartpole
 
 from motrix_jax import train
-from motrix_jax.checkpoint import read_run_info
+from motrix_jax.run_folder import read_run_info
 
 if __name__ == "__main__":
     run_dir = Path(sys.argv[1])

@@ -87,11 +87,23 @@ class HostPhysics:
             self.host.reset, self._shapes(qpos.shape[:-1]), qpos, qvel,
             vmap_method="broadcast_all"))
 
-    def restore(self, view: PhysicsView) -> None:
-        """Make the host worlds match `view` (eager, outside jit), e.g. from a checkpoint."""
-        tick = int(np.asarray(view.tick).reshape(-1)[0])
-        self.host.restore(np.asarray(view.qpos), np.asarray(view.qvel),
-                          None if view.data is None else np.asarray(view.data), tick)
+    def restore(self, physics_state: PhysicsView) -> None:
+        """Make the host worlds match `physics_state` (eager, outside jit), e.g. from a
+        checkpoint."""
+        qpos, qvel, data = physics_state.qpos, physics_state.qvel, physics_state.data
+        tick = int(np.asarray(physics_state.tick).reshape(-1)[0])
+        self.host.restore(np.asarray(qpos), np.asarray(qvel),
+                          None if data is None else np.asarray(data), tick)
+
+    def host_reset(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
+        """Put every host world in qpos [N, nq], qvel [N, nv] (numpy, eager, no JAX)."""
+        self.host.reset(np.asarray(qpos), np.asarray(qvel))
+
+    def host_step(self, ctrl: np.ndarray) -> None:
+        """Advance every host world one control step with ctrl [N, nu] and read back its
+        state, as a step of the env does (numpy, eager, no JAX, no resets, no tick
+        check): the engine alone, for benchmarks."""
+        self.host.advance(ctrl)
 
     def step(self, view, ctrl, reset_mask, reset_qpos, reset_qvel) -> PhysicsView:
         # Only the tick of `view` is sent: the host holds the worlds themselves.

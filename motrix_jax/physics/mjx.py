@@ -93,6 +93,9 @@ class MjxPhysics:
         data = jax.vmap(lambda q, v: mjx.forward(self.model, self._fresh(q, v)))(qpos, qvel)
         return self._view(data, jnp.zeros((), jnp.int32))
 
+    def restore(self, physics_state: PhysicsView) -> None:
+        """Nothing to do: the worlds' state is `physics_state.data`, in JAX."""
+
     def _advance(self, data: mjx.Data, ctrl: jax.Array) -> mjx.Data:
         """One control step of one world: ctrl [nu], then `substeps` physics steps."""
         data = data.replace(ctrl=ctrl)

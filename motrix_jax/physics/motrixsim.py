@@ -99,9 +99,14 @@ class HostWorlds(TickedHost):
             # No forward kinematics here: the step below recomputes it anyway.
             self.data[mask].reset(self.model, dof_pos=q, dof_vel=v)
             self._apply_overrides()
+        return self.advance(ctrl)
+
+    def advance(self, ctrl):
+        """Set ctrl [..., nu] and run one control step's substeps in every world (no
+        resets, no tick check); returns the view's arrays."""
         self.data.actuator_ctrls = flat(ctrl, self.nu)
         self.model.step_n(self.data, self.substeps)
-        return self._view(shape)
+        return self._view(ctrl.shape[:-1])
 
 
 def draw_overrides(model, data, spec: Randomization) -> list:

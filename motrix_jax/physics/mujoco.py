@@ -210,6 +210,11 @@ class MujocoWorlds(TickedHost):
         if mask.any():
             self.states[mask] = self._rows(flat(reset_qpos, self.nq, np.float64)[mask],
                                            flat(reset_qvel, self.nv, np.float64)[mask])
+        return self.advance(ctrl)
+
+    def advance(self, ctrl):
+        """Run one control step (one `rollout` over every world's substeps, ctrl
+        [..., nu] held) with no resets and no tick check; returns the view's arrays."""
         controls = flat(ctrl, self.nu, np.float64)[:, None, :]  # held for every substep
         states, sensors = self.outputs
         self.runner.rollout(self.models, self.datas, self.states,
@@ -217,7 +222,7 @@ class MujocoWorlds(TickedHost):
                             state=states, sensordata=sensors, skip_checks=True)
         self.states = states[:, -1].copy()
         self.contacts = sensors[:, -1, self.contact_columns] > 0.5
-        return self._view(shape)
+        return self._view(ctrl.shape[:-1])
 
 
 class MujocoPhysics(HostPhysics):

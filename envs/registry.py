@@ -1,0 +1,226 @@
+"""The registry: env names (and MotrixLab's aliases) mapped to a task and a PPO preset,
+and the task changes of `--task-set`. Tasks are built on first use, so listing the
+registry imports no task module."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from motrix_jax.config import PPOConfig, parse_typed
+from motrix_jax.envs.presets import (
+    cartpole_preset,
+    classic_preset,
+    franka_preset,
+    go1_preset,
+    navigation_preset,
+)
+from motrix_jax.names import did_you_mean
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    name: str
+    task: Callable[[], object]
+    preset: Callable[[], PPOConfig]
+    aliases: tuple[str, ...] = ()
+    summary: str = ""
+
+
+def _cartpole_task():
+    from motrix_jax.envs.cartpole import Cartpole
+
+    return Cartpole()
+
+
+def _go1_task(name: str, terrain: str, collision: str = "feet"):
+    # On terrain the first episodes start spread over levels 0-4 (legged_gym starts its
+    # robots on levels up to 5 of 10), so the curriculum need not climb from 0 alone.
+    initial_levels = () if terrain == "flat" else (0, 1, 2, 3, 4)
+
+    def build():
+        from motrix_jax.envs.go1 import Go1
+
+        return Go1(name=name, terrain=terrain, collision=collision,
+                   initial_levels=initial_levels)
+    return build
+
+
+def _classic_task(module: str, cls: str, **fields):
+    """A task of the classic suite (envs/<module>.py), built with `fields`."""
+    def build():
+        import importlib
+
+        return getattr(importlib.import_module(f"motrix_jax.envs.{module}"), cls)(**fields)
+    return build
+
+
+MANIPULATION = [
+    EnvSpec("franka_lift_cube", _classic_task("franka", "FrankaLiftCube"), franka_preset,
+            aliases=("franka-lift-cube",),
+            summary="Franka Panda grasps a cube and lifts it to a target"),
+    EnvSpec("franka_open_cabinet", _classic_task("franka_cabinet", "FrankaOpenCabinet"),
+            franka_preset, aliases=("franka-open-cabinet",),
+            summary="Franka Panda grasps a drawer's handle and pulls it open"),
+]
+
+
+def _navigation_task(name: str, robot: str, course: str = "flat"):
+    def build():
+        from motrix_jax.envs import courses
+        from motrix_jax.envs.navigation import Navigation
+
+        if course == "flat":
+            return Navigation(name=name, robot=robot)
+        # walls, bridge and balls must stop the base: trunk and knees collide
+        track = courses.build(course, 0)
+        # section013 runs its control at 100 Hz (MotrixLab's 40 s at 100 Hz)
+        ctrl_dt = 0.01 if course == "section013" else 0.02
+        return Navigation(name=name, robot=robot, course=course, ctrl_dt=ctrl_dt,
+                          episode_length=round(track.episode_s / ctrl_dt), collision="full")
+    return build
+
+
+NAVIGATION = [
+    EnvSpec("vbot_navigation_flat", _navigation_task("vbot_navigation_flat", "vbot"),
+            navigation_preset, aliases=("vbot-navigation-flat",),
+            summary="VBot walks to a random target position and heading and stops there"),
+    EnvSpec("anymal_c_navigation_flat",
+            _navigation_task("anymal_c_navigation_flat", "anymal_c"), navigation_preset,
+            aliases=("anymal-c-navigation-flat",),
+            summary="ANYmal C walks to a random target position and heading and stops"),
+    *[EnvSpec(f"vbot_navigation_{section}",
+              _navigation_task(f"vbot_navigation_{section}", "vbot", section),
+              navigation_preset, aliases=(f"vbot-navigation-{section}",), summary=summary)
+      for section, summary in [
+          ("section001", "VBot reaches the centre of a walled circular arena"),
+          ("section011", "VBot follows a straight course through bonus pickups to a finish"),
+          ("section012", ("VBot crosses waves, a river (bridge or riverbed) and stairs, "
+                          "and stops in a finish zone")),
+          ("section013", "VBot crosses rolling ground among static balls to a finish")]],
+]
+
+CLASSIC = [
+    EnvSpec("dm_cheetah", _classic_task("cheetah", "Cheetah"), classic_preset(),
+            aliases=("dm-cheetah",), summary="planar cheetah runs forward"),
+    EnvSpec("dm_walker", _classic_task("walker", "Walker", name="dm_walker", move_speed=1.0),
+            classic_preset(), aliases=("dm-walker",), summary="planar walker walks at 1 m/s"),
+    EnvSpec("dm_stander", _classic_task("walker", "Walker", name="dm_stander", move_speed=0.0),
+            classic_preset(), aliases=("dm-stander",), summary="planar walker stands tall"),
+    EnvSpec("dm_runner", _classic_task("walker", "Walker", name="dm_runner", move_speed=5.0),
+            classic_preset(), aliases=("dm-runner",), summary="planar walker runs at 5 m/s"),
+    EnvSpec("dm_hopper_stand", _classic_task("hopper", "Hopper", name="dm_hopper_stand"),
+            classic_preset((32, 32, 32), epochs=5), aliases=("dm-hopper-stand",),
+            summary="planar hopper stands up"),
+    EnvSpec("dm_hopper_hop", _classic_task("hopper", "Hopper", name="dm_hopper_hop",
+                                           hopping=True),
+            classic_preset((32, 32, 32), epochs=5), aliases=("dm-hopper-hop",),
+            summary="planar hopper hops forward at 2 m/s"),
+    EnvSpec("dm_reacher", _classic_task("reacher", "Reacher"), classic_preset(),
+            aliases=("dm-reacher",), summary="two-link arm reaches a random target"),
+    EnvSpec("bounce_ball", _classic_task("bounce_ball", "BounceBall"),
+            classic_preset((512, 512, 512), epochs=15, mini_batches=16, num_envs=1024,
+                            rollouts=128),
+            aliases=("bounce-ball",), summary="6-DOF arm bounces a ball on a paddle"),
+]
+
+REGISTRY: dict[str, EnvSpec] = {
+    spec.name: spec for spec in [
+        EnvSpec("cartpole", _cartpole_task, cartpole_preset, aliases=("CartPole",),
+                summary="balance a pole on a sliding cart"),
+        EnvSpec("go1_flat", _go1_task("go1_flat", "flat"), go1_preset(),
+                aliases=("go1-flat-terrain-walk",),
+                summary="Unitree Go1 tracks velocity commands on flat ground"),
+        EnvSpec("go1_rough", _go1_task("go1_rough", "rough"),
+                go1_preset(max_env_steps=20_000_000),
+                aliases=("go1-rough-terrain-walk",),
+                summary="Go1 velocity tracking on generated rough terrain, with a curriculum"),
+        # stair edges must not pass through the shins: trunk and knees collide too
+        EnvSpec("go1_stairs", _go1_task("go1_stairs", "stairs", collision="full"),
+                go1_preset(max_env_steps=20_000_000),
+                aliases=("go1-stairs-terrain-walk",),
+                summary="Go1 climbs generated stairs (foot contacts observed)"),
+        *CLASSIC,
+        *MANIPULATION,
+        *NAVIGATION,
+    ]
+}
+ALIASES = {alias: spec.name for spec in REGISTRY.values() for alias in spec.aliases}
+
+
+class UnknownEnvError(ValueError):
+    pass
+
+
+def canonical_name(name: str) -> str:
+    """The registered name for `name` or one of its aliases; UnknownEnvError otherwise."""
+    if name in REGISTRY:
+        return name
+    if name in ALIASES:
+        return ALIASES[name]
+    hint = did_you_mean(name, sorted([*REGISTRY, *ALIASES]), cutoff=0.4)
+    raise UnknownEnvError(
+        f"unknown env {name!r}{hint}; available: {', '.join(sorted(REGISTRY))}")
+
+
+def preset(name: str) -> PPOConfig:
+    return REGISTRY[canonical_name(name)].preset()
+
+
+def make_task(name: str):
+    return REGISTRY[canonical_name(name)].task()
+
+
+def parse_task_changes(name: str, assignments: list[str]) -> dict:
+    """`field=value` strings for the task of env `name`, typed like the field's default
+    (bool, int, float, str, a tuple of integers); `field.sub=value` reaches a field of a
+    dataclass-valued field (e.g. `mujoco_solver.iterations=4`). ValueError names a bad
+    field or value."""
+    task = make_task(name)
+    changes = {}
+    for item in assignments:
+        if "=" not in item:
+            raise ValueError(f"--task-set expects field=value, got {item!r}")
+        key, text = (part.strip() for part in item.split("=", 1))
+        with_task_changes(task, {key: None})  # checks the field name
+        kind = type(_task_field(task, key))
+        if kind not in (bool, int, float, str, tuple):  # a tuple of integers (levels)
+            raise ValueError(f"{name} task field {key!r} ({kind.__name__}) cannot be set "
+                             "from the command line")
+        changes[key] = parse_typed(key, kind, text, example="0,3,5")
+    with_task_changes(task, changes)  # the changed task validates itself
+    return changes
+
+
+def _task_field(task, key: str):
+    """The value of `key` ("field" or "field.sub") on `task`."""
+    value = task
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _check_field(obj, key: str, owner: str) -> None:
+    """ValueError naming `key`, unknown on dataclass `obj`, and the nearest field."""
+    fields = [f.name for f in dataclasses.fields(obj)] if dataclasses.is_dataclass(obj) else []
+    if key not in fields:
+        raise ValueError(f"{owner} has no task field {key!r}{did_you_mean(key, fields)}; "
+                         f"fields: {', '.join(sorted(fields))}")
+
+
+def with_task_changes(task, changes: dict):
+    """`task` with fields replaced (keys "field" or "field.sub" for a field of a
+    dataclass-valued field); ValueError naming an unknown field and the nearest."""
+    for key, value in changes.items():
+        head, _, sub = key.partition(".")
+        _check_field(task, head, task.name)
+        if sub:
+            inner = getattr(task, head)
+            _check_field(inner, sub, f"{task.name}.{head}")
+            if value is not None:
+                task = dataclasses.replace(task, **{head: dataclasses.replace(
+                    inner, **{sub: value})})
+        elif value is not None:
+            task = dataclasses.replace(task, **{head: value})
+    return task

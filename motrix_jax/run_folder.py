@@ -1,0 +1,141 @@
+"""The run folder format: `runs/<env>/<timestamp>/` with `config.json` (`RunInfo`: env,
+physics, the PPO config, the network layout), `metrics.jsonl` and `tensorboard/` (see
+run_log), and `checkpoints/<update>/` (see checkpoint), each holding a `Progress`.
+
+Bad input (a missing folder, a corrupt config.json, a run that does not fit the env)
+raises `CheckpointError` with a one-line message saying which and why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import math
+from pathlib import Path
+
+from motrix_jax import metrics
+from motrix_jax.config import PPOConfig
+
+CONFIG_FILE = "config.json"
+
+
+class CheckpointError(ValueError):
+    """A run folder or checkpoint that cannot be used; the message is one line."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunInfo:
+    """What `config.json` records: enough to rebuild the env, the trainer and the policy."""
+
+    env: str
+    physics: str
+    ppo: PPOConfig
+    obs_size: int
+    action_size: int
+    processes: int = 1  # JAX processes that trained it (several: no checkpoints)
+    task_changes: dict = dataclasses.field(default_factory=dict)  # --task-set fields
+    # what the backend ran with (timestep, substeps, solver settings): a record only,
+    # rebuilt from the task when the run is resumed
+    physics_options: dict = dataclasses.field(default_factory=dict)
+
+    def network_layout(self) -> dict:
+        cfg = self.ppo
+        return {"module": "motrix_jax.networks.ActorCritic", "activation": "elu",
+                "obs_size": self.obs_size, "action_size": self.action_size,
+                "policy_hidden_sizes": list(cfg.policy_hidden_sizes),
+                "value_hidden_sizes": list(cfg.value_hidden_sizes),
+                "share_features": cfg.share_features, "initial_log_std": cfg.initial_log_std,
+                "state_preprocessor": cfg.state_preprocessor,
+                "value_preprocessor": cfg.value_preprocessor}
+
+    def to_json(self) -> str:
+        return json.dumps({"env": self.env, "physics": self.physics,
+                           "ppo": dataclasses.asdict(self.ppo),
+                           "network": self.network_layout(),
+                           "processes": self.processes,
+                           "task_changes": self.task_changes,
+                           "physics_options": self.physics_options}, indent=2)
+
+
+def write_run_info(run_dir: Path, info: RunInfo) -> None:
+    (Path(run_dir) / CONFIG_FILE).write_text(info.to_json())
+
+
+def read_run_info(run_dir: str | Path) -> RunInfo:
+    """Parse `run_dir/config.json`; CheckpointError says what is missing or wrong."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"{run_dir}: no such run folder")
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir}: not a run folder (no {CONFIG_FILE})")
+    try:
+        raw = json.loads(path.read_text())
+        fields = {f.name: f.type for f in dataclasses.fields(PPOConfig)}
+        ppo = {k: tuple(v) if isinstance(v, list) else v for k, v in raw["ppo"].items()
+               if k in fields}
+        net = raw["network"]
+        return RunInfo(env=raw["env"], physics=raw["physics"], ppo=PPOConfig(**ppo),
+                       obs_size=int(net["obs_size"]), action_size=int(net["action_size"]),
+                       processes=int(raw.get("processes", 1)),
+                       task_changes=dict(raw.get("task_changes", {})),
+                       physics_options=dict(raw.get("physics_options", {})))
+    except (ValueError, KeyError, TypeError) as error:
+        raise CheckpointError(f"{path} is corrupt: {one_line(error)}") from None
+
+
+def one_line(error: BaseException) -> str:
+    """`error` as one short line: its type and the first line of its message."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:300]
+
+
+def check_env(run_dir: str | Path, info: RunInfo, env) -> None:
+    """CheckpointError unless `env` has the observation and action sizes the run was
+    trained with."""
+    saved, now = (info.obs_size, info.action_size), (env.obs_size, env.action_size)
+    if saved != now:
+        raise CheckpointError(
+            f"{run_dir} is incompatible: it was trained with observation/action sizes "
+            f"{saved}, env {info.env!r} now has {now}")
+
+
+def make_run_dir(root: Path, env_name: str) -> Path:
+    """A new folder root/env/<timestamp>[-k]; never an existing one."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    (root / env_name).mkdir(parents=True, exist_ok=True)
+    for suffix in range(1000):
+        run_dir = root / env_name / (f"{stamp}-{suffix}" if suffix else stamp)
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a new run folder in {root / env_name}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """Host-side run counters, saved as JSON with each checkpoint."""
+
+    update: int = 0
+    env_steps: int = 0  # per seed
+    wall_time: float = 0.0  # seconds, summed over sessions
+    last_return: tuple[float | None, ...] = ()  # per seed, carried through updates
+    # in which no episode ended (None before the first)
+
+    @property
+    def mean_return(self) -> float:
+        seen = [r for r in self.last_return if r is not None]
+        return sum(seen) / len(seen) if seen else float("nan")
+
+    def to_json(self) -> dict:
+        mean = self.mean_return
+        return {**dataclasses.asdict(self), "last_return": list(self.last_return),
+                metrics.CHECKPOINT_RETURN: None if math.isnan(mean) else mean}
+
+    @classmethod
+    def from_json(cls, raw: dict) -> Progress:
+        return cls(update=int(raw["update"]), env_steps=int(raw["env_steps"]),
+                   wall_time=float(raw["wall_time"]), last_return=tuple(raw["last_return"]))

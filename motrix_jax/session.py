@@ -1,0 +1,328 @@
+"""A training session: one run folder trained from scratch or from its latest checkpoint.
+
+The session runs jitted chunks of whole updates (`chunks`); between chunks the host
+writes each update's record (`metrics.jsonl`, TensorBoard), updates the progress
+display and, every `check_point_interval` updates, saves an orbax checkpoint of the
+whole train state. Where chunks and checkpoints fall does not change the numbers.
+
+It reports how it ended by raising: `NonFiniteError` (a non-finite loss or parameter;
+nothing is saved after the last good checkpoint) or `Interrupted` (SIGINT or SIGTERM:
+a checkpoint of the last whole chunk was saved). `CheckpointError` means a run
+folder it cannot resume. The CLI (train.py) maps them to exit codes.
+
+Several JAX processes (`jax.distributed`): `Roles` says once what this one does.
+Process 0 alone prints and writes the run folder; none saves checkpoints (orbax
+would need every process to write its shards into one shared folder), so a resume
+is refused there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import threading
+import time
+import typing
+from pathlib import Path
+
+import jax
+import numpy as np
+from rich.console import Console
+
+from motrix_jax import metrics
+from motrix_jax.checkpoint import Checkpointer
+from motrix_jax.chunks import ChunkRunner, compiled_init
+from motrix_jax.ppo import make_ppo, seed_keys
+from motrix_jax.run_folder import CheckpointError, Progress, RunInfo
+from motrix_jax.run_log import Display, RunLog
+
+
+class NonFiniteError(RuntimeError):
+    """Training produced a non-finite loss or parameter; the message is one line."""
+
+
+class Interrupted(Exception):
+    """A stop signal ended the session after a whole chunk (checkpointed if possible)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Roles:
+    """What this JAX process does in a session, decided once."""
+
+    processes: int
+    lead: bool  # process 0: prints, writes the run folder
+    saves: bool  # writes checkpoints: only a process training alone
+
+    @classmethod
+    def of_this_process(cls) -> Roles:
+        processes = jax.process_count()
+        return cls(processes, jax.process_index() == 0, processes == 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionOptions:
+    keep: int = 3  # checkpoints kept (plus the best by return)
+    chunk: int = 1  # updates per jitted call
+    log_every: int = 0  # updates between plain progress lines (0: about 20 lines)
+    stop_after: int | None = None  # stop (and checkpoint) at this update
+    max_seconds: float | None = None  # or after the chunk that passes this session time
+
+
+class Session:
+    """Train `env` with `info.ppo` in `run_dir` (which holds config.json): `start()`
+    builds or restores the train state, `run(state)` trains it to the end."""
+
+    def __init__(self, env, info: RunInfo, run_dir: Path | None, *, resume: bool = False,
+                 options: SessionOptions = SessionOptions(), console: Console | None = None):
+        self.roles = Roles.of_this_process()
+        if resume and not self.roles.saves:
+            raise CheckpointError("--resume is not available with several processes")
+        self.env, self.info, self.cfg, self.options = env, info, info.ppo, options
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.resume = resume
+        self.console = console or Console(highlight=False, soft_wrap=True)
+        self.console.quiet = self.console.quiet or not self.roles.lead
+        self.started = time.perf_counter()
+        self.progress = Progress(last_return=(None,) * self.cfg.num_seeds)
+        self.mesh = None
+
+    def start(self):
+        """The train state to run: fresh, or the latest checkpoint's (CheckpointError if
+        unusable), placed on the devices; prints what is about to run."""
+        cfg = self.cfg
+        if self.resume:
+            state, self.progress = restore(self.env, self.run_dir, cfg)
+        else:
+            state = compiled_init(self.env, cfg)(seed_keys(cfg))
+        self._print_banner()
+        if self.info.physics == "mjx" and jax.device_count() > 1:
+            from motrix_jax.sharding import env_mesh, shard_train_state
+
+            # axis 0 of every leaf is the seed (vmap), so the env batch is axis 1
+            self.mesh = env_mesh()
+            state = shard_train_state(state, self.mesh, cfg.num_envs, batch_axis=1)
+            self.console.print(f"env batch sharded over {jax.device_count()} devices")
+        return state
+
+    def _print_banner(self) -> None:
+        cfg, info, print_ = self.cfg, self.info, self.console.print
+        device = jax.devices()[0]
+        print_(f"[bold]motrix_jax[/] env={info.env} physics={info.physics} "
+               f"device={device.platform}:{device.device_kind} seeds={cfg.num_seeds} "
+               f"envs/seed={cfg.num_envs} updates={cfg.num_updates} "
+               f"({cfg.num_updates * cfg.batch_size:,} env steps/seed)")
+        if self.roles.processes > 1:
+            from motrix_jax.sharding import placement
+
+            print_(f"jax.distributed: {placement()}")
+            print_("checkpoints: off with several processes (orbax would need every "
+                   "process to save into one shared folder); metrics and TensorBoard "
+                   "are written")
+        print_(f"run folder: {self.run_dir}" + (
+            f" (resumed at update {self.progress.update})" if self.resume else ""))
+
+    def run(self, state):
+        """Train `state` to the end (or `options.stop_after` or `max_seconds`) and
+        checkpoint it; the final state (`self.progress` counts it). Raises
+        NonFiniteError or Interrupted."""
+        if self.progress.update >= self.cfg.num_updates:
+            self.console.print(f"the run is complete ({self.progress.update} updates); "
+                               "nothing to do")
+            return state
+        loop = TrainLoop(self, state)
+        try:
+            loop.run()
+        finally:
+            loop.close()
+        self.progress = loop.progress
+        return loop.state
+
+
+def restore(env, run_dir: Path, cfg):
+    """The TrainState and Progress of run_dir's latest checkpoint, with the physics
+    backend's host state (MotrixSim worlds) put back to the saved EnvState."""
+    abstract = jax.eval_shape(jax.vmap(make_ppo(cfg, env).init), seed_keys(cfg))
+    checkpointer = Checkpointer(run_dir, read_only=True)
+    try:
+        state, raw = checkpointer.restore(abstract)
+    finally:
+        checkpointer.close()
+    env.physics.restore(state.env_state.physics)
+    return state, Progress.from_json(raw)
+
+
+class TrainLoop:
+    """The host side of `Session.run`: chunks, records, checkpoints, display."""
+
+    def __init__(self, session: Session, state):
+        cfg, options, progress = session.cfg, session.options, session.progress
+        self.session, self.cfg, self.state = session, cfg, state
+        self.progress = self.start_progress = progress
+        self.runner = ChunkRunner(session.env, cfg, session.mesh)
+        self.checkpointer = Checkpointer(session.run_dir, keep=options.keep) \
+            if session.roles.saves else None
+        self.log = NullLog() if session.run_dir is None else RunLog(
+            session.run_dir, progress.update if session.resume else None, progress.env_steps)
+        self.display = Display(session.console, cfg.num_updates, cfg.batch_size,
+                               progress.update,
+                               options.log_every or max(1, cfg.num_updates // 20))
+        self.run_seconds = 0.0  # time spent running compiled chunks this session
+
+    def run(self) -> None:
+        cfg, options = self.cfg, self.session.options
+        end = min(cfg.num_updates, options.stop_after or cfg.num_updates)
+        with StopRequest() as stop:
+            while self.progress.update < end and not self.out_of_time():
+                to_checkpoint = cfg.check_point_interval - \
+                    self.progress.update % cfg.check_point_interval
+                self.step(min(options.chunk, end - self.progress.update, to_checkpoint))
+                if self.progress.update % cfg.check_point_interval == 0:
+                    self.save()
+                if any_process(stop.requested):
+                    self.save()
+                    self.display.close()
+                    self.display.print(self.interrupted())
+                    raise Interrupted
+        self.save()
+        self.display.close()
+        self.display.print(self.done())
+
+    def out_of_time(self) -> bool:
+        limit = self.session.options.max_seconds
+        if limit is None:
+            return False
+        return any_process(time.perf_counter() - self.session.started > limit)
+
+    def step(self, n: int) -> None:
+        """Run one chunk of n updates and record it; NonFiniteError if it went non-finite."""
+        compile_before, start = self.runner.compile_s, time.perf_counter()
+        self.state, emitted = self.runner(self.state, n)
+        emitted = jax.tree.map(np.asarray, emitted)
+        compiled = self.runner.compile_s - compile_before
+        if compiled:
+            self.display.print(f"compiled a {n}-update chunk in {compiled:.1f} s")
+        # Compile time is counted apart, so steps/s is the training rate from the start.
+        self.run_seconds += time.perf_counter() - start - compiled
+        cfg = self.cfg
+        steps_done = (self.progress.update + n - self.start_progress.update) * \
+            cfg.batch_size * cfg.num_seeds
+        rate = steps_done / self.run_seconds if self.run_seconds > 0 else None
+        wall = self.start_progress.wall_time + time.perf_counter() - self.session.started
+        for record, progress in records(self.progress, emitted, cfg.batch_size, wall):
+            losses = [v for k, v in record.items() if k.startswith(metrics.LOSS_PREFIX)]
+            if not np.isfinite(losses).all():
+                self.stop(f"non-finite loss at update {record['update']}")
+            record[metrics.STEPS_PER_S] = rate
+            if compiled:
+                record[metrics.COMPILE_S], compiled = compiled, 0.0
+            self.log.write(record)
+            self.progress = progress
+            remaining = (cfg.num_updates - progress.update) * cfg.batch_size * cfg.num_seeds
+            self.display.show(record, rate, remaining / rate if rate else None)
+        if not emitted[metrics.PARAMS_FINITE].all():
+            self.stop(f"non-finite parameters after update {self.progress.update}")
+
+    def save(self) -> None:
+        self.log.flush()  # records up to the checkpoint are on disk before it is
+        if self.checkpointer is None:
+            return
+        if self.checkpointer.latest_step() != self.progress.update:
+            self.checkpointer.save(self.state, self.progress.to_json())
+
+    def stop(self, what: str) -> typing.NoReturn:
+        self.display.close()
+        if self.checkpointer is None:
+            raise NonFiniteError(f"{what}; training stopped (several processes: no "
+                                 "checkpoints).")
+        latest = self.checkpointer.latest_step()
+        kept = "no checkpoint was saved before" if latest is None else \
+            f"Last good checkpoint: update {latest} in {self.checkpointer.directory}"
+        raise NonFiniteError(f"{what}; training stopped. {kept}")
+
+    def interrupted(self) -> str:
+        if self.checkpointer is None:
+            return (f"interrupted at update {self.progress.update} (several processes: no "
+                    f"checkpoint); metrics are in {self.session.run_dir}")
+        return (f"interrupted: saved a checkpoint at update {self.progress.update}; "
+                f"continue with: python -m motrix_jax.train --resume {self.session.run_dir}")
+
+    def done(self) -> str:
+        where = f"no checkpoints (several processes); metrics in {self.session.run_dir}"
+        if self.checkpointer:
+            where = (f"checkpoints: {self.checkpointer.steps()} (best "
+                     f"{self.checkpointer.best_step()}) in {self.checkpointer.directory}")
+        return (f"done: update {self.progress.update}/{self.cfg.num_updates} in "
+                f"{time.perf_counter() - self.session.started:.1f} s (compile "
+                f"{self.runner.compile_s:.1f} s); {where}")
+
+    def close(self) -> None:
+        self.display.close()
+        self.log.close()
+        if self.checkpointer is not None:
+            self.checkpointer.close()
+
+
+def records(progress: Progress, emitted: dict, batch_size: int, wall_time: float):
+    """Yield (record, progress) per update of a chunk; `emitted` holds numpy [S, n]."""
+    last = np.array([np.nan if r is None else r for r in progress.last_return])
+    scalars = {k: v for k, v in emitted.items() if k != metrics.PARAMS_FINITE}
+    for i in range(emitted[metrics.EPISODES].shape[1]):
+        row = {k: v[:, i] for k, v in scalars.items()}
+        last = np.where(row[metrics.EPISODES] > 0, row[metrics.EPISODE_RETURN], last)
+        update = progress.update + 1
+        progress = Progress(update=update, env_steps=update * batch_size, wall_time=wall_time,
+                            last_return=tuple(None if np.isnan(r) else float(r) for r in last))
+        record = {"update": update, "env_steps": progress.env_steps,
+                  "wall_time": round(wall_time, 3),
+                  **{k: float(v.mean()) for k, v in row.items()},
+                  metrics.RETURN_MEAN: progress.mean_return,
+                  metrics.RETURN_PER_SEED: [float(r) for r in last]}
+        yield record, progress
+
+
+class StopRequest:
+    """Ctrl-C (SIGINT) or SIGTERM (e.g. a preempted job) sets `requested`; the loop
+    saves and exits after the current chunk. A second signal aborts at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.requested = False
+        self.previous = {}
+
+    def __enter__(self) -> typing.Self:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+
+class NullLog:
+    """RunLog's interface for the processes other than 0, which write nothing."""
+
+    def write(self, record: dict) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def any_process(flag: bool) -> bool:
+    """Whether `flag` is set in any JAX process (a stop request reaches all of them, so
+    they leave the loop after the same chunk); just `flag` in a single process."""
+    if jax.process_count() == 1:
+        return flag
+    from jax.experimental import multihost_utils
+
+    return bool(np.any(multihost_utils.process_allgather(np.array(flag))))
