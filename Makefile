@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 ENV ?= go1_rough
+# pytest processes for `make test` (pytest-xdist; whole test files per process, so module
+# fixtures are built once). 2 fits the 2-core CI machine; `TEST_WORKERS=0` runs serially.
+TEST_WORKERS ?= 2
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +27,7 @@ tensorboard: $(VENV)/.installed
 	$(VENV)/bin/tensorboard --logdir runs
 
 test: $(VENV)/.installed
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-slow: $(VENV)/.installed
 	$(PY) -m pytest -q -m slow

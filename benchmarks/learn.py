@@ -115,7 +115,7 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str], physic
                    action_size=env.action_size, physics_options=env.physics.options)
     write_run_info(run_dir, info)
     session = Session(env, info, run_dir, options=SessionOptions(
-        max_seconds=minutes * 60, log_every=5), console=Console(highlight=False))
+        max_seconds=minutes * 60, log_every=5), console=Console(highlight=False, soft_wrap=True))
     state = jax.tree.map(lambda x: x[0], session.run(session.start()))  # the one seed
     curve = curve_of(run_dir / METRICS_FILE)
     tail = curve[-10:]

@@ -63,9 +63,10 @@ def check_rollout_contract(env, steps: int = 30):
     assert not np.allclose(first.final_obs, run(jax.random.PRNGKey(1)).final_obs)
 
 
+@functools.cache
 def env_rollout(env):
     """Jitted (key, actions [T, N, act]) -> stacked EnvStates of env.step from
-    env.reset(key), compiled once per env and action shape."""
+    env.reset(key), compiled once per env object and action shape in a session."""
     def body(state, action):
         state = env.step(state, action)
         return state, state

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import run_actions
+from conftest import env_rollout, run_actions
 
 from motrix_jax import envs
 from motrix_jax.env import PhysicsView
@@ -65,8 +65,8 @@ def check_two_seconds_half_standing(env):
 
 def test_same_key_same_trajectory():
     env = envs.make("vbot_navigation_flat", 4, task_changes={"episode_length": 10})
-    first = run_actions(env, 25, lambda k, n: jax.random.normal(k, (n, 12)))
-    second = run_actions(env, 25, lambda k, n: jax.random.normal(k, (n, 12)))
+    run, actions = env_rollout(env), jax.random.normal(jax.random.PRNGKey(1), (25, 4, 12))
+    first, second = (run(jax.random.PRNGKey(0), actions) for _ in range(2))
     np.testing.assert_array_equal(first.final_obs, second.final_obs)
     assert bool(first.truncated[9].all())  # episodes restarted, with new targets
     assert not np.allclose(first.info.waypoints[5], first.info.waypoints[15])
