@@ -65,7 +65,7 @@ class SessionOptions:
     chunk: int = 1  # updates per jitted call
     log_every: int = 0  # updates between plain progress lines (0: about 20 lines)
     stop_after: int | None = None  # stop (and checkpoint) at this update
-    max_seconds: float | None = None  # or after the chunk that passes this session time
+    max_seconds: float | None = None  # or after the first chunk ending past this session time
 
 
 class Session:
@@ -172,7 +172,7 @@ class TrainLoop:
         cfg, options = self.cfg, self.session.options
         end = min(cfg.num_updates, options.stop_after or cfg.num_updates)
         with StopRequest() as stop:
-            while self.progress.update < end and not self.out_of_time():
+            while self.progress.update < end:
                 to_checkpoint = cfg.check_point_interval - \
                     self.progress.update % cfg.check_point_interval
                 self.step(min(options.chunk, end - self.progress.update, to_checkpoint))
@@ -183,6 +183,8 @@ class TrainLoop:
                     self.display.close()
                     self.display.print(self.interrupted())
                     raise Interrupted
+                if self.out_of_time():
+                    break
         self.save()
         self.display.close()
         self.display.print(self.done())

@@ -17,7 +17,7 @@ import pytest
 from conftest import jax_cartpole, motrix_cartpole
 from rich.console import Console
 
-from motrix_jax import envs, session, train
+from motrix_jax import chunks, envs, session, train
 from motrix_jax.checkpoint import Checkpointer, load_policy
 from motrix_jax.ppo import make_ppo, seed_keys
 from motrix_jax.run_folder import RunInfo, write_run_info
@@ -149,6 +149,25 @@ def test_ctrl_c_saves_a_checkpoint_of_the_last_update(tmp_path):
     assert f"saved a checkpoint at update {stopped}" in console.file.getvalue()
     _, progress = saved_state(jax_cartpole(cfg.num_envs), cfg, run_dir)
     assert progress["update"] == stopped and progress["env_steps"] == stopped * cfg.batch_size
+
+
+def test_max_seconds_stops_after_the_chunk_that_passes_it_and_saves(tmp_path):
+    cfg = small_cfg(6)
+    env = jax_cartpole(cfg.num_envs)
+    info, run_dir = new_run(tmp_path, "run", cfg, env)
+    timed = session.Session(env, info, run_dir, console=quiet(),
+                            options=session.SessionOptions(max_seconds=0.0))
+    state = timed.run(timed.start())
+    assert timed.progress.update == 1 == int(state.update[0])
+    assert Checkpointer(run_dir, read_only=True).steps() == [1]
+    assert [r["update"] for r in metric_records(run_dir)] == [1]
+
+
+def test_runs_differing_only_in_length_cadence_or_seed_share_compiled_programs():
+    env = jax_cartpole(32)
+    a, b = small_cfg(4), small_cfg(9, seed=3, check_point_interval=5)
+    assert chunks.compiled_chunk(env, a, 1) is chunks.compiled_chunk(env, b, 1)
+    assert chunks.compiled_init(env, a) is chunks.compiled_init(env, b)
 
 
 def start(*args):
