@@ -41,8 +41,6 @@ def host_physics(env, steps: int) -> float:
     return n * steps / (time.perf_counter() - start)
 
 
-motrixsim_physics = mujoco_physics = host_physics  # the names the scripts measure by
-
 
 def env_random_actions(env, steps: int) -> float:
     """Our env (task + physics; for MotrixSim through the callback) under

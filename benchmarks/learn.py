@@ -111,8 +111,7 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str], physic
     TensorBoard) until `minutes` or the preset's env steps are spent; the result."""
     cfg = with_overrides(envs.preset(env_name), overrides, {"seed": seed})
     env = envs.make(env_name, cfg.num_envs, physics)
-    info = RunInfo(env=env_name, physics=physics, ppo=cfg, obs_size=env.obs_size,
-                   action_size=env.action_size, physics_options=env.physics.options)
+    info = RunInfo.of(env_name, env, cfg)
     write_run_info(run_dir, info)
     session = Session(env, info, run_dir, options=SessionOptions(
         max_seconds=minutes * 60, log_every=5), console=Console(highlight=False, soft_wrap=True))

@@ -34,9 +34,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import (
     bar_chart,
     env_random_actions,
+    host_physics,
     mjx_physics,
-    motrixsim_physics,
-    mujoco_physics,
     print_table,
     run_info,
     save_json,
@@ -45,11 +44,11 @@ from common import (
 from motrix_jax import envs
 
 MEASURES = {  # column: (backend, function)
-    "motrixsim": ("motrixsim", motrixsim_physics),
+    "motrixsim": ("motrixsim", host_physics),
     "motrixsim_env": ("motrixsim", env_random_actions),
     "mjx": ("mjx", mjx_physics),
     "mjx_env": ("mjx", env_random_actions),
-    "mujoco": ("mujoco", mujoco_physics),
+    "mujoco": ("mujoco", host_physics),
     "mujoco_env": ("mujoco", env_random_actions),
 }
 

@@ -23,9 +23,8 @@ import jax
 sys.path.insert(0, str(Path(__file__).parent))
 from common import (
     bar_chart,
+    host_physics,
     mjx_physics,
-    motrixsim_physics,
-    mujoco_physics,
     print_table,
     run_info,
     save_json,
@@ -45,8 +44,8 @@ def main() -> None:
     parser.add_argument("--out", help="write <out>.json and <out>.png")
     args = parser.parse_args()
     name = envs.canonical_name(args.env)
-    physics_only = {"motrixsim": motrixsim_physics, "mjx": mjx_physics,
-                    "mujoco": mujoco_physics}[args.physics]
+    physics_only = {"motrixsim": host_physics, "mjx": mjx_physics,
+                    "mujoco": host_physics}[args.physics]
     result = {**run_info(sys.argv), "env": name, "physics": args.physics, "rows": []}
     for n in args.num_envs:
         cfg = dataclasses.replace(envs.preset(name), num_envs=n)

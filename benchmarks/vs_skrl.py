@@ -44,9 +44,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import (
+    host_physics,
     mjx_physics,
-    motrixsim_physics,
-    mujoco_physics,
     print_table,
     run_info,
     save_json,
@@ -105,14 +104,14 @@ def adapter_stepping(name: str, cfg, steps: int) -> float:
     return cfg.num_envs * steps / (time.perf_counter() - start)
 
 
-ENGINES = {"mujoco": mujoco_physics, "mjx": mjx_physics}  # physics-only measure per engine
+ENGINES = {"mujoco": host_physics, "mjx": mjx_physics}  # physics-only measure per engine
 
 
 def measure(system: str, name: str, cfg, updates: int):
     """One figure: env-steps/s (float) or a dict holding "steps_per_s"."""
     steps = cfg.rollouts * updates
     if system == "physics":
-        return motrixsim_physics(envs.make(name, cfg.num_envs), steps)
+        return host_physics(envs.make(name, cfg.num_envs), steps)
     if system == "adapter":
         return adapter_stepping(name, cfg, steps)
     if system == "ours":

@@ -21,9 +21,10 @@ from motrix_jax.envs.registry import (
     with_task_changes,
 )
 from motrix_jax.physics.backends import PHYSICS, choose_physics, make_env
+from motrix_jax.run_folder import CheckpointError, RunInfo, check_env
 
 __all__ = ["ALIASES", "PHYSICS", "REGISTRY", "EnvSpec", "UnknownEnvError", "canonical_name",
-           "choose_physics", "make", "make_task", "parse_task_changes", "preset",
+           "choose_physics", "make", "make_for_run", "make_task", "parse_task_changes", "preset",
            "with_task_changes"]
 
 
@@ -33,3 +34,15 @@ def make(name: str, num_envs: int, physics: str = "motrixsim",
     `task_changes` replaces fields of the task (e.g. {"domain_randomization": True})."""
     task = with_task_changes(make_task(name), task_changes or {})
     return make_env(task, num_envs, physics)
+
+
+def make_for_run(run_dir, info: RunInfo, num_envs: int, physics: str | None = None) -> Env:
+    """The env run `run_dir` (described by `info`) trained on, with `num_envs` worlds on
+    its physics or `physics`; CheckpointError if the run no longer fits the env."""
+    try:
+        env = make(info.env, num_envs, physics=physics or info.physics,
+                   task_changes=info.task_changes)
+    except ValueError as error:
+        raise CheckpointError(f"{run_dir} is incompatible: {error}") from None
+    check_env(run_dir, info, env)
+    return env

@@ -31,7 +31,7 @@ import numpy as np
 from motrix_jax import envs
 from motrix_jax.checkpoint import load_policy, open_run
 from motrix_jax.evaluation import run_policy
-from motrix_jax.run_folder import CheckpointError, check_env, read_run_info
+from motrix_jax.run_folder import CheckpointError, read_run_info
 
 # MuJoCo reads this when first imported: a program that imports mujoco before this
 # module must set MUJOCO_GL itself.
@@ -59,12 +59,7 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
     info, checkpointer = open_run(run_dir)
     step = checkpointer.resolve(step)
     checkpointer.close()
-    try:
-        env = envs.make(info.env, episodes, physics=physics or info.physics,
-                        task_changes=info.task_changes)
-    except ValueError as error:
-        raise CheckpointError(f"{run_dir} is incompatible: {error}") from None
-    check_env(run_dir, info, env)
+    env = envs.make_for_run(run_dir, info, episodes, physics)
     scales = env.task.reward_scales
 
     def record(state):

@@ -39,6 +39,16 @@ class RunInfo:
     # rebuilt from the task when the run is resumed
     physics_options: dict = dataclasses.field(default_factory=dict)
 
+    @classmethod
+    def of(cls, name: str, env, cfg: PPOConfig, task_changes: dict | None = None,
+           processes: int = 1) -> RunInfo:
+        """The record of a new run of `cfg` on `env` (registered as `name`, built with
+        `task_changes`): its sizes and what its physics backend runs with."""
+        return cls(env=name, physics=env.physics.name, ppo=cfg, obs_size=env.obs_size,
+                   action_size=env.action_size, processes=processes,
+                   task_changes=dict(task_changes or {}),
+                   physics_options=env.physics.options)
+
     def network_layout(self) -> dict:
         cfg = self.ppo
         return {"module": "motrix_jax.networks.ActorCritic", "activation": "elu",

@@ -29,7 +29,7 @@ from rich.table import Table
 from motrix_jax import envs
 from motrix_jax.checkpoint import open_run
 from motrix_jax.config import with_overrides
-from motrix_jax.run_folder import CheckpointError, RunInfo, check_env, make_run_dir, write_run_info
+from motrix_jax.run_folder import CheckpointError, RunInfo, make_run_dir, write_run_info
 from motrix_jax.session import Interrupted, NonFiniteError, Session, SessionOptions
 
 EXIT_NONFINITE = 1
@@ -165,9 +165,7 @@ def prepare_new(args: argparse.Namespace):
         raise ValueError(f"several processes need --physics mjx, got {physics} ({why})")
     task_changes = envs.parse_task_changes(name, args.task_set)
     env = envs.make(name, cfg.num_envs, physics=physics, task_changes=task_changes)
-    info = RunInfo(env=name, physics=physics, ppo=cfg, obs_size=env.obs_size,
-                   action_size=env.action_size, processes=jax.process_count(),
-                   task_changes=task_changes, physics_options=env.physics.options)
+    info = RunInfo.of(name, env, cfg, task_changes, processes=jax.process_count())
     if jax.process_index() != 0:  # the other processes write nothing
         return env, info, None
     run_dir = make_run_dir(args.run_root, name)
@@ -190,14 +188,7 @@ def prepare_resume(args: argparse.Namespace):
     check_run_options(args)
     info, checkpointer = open_run(args.resume)
     checkpointer.close()
-    try:
-        name = envs.canonical_name(info.env)
-        env = envs.make(name, info.ppo.num_envs, physics=info.physics,
-                        task_changes=info.task_changes)
-    except ValueError as error:
-        raise CheckpointError(f"{args.resume} is incompatible: {error}") from None
-    check_env(args.resume, info, env)
-    return env, info, args.resume
+    return envs.make_for_run(args.resume, info, info.ppo.num_envs), info, args.resume
 
 
 def fit(env, info, run_dir: Path | None, *, resume: bool = False, console=None,
