@@ -5,7 +5,10 @@ saved update with three items: `state` (the whole vmapped TrainState: params,
 optimiser state, normaliser statistics, learning rate, RNG key, counters, env state),
 `policy` (params and observation statistics only, so a policy loads without the env)
 and `progress` (run_folder.Progress as JSON: update, env steps, wall time, returns).
-Orbax stores arrays with TensorStore; nothing is pickled.
+Orbax stores arrays with TensorStore; nothing is pickled. Beside them each checkpoint
+holds `sha256.json`, the SHA-256 of every file orbax wrote, checked before anything
+is read from it: a flipped bit is `DamagedCheckpoint`, not a silently wrong state.
+`restore_newest` and `load_policy` without a step fall back to the newest intact one.
 
 Bad input (a missing folder, no checkpoint, a corrupt or incompatible one)
 raises `CheckpointError` with a one-line message saying which and why.
@@ -14,7 +17,10 @@ raises `CheckpointError` with a one-line message saying which and why.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import math
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +38,7 @@ from motrix_jax.ppo import mean_action
 from motrix_jax.run_folder import CheckpointError, RunInfo, one_line, read_run_info
 
 CHECKPOINT_DIR = "checkpoints"
+MANIFEST = "sha256.json"
 absl_logging.set_verbosity(absl_logging.ERROR)  # orbax logs routine notes as warnings
 
 
@@ -61,6 +68,43 @@ def _with_empty(restored: Any, abstract: Any) -> Any:
     return jax.tree.map(
         lambda a: jnp.zeros(a.shape, a.dtype) if math.prod(a.shape) == 0 else next(leaves),
         abstract)
+
+
+class DamagedCheckpoint(CheckpointError):
+    """A checkpoint whose files do not match their checksums or cannot be read."""
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    """{relative path: SHA-256} of the files under `folder` but its manifest."""
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*"))
+            if path.is_file() and path.name != MANIFEST}
+
+
+def write_manifest(folder: Path) -> None:
+    """Record the checksums of a finished checkpoint (atomically, after orbax)."""
+    tmp = folder / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(file_digests(folder), indent=1))
+    os.replace(tmp, folder / MANIFEST)
+
+
+def check_manifest(folder: Path, step: int) -> None:
+    """DamagedCheckpoint unless every file listed in `folder`'s manifest is there
+    with its checksum (a checkpoint without one, cut short before it was written or
+    written before checksums existed, is not checked)."""
+    try:
+        recorded = json.loads((folder / MANIFEST).read_text())
+    except FileNotFoundError:
+        return
+    except ValueError:
+        raise DamagedCheckpoint(f"checkpoint at update {step} ({folder}) is damaged: "
+                                f"its {MANIFEST} is unreadable") from None
+    found = file_digests(folder)
+    for name, digest in recorded.items():
+        if found.get(name) != digest:
+            what = "is missing" if name not in found else "does not match its checksum"
+            raise DamagedCheckpoint(f"checkpoint at update {step} ({folder}) is damaged: "
+                                    f"{name} {what}")
 
 
 def _return_metric(recorded: dict) -> float:
@@ -112,6 +156,7 @@ class Checkpointer:
                                     policy=ocp.args.StandardSave(policy),
                                     progress=ocp.args.JsonSave(progress)),
             metrics={metrics.CHECKPOINT_RETURN: progress.get(metrics.CHECKPOINT_RETURN)})
+        write_manifest(self.directory / str(int(progress["update"])))
 
     def resolve(self, step: int | str | None) -> int:
         """`None` → latest, `"best"` → best, an int → that step; CheckpointError if absent."""
@@ -130,6 +175,7 @@ class Checkpointer:
     def restore(self, abstract_state: Any, step: int | str | None = None) -> tuple[Any, dict]:
         """Restore the TrainState shaped like `abstract_state` (from `jax.eval_shape`)."""
         step = self.resolve(step)
+        check_manifest(self.directory / str(step), step)
         try:
             saved = self.manager.item_metadata(step)["state"]
             if saved is None:
@@ -146,10 +192,33 @@ class Checkpointer:
                                  progress=ocp.args.JsonRestore())
         return _with_empty(restored.state, abstract_state), dict(restored.progress)
 
-    def restore_policy(self, step: int | str | None = None) -> tuple[int, dict]:
-        """(step, {"params", "obs_mean", "obs_var"}) as saved, with the seed axis."""
-        step = self.resolve(step)
-        return step, self._restore(step, policy=ocp.args.StandardRestore()).policy
+    def restore_newest(self, abstract_state: Any) -> tuple[Any, dict, list[str]]:
+        """`restore` of the newest intact checkpoint: (state, progress, [(step, what is
+        wrong)] of each newer one); CheckpointError if none is intact."""
+        return self._newest(lambda step: self.restore(abstract_state, step))
+
+    def restore_policy(self, step: int | str | None = None) -> tuple[int, dict, list[str]]:
+        """(step, {"params", "obs_mean", "obs_var"} as saved with the seed axis, [(step,
+        what is wrong)] of newer checkpoints): `step`'s, or without one the newest intact."""
+        def policy(step):
+            step = self.resolve(step)
+            check_manifest(self.directory / str(step), step)
+            return step, self._restore(step, policy=ocp.args.StandardRestore()).policy
+        if step is not None:
+            return (*policy(step), [])
+        return self._newest(policy)
+
+    def _newest(self, restore: Callable[[int], tuple]) -> tuple:
+        damaged = []
+        for step in reversed(self.steps()):
+            try:
+                return (*restore(step), damaged)
+            except DamagedCheckpoint as error:
+                damaged.append((step, str(error)))
+        if not damaged:
+            self.resolve(None)  # no checkpoint at all
+        raise CheckpointError(f"{self.directory.parent}: no intact checkpoint "
+                              f"({damaged[0][1]})")
 
     def _restore(self, step: int, **items):
         # A failed TensorStore read leaves orbax coroutines that print tracebacks when
@@ -163,7 +232,7 @@ class Checkpointer:
             sys.unraisablehook = hook
 
     def _corrupt(self, step: int, error: BaseException) -> CheckpointError:
-        return CheckpointError(f"checkpoint {self.directory / str(step)} is corrupt or "
+        return DamagedCheckpoint(f"checkpoint {self.directory / str(step)} is corrupt or "
                                f"unreadable ({one_line(error)})")
 
     def close(self) -> None:
@@ -200,8 +269,11 @@ def load_policy(run_dir: str | Path, step: int | str | None = None,
     deterministic (mean) action of seed `seed` at checkpoint `step` (latest by
     default, or "best"), with the saved observation normaliser applied."""
     info, checkpointer = open_run(run_dir)
-    step, saved = checkpointer.restore_policy(step)
+    step, saved, damaged = checkpointer.restore_policy(step)
     checkpointer.close()
+    for _, message in damaged:
+        print(f"warning: {message}; using the newest intact one, update {step}",
+              file=sys.stderr)
     network = make_network(info.ppo, info.action_size)
     expected = _leaves_by_name(jax.eval_shape(network.init, jax.random.PRNGKey(0),
                                               jnp.zeros((1, info.obs_size))))

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import errno
 import json
 import math
+import os
 from pathlib import Path
 
 from motrix_jax import metrics
@@ -69,7 +71,32 @@ class RunInfo:
 
 
 def write_run_info(run_dir: Path, info: RunInfo) -> None:
-    (Path(run_dir) / CONFIG_FILE).write_text(info.to_json())
+    fd = open_in_run(Path(run_dir) / CONFIG_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "w") as file:
+        file.write(info.to_json())
+
+
+def open_in_run(path: Path, flags: int) -> int:
+    """os.open of a file in a run folder that never follows a symlink there (a run
+    folder is data someone may hand you): CheckpointError if `path` is one."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise CheckpointError(f"{path} is a symlink; a run folder's files must be "
+                                  "its own (remove the link)") from None
+        raise
+
+
+def check_no_symlinks(run_dir: Path) -> None:
+    """CheckpointError naming the first symlink inside `run_dir` (anything the session
+    writes could otherwise land outside the folder)."""
+    for root, dirs, files in os.walk(run_dir):
+        for name in sorted(dirs + files):
+            path = Path(root) / name
+            if path.is_symlink():
+                raise CheckpointError(f"{path} is a symlink; a run folder's files must "
+                                      "be its own (remove the link)")
 
 
 def read_run_info(run_dir: str | Path) -> RunInfo:
@@ -114,15 +141,19 @@ def check_env(run_dir: str | Path, info: RunInfo, env) -> None:
 def make_run_dir(root: Path, env_name: str) -> Path:
     """A new folder root/env/<timestamp>[-k]; never an existing one."""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    (root / env_name).mkdir(parents=True, exist_ok=True)
-    for suffix in range(1000):
-        run_dir = root / env_name / (f"{stamp}-{suffix}" if suffix else stamp)
-        try:
-            run_dir.mkdir()
-            return run_dir
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"could not create a new run folder in {root / env_name}")
+    try:
+        (root / env_name).mkdir(parents=True, exist_ok=True)
+        for suffix in range(1000):
+            run_dir = root / env_name / (f"{stamp}-{suffix}" if suffix else stamp)
+            try:
+                run_dir.mkdir()
+                return run_dir
+            except FileExistsError:
+                continue
+    except OSError as error:
+        raise CheckpointError(f"cannot create a run folder in {root / env_name}: "
+                              f"{error.strerror or error}") from None
+    raise CheckpointError(f"could not create a new run folder in {root / env_name}")
 
 
 @dataclasses.dataclass(frozen=True)

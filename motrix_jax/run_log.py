@@ -1,9 +1,12 @@
 """What a run writes besides checkpoints: `metrics.jsonl`, TensorBoard events and the
 terminal progress display (a rich bar on a TTY, plain lines otherwise).
 
-On resume, records after the restored update (written by a process that died
-after its last checkpoint) are dropped from `metrics.jsonl`, and the
-TensorBoard writer purges the same steps, so each update appears exactly once.
+`metrics.jsonl` is the record and TensorBoard a view of it. On resume, records after
+the restored update (written by a process that died after its last checkpoint) are
+dropped from `metrics.jsonl`, and the TensorBoard events are rewritten from what it
+keeps (tensorboardX's `flush` does not wait for its queue, so events of the updates
+just before a SIGKILL may never have reached the disk): each update appears exactly
+once in both. Files are opened without following symlinks (see run_folder).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
 from motrix_jax import metrics
+from motrix_jax.run_folder import open_in_run
 
 
 def _summary_writer_class():
@@ -41,37 +45,56 @@ SummaryWriter = _summary_writer_class()
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
 
-def truncate_metrics(path: Path, last_update: int) -> None:
-    """Keep only the complete records of updates <= last_update (atomic rewrite)."""
+def truncate_metrics(path: Path, last_update: int) -> list[dict]:
+    """Keep only the complete records of updates <= last_update (atomic rewrite); the
+    records kept."""
     if not path.exists():
-        return
+        return []
     kept = []
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a killed process
-        if record.get("update", math.inf) <= last_update:
-            kept.append(line)
+    with os.fdopen(open_in_run(path, os.O_RDONLY)) as file:
+        for line in file.read().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a killed process
+            if record.get("update", math.inf) <= last_update:
+                kept.append(record)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(line + "\n" for line in kept))
-    os.replace(tmp, path)
+    with os.fdopen(open_in_run(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as file:
+        file.write("".join(json.dumps(record) + "\n" for record in kept))
+    os.replace(tmp, path)  # replaces a name, never writes through a link
+    return kept
+
+
+def remove_events(folder: Path) -> None:
+    """Delete the TensorBoard event files in `folder` (nothing else, no links followed)."""
+    if folder.is_dir() and not folder.is_symlink():
+        for path in folder.glob("events.out.tfevents.*"):
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
 
 
 class RunLog:
     """Appends one record per update to metrics.jsonl and TensorBoard (step = env steps)."""
 
-    def __init__(self, run_dir: Path, resume_update: int | None, resume_env_steps: int = 0):
-        path = Path(run_dir) / METRICS_FILE
+    def __init__(self, run_dir: Path, resume_update: int | None):
+        path, events = Path(run_dir) / METRICS_FILE, Path(run_dir) / TENSORBOARD_DIR
+        kept = []
         if resume_update is not None:
-            truncate_metrics(path, resume_update)
+            kept = truncate_metrics(path, resume_update)
+            remove_events(events)
         # Line-buffered: a record reaches the OS whole. Closed by close().
-        self.file = open(path, "a", buffering=1)  # noqa: SIM115
-        purge = resume_env_steps + 1 if resume_update is not None else None
-        self.writer = SummaryWriter(str(Path(run_dir) / TENSORBOARD_DIR), purge_step=purge)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        self.file = os.fdopen(open_in_run(path, flags), "a", buffering=1)
+        self.writer = SummaryWriter(str(events))
+        for record in kept:
+            self.add_scalars(record)
 
     def write(self, record: dict) -> None:
         self.file.write(json.dumps(record) + "\n")
+        self.add_scalars(record)
+
+    def add_scalars(self, record: dict) -> None:
         step = record["env_steps"]
         for key, value in record.items():
             tag = metrics.tensorboard_tag(key)

@@ -8,7 +8,12 @@ whole train state. Where chunks and checkpoints fall does not change the numbers
 It reports how it ended by raising: `NonFiniteError` (a non-finite loss or parameter;
 nothing is saved after the last good checkpoint) or `Interrupted` (SIGINT or SIGTERM:
 a checkpoint of the last whole chunk was saved). `CheckpointError` means a run
-folder it cannot resume. The CLI (train.py) maps them to exit codes.
+folder it cannot resume (or one another live trainer holds: `RunFolderBusy`). The
+CLI (train.py) maps them to exit codes.
+
+From `start()` to the end of `run()` the session holds the run folder's lock
+(run_lock), refuses a folder holding symlinks, and resumes from the newest intact
+checkpoint: damaged newer ones are moved to `damaged_checkpoints/`, saying so.
 
 Several JAX processes (`jax.distributed`): `Roles` says once what this one does.
 Process 0 alone prints and writes the run folder; none saves checkpoints (orbax
@@ -19,6 +24,7 @@ is refused there.
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import threading
 import time
@@ -33,8 +39,11 @@ from motrix_jax import metrics
 from motrix_jax.checkpoint import Checkpointer
 from motrix_jax.chunks import ChunkRunner, compiled_init
 from motrix_jax.ppo import make_ppo, seed_keys
-from motrix_jax.run_folder import CheckpointError, Progress, RunInfo
+from motrix_jax.run_folder import CheckpointError, Progress, RunInfo, check_no_symlinks
+from motrix_jax.run_lock import RunLock
 from motrix_jax.run_log import Display, RunLog
+
+DAMAGED_DIR = "damaged_checkpoints"
 
 
 class NonFiniteError(RuntimeError):
@@ -85,13 +94,32 @@ class Session:
         self.started = time.perf_counter()
         self.progress = Progress(last_return=(None,) * self.cfg.num_seeds)
         self.mesh = None
+        self.lock = None
 
     def start(self):
-        """The train state to run: fresh, or the latest checkpoint's (CheckpointError if
-        unusable), placed on the devices; prints what is about to run."""
+        """The train state to run: fresh, or the newest intact checkpoint's
+        (CheckpointError if unusable), placed on the devices; takes the run folder's
+        lock and prints what is about to run."""
+        try:
+            self._take_folder()
+            return self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _take_folder(self) -> None:
+        if self.run_dir is None or not self.roles.lead:
+            return
+        self.lock = RunLock(self.run_dir)
+        note = self.lock.acquire()
+        if note:
+            self.console.print(note)
+        check_no_symlinks(self.run_dir)
+
+    def _start(self):
         cfg = self.cfg
         if self.resume:
-            state, self.progress = restore(self.env, self.run_dir, cfg)
+            state, self.progress = restore(self.env, self.run_dir, cfg, self.console.print)
         else:
             state = compiled_init(self.env, cfg)(seed_keys(cfg))
         self._print_banner()
@@ -129,26 +157,43 @@ class Session:
             self.console.print(f"the run is complete ({self.progress.update} updates); "
                                "nothing to do")
             return state
-        loop = TrainLoop(self, state)
         try:
-            loop.run()
+            loop = TrainLoop(self, state)
+            try:
+                loop.run()
+            finally:
+                loop.close()
         finally:
-            loop.close()
+            self.close()
         self.progress = loop.progress
         return loop.state
 
+    def close(self) -> None:
+        """Give up the run folder's lock (done by `run`, and by `start` on failure)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
-def restore(env, run_dir: Path, cfg):
-    """The TrainState and Progress of run_dir's latest checkpoint, with the physics
-    backend's host state (MotrixSim worlds) put back to the saved EnvState."""
+
+def restore(env, run_dir: Path, cfg, say=print):
+    """The TrainState and Progress of run_dir's newest intact checkpoint, with the
+    physics backend's host state (MotrixSim worlds) put back to the saved EnvState;
+    newer damaged checkpoints are moved to DAMAGED_DIR and `say` tells which."""
     abstract = jax.eval_shape(jax.vmap(make_ppo(cfg, env).init), seed_keys(cfg))
     checkpointer = Checkpointer(run_dir, read_only=True)
     try:
-        state, raw = checkpointer.restore(abstract)
+        state, raw, damaged = checkpointer.restore_newest(abstract)
     finally:
         checkpointer.close()
+    progress = Progress.from_json(raw)
+    for step, message in damaged:
+        moved = Path(run_dir) / DAMAGED_DIR / str(step)
+        moved.parent.mkdir(exist_ok=True)
+        os.replace(checkpointer.directory / str(step), moved)
+        say(f"warning: {message}; moved it to {moved} and resumed from update "
+            f"{progress.update}, the newest intact checkpoint")
     env.physics.restore(state.env_state.physics)
-    return state, Progress.from_json(raw)
+    return state, progress
 
 
 class TrainLoop:
@@ -162,7 +207,7 @@ class TrainLoop:
         self.checkpointer = Checkpointer(session.run_dir, keep=options.keep) \
             if session.roles.saves else None
         self.log = NullLog() if session.run_dir is None else RunLog(
-            session.run_dir, progress.update if session.resume else None, progress.env_steps)
+            session.run_dir, progress.update if session.resume else None)
         self.display = Display(session.console, cfg.num_updates, cfg.batch_size,
                                progress.update,
                                options.log_every or max(1, cfg.num_updates // 20))

@@ -1,0 +1,147 @@
+"""Runs that cannot be lost or corrupted: the run-folder lock, TensorBoard rebuilt from
+metrics.jsonl, symlinks refused, damaged checkpoints found and skipped."""
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import jax_cartpole
+from rich.console import Console
+from test_checkpoint import metric_records, new_run, small_cfg
+
+from motrix_jax import train
+from motrix_jax.checkpoint import Checkpointer, load_policy
+from motrix_jax.run_folder import CheckpointError
+
+
+def console() -> Console:
+    return Console(file=io.StringIO(), width=400)
+
+
+def half_run(tmp_path, updates=6, stop_after=4):
+    """A cartpole run of `updates` stopped at `stop_after`, checkpoints every 2."""
+    cfg = small_cfg(updates)
+    env = jax_cartpole(cfg.num_envs)
+    info, run_dir = new_run(tmp_path, "run", cfg, env)
+    assert train.fit(env, info, run_dir, stop_after=stop_after, console=console()) == 0
+    return env, info, run_dir
+
+
+def resume(env, info, run_dir):
+    out = console()
+    return train.fit(env, info, run_dir, resume=True, console=out), out.file.getvalue()
+
+
+def one_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def test_a_second_trainer_on_a_locked_folder_exits_2_and_a_dead_ones_lock_is_taken(
+        tmp_path, capsys):
+    env, info, run_dir = half_run(tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from motrix_jax.run_lock import RunLock; "
+         "RunLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(120)",
+         str(run_dir)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        capsys.readouterr()
+        code, _ = resume(env, info, run_dir)
+        assert code == train.EXIT_USAGE
+        message = one_line(capsys.readouterr().err)
+        assert f"is in use by process {holder.pid} on " in message
+        assert [r["update"] for r in metric_records(run_dir)] == [1, 2, 3, 4]
+    finally:
+        holder.kill()
+        holder.wait()
+    code, out = resume(env, info, run_dir)  # the killed holder never released its lock
+    assert code == 0
+    assert f"took over the lock of process {holder.pid} on " in out
+    assert [r["update"] for r in metric_records(run_dir)] == [1, 2, 3, 4, 5, 6]
+
+
+def tensorboard_steps(run_dir: Path, tag: str) -> list[int]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    steps = []
+    for path in sorted((run_dir / "tensorboard").glob("events.out.tfevents.*")):
+        events = EventAccumulator(str(path))
+        events.Reload()
+        steps += [e.step for e in events.Scalars(tag)] if tag in events.Tags()["scalars"] \
+            else []
+    return sorted(steps)
+
+
+def test_tensorboard_is_rebuilt_from_metrics_on_resume(tmp_path):
+    env, info, run_dir = half_run(tmp_path)
+    # What a SIGKILL right after a checkpoint can leave: events that never reached the
+    # disk (tensorboardX's flush does not wait for its queue), a record past the last
+    # checkpoint.
+    for path in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
+        path.unlink()
+    with open(run_dir / "metrics.jsonl", "a") as file:
+        file.write('{"update": 5, "env_steps": 2560}\n')
+    assert resume(env, info, run_dir)[0] == 0
+    steps = [512 * u for u in range(1, 7)]
+    assert tensorboard_steps(run_dir, "loss/policy") == steps
+    assert tensorboard_steps(run_dir, "train/learning_rate") == steps
+    assert [r["update"] for r in metric_records(run_dir)] == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize("planted", ["metrics.tmp", "metrics.jsonl", "tensorboard"])
+def test_symlinks_in_a_run_folder_are_refused_and_nothing_is_written_outside(
+        tmp_path, capsys, planted):
+    env, info, run_dir = half_run(tmp_path)
+    outside = tmp_path / "outside"
+    outside.write_text("precious\n")
+    link = run_dir / planted
+    if link.is_dir():
+        os.rename(link, tmp_path / "moved")
+    elif link.exists():
+        link.unlink()
+    link.symlink_to(outside if planted != "metrics.jsonl" else tmp_path / "dangling")
+    capsys.readouterr()
+    code, _ = resume(env, info, run_dir)
+    assert code == train.EXIT_USAGE
+    assert f"{link} is a symlink" in one_line(capsys.readouterr().err)
+    assert outside.read_text() == "precious\n"
+    assert not (tmp_path / "dangling").exists()
+
+
+def flip_a_bit(checkpoint: Path) -> Path:
+    data = max((p for p in (checkpoint / "state").rglob("*") if p.is_file()),
+               key=lambda p: p.stat().st_size)
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 0x04
+    data.write_bytes(bytes(raw))
+    return data
+
+
+def test_a_flipped_bit_is_found_and_the_newest_intact_checkpoint_used(tmp_path, capsys):
+    env, info, run_dir = half_run(tmp_path)
+    flip_a_bit(run_dir / "checkpoints" / "4")
+    with pytest.raises(CheckpointError, match="checkpoint at update 4 .* is damaged: state/"):
+        load_policy(run_dir, step=4)
+    capsys.readouterr()
+    load_policy(run_dir)  # the newest intact one, saying so
+    assert "using the newest intact one, update 2" in capsys.readouterr().err
+
+    code, out = resume(env, info, run_dir)
+    assert code == 0
+    assert "checkpoint at update 4" in out and "resumed from update 2" in out
+    assert (run_dir / "damaged_checkpoints" / "4").is_dir()
+    assert [r["update"] for r in metric_records(run_dir)] == [1, 2, 3, 4, 5, 6]
+    assert Checkpointer(run_dir, read_only=True).latest_step() == 6
+
+
+def test_with_every_checkpoint_damaged_resume_says_so_in_one_line(tmp_path, capsys):
+    env, info, run_dir = half_run(tmp_path, updates=4, stop_after=2)
+    flip_a_bit(run_dir / "checkpoints" / "2")
+    capsys.readouterr()
+    assert resume(env, info, run_dir)[0] == train.EXIT_USAGE
+    assert "no intact checkpoint (checkpoint at update 2" in one_line(capsys.readouterr().err)
