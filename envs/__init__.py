@@ -15,6 +15,7 @@ from motrix_jax.envs.registry import (
     EnvSpec,
     UnknownEnvError,
     canonical_name,
+    check_task_changes,
     make_task,
     parse_task_changes,
     preset,
@@ -23,9 +24,22 @@ from motrix_jax.envs.registry import (
 from motrix_jax.physics.backends import PHYSICS, choose_physics, make_env
 from motrix_jax.run_folder import CheckpointError, RunInfo, check_env
 
-__all__ = ["ALIASES", "PHYSICS", "REGISTRY", "EnvSpec", "UnknownEnvError", "canonical_name",
-           "choose_physics", "make", "make_for_run", "make_task", "parse_task_changes", "preset",
-           "with_task_changes"]
+__all__ = [
+    "ALIASES",
+    "PHYSICS",
+    "REGISTRY",
+    "EnvSpec",
+    "UnknownEnvError",
+    "canonical_name",
+    "check_task_changes",
+    "choose_physics",
+    "make",
+    "make_for_run",
+    "make_task",
+    "parse_task_changes",
+    "preset",
+    "with_task_changes",
+]
 
 
 def make(name: str, num_envs: int, physics: str = "motrixsim",
@@ -41,7 +55,7 @@ def make_for_run(run_dir, info: RunInfo, num_envs: int, physics: str | None = No
     its physics or `physics`; CheckpointError if the run no longer fits the env."""
     try:
         env = make(info.env, num_envs, physics=physics or info.physics,
-                   task_changes=info.task_changes)
+                   task_changes=check_task_changes(info.env, info.task_changes))
     except ValueError as error:
         raise CheckpointError(f"{run_dir} is incompatible: {error}") from None
     check_env(run_dir, info, env)

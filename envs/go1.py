@@ -51,6 +51,7 @@ from motrix_jax.envs import terrain as terrain_lib
 from motrix_jax.envs.legged import rotate_inverse  # noqa: F401  (kept importable here)
 
 XML_PATH = Path(__file__).parent / "assets" / "go1.xml"
+TERRAINS = ("flat", "rough", "stairs")
 FEET = ("FR_foot", "FL_foot", "RR_foot", "RL_foot")
 DEFAULT_POSE = (0.0, 0.9, -1.8) * 4  # abduction, thigh, calf per leg: FR, FL, RR, RL
 KP, KD = 80.0, 1.0
@@ -128,6 +129,7 @@ class Go1:
 
     def __post_init__(self):
         legged.check_collision(self.collision)
+        legged.check_choice("terrain", self.terrain, TERRAINS)
 
     @property
     def randomization(self) -> Randomization | None:

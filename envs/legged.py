@@ -14,6 +14,8 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
+from motrix_jax.names import did_you_mean
+
 DOWN = (0.0, 0.0, -1.0)
 
 
@@ -98,9 +100,14 @@ COLLISIONS = ("feet", "full")
 
 
 def check_collision(collision: str) -> None:
-    if collision not in COLLISIONS:
-        raise ValueError(f"collision must be one of {', '.join(COLLISIONS)}, got "
-                         f"{collision!r}")
+    check_choice("collision", collision, COLLISIONS)
+
+
+def check_choice(field: str, value: str, choices) -> None:
+    """ValueError naming `field` unless `value` is one of `choices` (with a hint)."""
+    if value not in choices:
+        raise ValueError(f"{field} must be one of {', '.join(choices)}, got "
+                         f"{value!r}{did_you_mean(str(value), list(choices))}")
 
 
 def position_targets(default_pose, scale: float, action: jax.Array) -> jax.Array:

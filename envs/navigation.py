@@ -123,6 +123,8 @@ class Navigation:
 
     def __post_init__(self):
         legged.check_collision(self.collision)
+        legged.check_choice("robot", self.robot, tuple(ROBOTS))
+        legged.check_choice("course", self.course, ("flat", *courses.COURSES))
         if self.course != "flat" and self.collision != "full":
             raise ValueError(f"{self.name}: collision must be 'full' on a course (its "
                              f"walls and obstacles must stop the base), got "

@@ -183,14 +183,42 @@ def parse_task_changes(name: str, assignments: list[str]) -> dict:
         if "=" not in item:
             raise ValueError(f"--task-set expects field=value, got {item!r}")
         key, text = (part.strip() for part in item.split("=", 1))
-        with_task_changes(task, {key: None})  # checks the field name
-        kind = type(_task_field(task, key))
-        if kind not in (bool, int, float, str, tuple):  # a tuple of integers (levels)
-            raise ValueError(f"{name} task field {key!r} ({kind.__name__}) cannot be set "
-                             "from the command line")
-        changes[key] = parse_typed(key, kind, text, example="0,3,5")
+        changes[key] = parse_typed(key, _settable_kind(task, key), text, example="0,3,5")
     with_task_changes(task, changes)  # the changed task validates itself
     return changes
+
+
+KIND_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+              tuple: "a list of integers"}
+
+
+def check_task_changes(name: str, changes: dict) -> dict:
+    """Task changes as read back from a run's config.json (JSON lists for tuples),
+    held to the rules of `parse_task_changes`; ValueError names a bad field or value."""
+    task = make_task(name)
+    checked = {}
+    for key, value in dict(changes).items():
+        kind = _settable_kind(task, key)
+        value = tuple(value) if kind is tuple and isinstance(value, list) else value
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not kind or (kind is tuple and not all(
+                type(v) is int for v in value)):
+            raise ValueError(f"task field {key!r} must be {KIND_WORDS[kind]}, got {value!r}")
+        checked[key] = value
+    with_task_changes(task, checked)
+    return checked
+
+
+def _settable_kind(task, key: str) -> type:
+    """The type of task field `key` if it can be set as a plain value; ValueError naming
+    an unknown field, or one (a dict, a path) that cannot."""
+    with_task_changes(task, {key: None})  # checks the field name
+    kind = type(_task_field(task, key))
+    if kind not in (bool, int, float, str, tuple):  # a tuple of integers (levels)
+        raise ValueError(f"{task.name} task field {key!r} ({kind.__name__}) cannot be set "
+                         "from the command line")
+    return kind
 
 
 def _task_field(task, key: str):

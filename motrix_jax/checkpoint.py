@@ -35,7 +35,13 @@ from absl import logging as absl_logging
 from motrix_jax import metrics, normalization
 from motrix_jax.networks import make_network
 from motrix_jax.ppo import mean_action
-from motrix_jax.run_folder import CheckpointError, RunInfo, one_line, read_run_info
+from motrix_jax.run_folder import (
+    CheckpointError,
+    RunInfo,
+    one_line,
+    read_run_info,
+    storage_error,
+)
 
 CHECKPOINT_DIR = "checkpoints"
 MANIFEST = "sha256.json"
@@ -107,6 +113,43 @@ def check_manifest(folder: Path, step: int) -> None:
                                     f"{name} {what}")
 
 
+class UnreadableCheckpoints(DamagedCheckpoint):
+    """Orbax cannot open the checkpoints folder because of `damaged` ([(step, what is
+    wrong)], newest first); the others (`intact`) are usable once those are moved out."""
+
+    def __init__(self, message: str, damaged: list[tuple[int, str]], intact: list[int]):
+        super().__init__(message)
+        self.damaged, self.intact = damaged, intact
+
+
+def step_folders(directory: Path) -> list[Path]:
+    """The checkpoint folders (named by their update) in `directory`, oldest first."""
+    if not directory.is_dir():
+        return []
+    return sorted((p for p in directory.iterdir() if p.name.isdigit() and p.is_dir()),
+                  key=lambda p: int(p.name))
+
+
+def unreadable(directory: Path, error: BaseException) -> CheckpointError:
+    """Why orbax could not open `directory`: the checkpoints failing their checksums,
+    or (none failing) the error itself, as one line."""
+    damaged, intact = [], []
+    for folder in reversed(step_folders(directory)):
+        try:
+            check_manifest(folder, int(folder.name))
+            intact.append(int(folder.name))
+        except DamagedCheckpoint as found:
+            damaged.append((int(folder.name), str(found)))
+    if not damaged:
+        return CheckpointError(f"{directory} is unreadable ({one_line(error)})")
+    if not intact:
+        return UnreadableCheckpoints(f"{directory.parent}: no intact checkpoint "
+                                     f"({damaged[0][1]})", damaged, intact)
+    return UnreadableCheckpoints(
+        f"{damaged[0][1]}; move {directory / str(damaged[0][0])} out of {directory} to "
+        "use the others (a --resume does that itself)", damaged, intact)
+
+
 def _return_metric(recorded: dict) -> float:
     value = recorded.get(metrics.CHECKPOINT_RETURN)
     return -math.inf if value is None or not math.isfinite(value) else float(value)
@@ -134,8 +177,11 @@ class Checkpointer:
         handlers = {"state": ocp.StandardCheckpointHandler(),
                     "policy": ocp.StandardCheckpointHandler(),
                     "progress": ocp.JsonCheckpointHandler()}
-        self.manager = ocp.CheckpointManager(self.directory, options=options,
-                                             item_handlers=handlers)
+        try:
+            self.manager = ocp.CheckpointManager(self.directory, options=options,
+                                                 item_handlers=handlers)
+        except Exception as error:  # noqa: BLE001 - it reads every checkpoint's metrics
+            raise unreadable(self.directory, error) from None
 
     def steps(self) -> list[int]:
         return sorted(self.manager.all_steps())
@@ -150,13 +196,20 @@ class Checkpointer:
         """Save the vmapped TrainState at `progress["update"]`; `progress` must be JSON."""
         policy = {"params": state.params, "obs_mean": state.obs_stats.mean,
                   "obs_var": state.obs_stats.var}
-        self.manager.save(
-            int(progress["update"]), force=True,
-            args=ocp.args.Composite(state=ocp.args.StandardSave(_without_empty(state)),
-                                    policy=ocp.args.StandardSave(policy),
-                                    progress=ocp.args.JsonSave(progress)),
-            metrics={metrics.CHECKPOINT_RETURN: progress.get(metrics.CHECKPOINT_RETURN)})
-        write_manifest(self.directory / str(int(progress["update"])))
+        step = int(progress["update"])
+        try:
+            self.manager.save(
+                step, force=True,
+                args=ocp.args.Composite(state=ocp.args.StandardSave(_without_empty(state)),
+                                        policy=ocp.args.StandardSave(policy),
+                                        progress=ocp.args.JsonSave(progress)),
+                metrics={metrics.CHECKPOINT_RETURN: progress.get(metrics.CHECKPOINT_RETURN)})
+            write_manifest(self.directory / str(step))
+        except Exception as error:
+            failed = storage_error(f"the checkpoint of update {step}", self.directory, error)
+            if failed is None:
+                raise
+            raise failed from None
 
     def resolve(self, step: int | str | None) -> int:
         """`None` → latest, `"best"` → best, an int → that step; CheckpointError if absent."""
@@ -266,8 +319,15 @@ def open_run(run_dir: str | Path) -> tuple[RunInfo, Checkpointer]:
 def load_policy(run_dir: str | Path, step: int | str | None = None,
                 seed: int = 0) -> Callable[[jax.Array], jax.Array]:
     """A jitted `policy(obs [..., obs_size]) -> action [..., action_size]`: the
-    deterministic (mean) action of seed `seed` at checkpoint `step` (latest by
-    default, or "best"), with the saved observation normaliser applied."""
+    deterministic (mean) action of seed `seed` at checkpoint `step` (the newest intact
+    one by default, or "best"), with the saved observation normaliser applied."""
+    return load_policy_at(run_dir, step, seed)[1]
+
+
+def load_policy_at(run_dir: str | Path, step: int | str | None = None,
+                   seed: int = 0) -> tuple[int, Callable[[jax.Array], jax.Array]]:
+    """(the checkpoint's update, `load_policy`'s policy); a damaged newer checkpoint
+    passed over is reported on stderr."""
     info, checkpointer = open_run(run_dir)
     step, saved, damaged = checkpointer.restore_policy(step)
     checkpointer.close()
@@ -285,4 +345,4 @@ def load_policy(run_dir: str | Path, step: int | str | None = None,
     # Params are arguments, not constants folded into the program: the trainer's own
     # policy function, so the actions are bit for bit the same.
     apply = jax.jit(functools.partial(mean_action, info.ppo, network))
-    return functools.partial(apply, params, stats)
+    return step, functools.partial(apply, params, stats)

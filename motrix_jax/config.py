@@ -7,6 +7,7 @@ recognise them. Derived sizes are properties; nothing is filled in later.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass
 
@@ -72,14 +73,22 @@ class PPOConfig:
     """Updates between checkpoints / host-side logging chunks."""
 
     def __post_init__(self) -> None:
+        check_types(self)
         for name in ("num_envs", "rollouts", "learning_epochs", "mini_batches",
                      "num_seeds", "check_point_interval"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name, most in LIMITS.items():
+            if getattr(self, name) > most:
+                raise ValueError(f"{name} = {getattr(self, name):,} is beyond what can run "
+                                 f"(at most {most:,})")
         for name in ("policy_hidden_sizes", "value_hidden_sizes"):
             sizes = getattr(self, name)
-            if not sizes or any(s < 1 for s in sizes):
-                raise ValueError(f"{name} must be a non-empty tuple of positive widths, got {sizes}")
+            if not sizes or any(s < 1 or s > MAX_WIDTH for s in sizes):
+                raise ValueError(f"{name} must be a non-empty tuple of widths in 1 .. "
+                                 f"{MAX_WIDTH}, got {sizes}")
+        if not 0 <= self.seed <= 2**31 - self.num_seeds:
+            raise ValueError(f"seed must be in 0 .. 2**31 - num_seeds, got {self.seed}")
         if self.batch_size % self.mini_batches:
             raise ValueError(
                 f"num_envs * rollouts = {self.batch_size} is not divisible by "
@@ -113,6 +122,33 @@ class PPOConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(PPOConfig)}
+# Sizes beyond these cannot run on any machine (memory, or years of compute); they
+# are refused before anything is compiled or written.
+LIMITS = {"num_envs": 2**22, "rollouts": 100_000, "learning_epochs": 10_000,
+          "mini_batches": 2**24, "num_seeds": 4096, "check_point_interval": 10**9,
+          "max_env_steps": 10**15}
+MAX_WIDTH = 65_536
+
+
+def check_types(cfg: PPOConfig) -> None:
+    """ValueError naming the first field whose value is not of its declared kind:
+    integers integral (not bool), floats finite numbers, bools bools, tuples of
+    integers (what a hand-edited config.json may get wrong)."""
+    hints = typing.get_type_hints(PPOConfig)
+    for name in FIELDS:
+        value, kind = getattr(cfg, name), hints[name]
+        if kind is float:
+            ok = isinstance(value, int | float) and not isinstance(value, bool) \
+                and math.isfinite(value)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind is bool:
+            ok = isinstance(value, bool)
+        else:  # a tuple of integers
+            ok = isinstance(value, tuple) and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value)
+        if not ok:
+            raise ValueError(f"{name} must be {KIND_WORDS[kind]}, got {value!r}")
 
 
 def parse_ints(text: str) -> tuple[int, ...]:
@@ -121,6 +157,8 @@ def parse_ints(text: str) -> tuple[int, ...]:
 
 
 TYPE_WORDS = {bool: "true/false", int: "an integer", float: "a number"}
+KIND_WORDS = {bool: "true or false", int: "an integer", float: "a finite number",
+              tuple[int, ...]: "a tuple of integers"}
 
 
 def parse_typed(name: str, kind: typing.Any, text: str, example: str = "64,64") -> typing.Any:

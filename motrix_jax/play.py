@@ -29,7 +29,7 @@ import jax
 import numpy as np
 
 from motrix_jax import envs
-from motrix_jax.checkpoint import load_policy, open_run
+from motrix_jax.checkpoint import load_policy_at, open_run
 from motrix_jax.evaluation import run_policy
 from motrix_jax.run_folder import CheckpointError, read_run_info
 
@@ -57,9 +57,9 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
     run's physics backend or on `physics` (any of envs.PHYSICS: a policy trained on one
     engine evaluated on another)."""
     info, checkpointer = open_run(run_dir)
-    step = checkpointer.resolve(step)
     checkpointer.close()
     env = envs.make_for_run(run_dir, info, episodes, physics)
+    step, policy = load_policy_at(run_dir, step)
     scales = env.task.reward_scales
 
     def record(state):
@@ -68,7 +68,7 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
                 state.physics.qpos[:video_envs])
 
     _, (done, done_return, done_length, terms, qpos) = run_policy(
-        env, load_policy(run_dir, step), jax.random.PRNGKey(seed),
+        env, policy, jax.random.PRNGKey(seed),
         env.task.episode_length, record)
     # Truncation ends every episode by episode_length steps, so each env has a first end.
     end = done.argmax(axis=0)
@@ -116,6 +116,9 @@ def render(mjcf: str, qpos: np.ndarray, width: int = 512, height: int = 384) -> 
     return frames
 
 
+VIDEO_SUFFIXES = (".mp4", ".gif")
+
+
 def write_video(path: Path, frames: np.ndarray, fps: float) -> Path:
     """Write an mp4 (ffmpeg via imageio-ffmpeg) or, for .gif or without ffmpeg, a GIF."""
     import warnings
@@ -161,6 +164,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def parse_step(text: str) -> int:
+    if not text.strip().isdigit():
+        raise ValueError(f"--step must be an update number or 'best', got {text!r}")
+    return int(text)
+
+
+def check_video_path(path: Path) -> None:
+    """ValueError unless a video can be written at `path` (checked before the episodes
+    run, not after)."""
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(f"--video {path}: the name must end in "
+                         f"{' or '.join(VIDEO_SUFFIXES)}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ValueError(f"--video {path}: no such folder {folder}")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"--video {path}: folder {folder} is not writable")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -169,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
                              f"{args.episodes} and {args.video_envs}")
         if args.physics:
             envs.choose_physics(args.physics)  # an unknown name: one line, exit 2
-        step = args.step if args.step in (None, "best") else int(args.step)
+        step = args.step if args.step in (None, "best") else parse_step(args.step)
+        if args.video:
+            check_video_path(args.video)
         result = evaluate(args.run, args.episodes, step, args.seed,
                           args.video_envs if args.video else 0, args.physics)
     except (CheckpointError, ValueError) as error:

@@ -14,6 +14,7 @@ import errno
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 
 from motrix_jax import metrics
@@ -24,6 +25,31 @@ CONFIG_FILE = "config.json"
 
 class CheckpointError(ValueError):
     """A run folder or checkpoint that cannot be used; the message is one line."""
+
+
+class StorageError(RuntimeError):
+    """A run folder that cannot be written (disk full, read-only, no permission); the
+    message is one line naming the path."""
+
+
+def os_error(error: BaseException) -> OSError | None:
+    """The OSError `error` is or was raised from (libraries wrap them), if any."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, OSError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def storage_error(what: str, path: Path, error: BaseException) -> StorageError | None:
+    """A one-line StorageError for a failed write of `what` at `path`, or None when
+    `error` did not come from the operating system."""
+    cause = os_error(error)
+    if cause is None:
+        return None
+    return StorageError(f"cannot write {what} in {path}: {cause.strerror or cause}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -118,7 +144,7 @@ def read_run_info(run_dir: str | Path) -> RunInfo:
                        processes=int(raw.get("processes", 1)),
                        task_changes=dict(raw.get("task_changes", {})),
                        physics_options=dict(raw.get("physics_options", {})))
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise CheckpointError(f"{path} is corrupt: {one_line(error)}") from None
 
 
@@ -180,3 +206,18 @@ class Progress:
     def from_json(cls, raw: dict) -> Progress:
         return cls(update=int(raw["update"]), env_steps=int(raw["env_steps"]),
                    wall_time=float(raw["wall_time"]), last_return=tuple(raw["last_return"]))
+
+
+def after_interruption(run_dir: Path | None, new_run: bool) -> str:
+    """What an interruption outside the training loop leaves; a new run folder that
+    recorded no update is removed."""
+    if run_dir is None or not run_dir.is_dir():
+        return "interrupted"
+    checkpoints = run_dir / "checkpoints"
+    if checkpoints.is_dir() and any(p.name.isdigit() for p in checkpoints.iterdir()):
+        return f"interrupted; checkpoints so far are in {run_dir}"
+    records = run_dir / "metrics.jsonl"
+    if new_run and (not records.is_file() or records.stat().st_size == 0):
+        shutil.rmtree(run_dir)  # removes links, never what they point to
+        return f"interrupted before the first update; removed {run_dir}"
+    return f"interrupted before the first checkpoint; {run_dir} cannot be resumed"

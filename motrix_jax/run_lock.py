@@ -1,5 +1,6 @@
 """One trainer per run folder: `RunLock` holds an exclusive `flock` on `run_dir/lock`
-(which records the holder's process id and host) for as long as a session trains.
+(which records the holder's process id and host) for as long as a session trains,
+and removes the file when it is done.
 
 A second trainer on a locked folder gets a `RunFolderBusy` naming the holder. The
 kernel drops the lock when its process dies (even by SIGKILL), so a lock file left
@@ -42,15 +43,7 @@ class RunLock:
         self.fd: int | None = None
 
     def acquire(self) -> str | None:
-        fd = open_in_run(self.path, os.O_RDWR | os.O_CREAT)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.pread(fd, 4096, 0).decode(errors="replace")
-            os.close(fd)
-            raise RunFolderBusy(
-                f"{self.path.parent} is in use by {holder(text)} (its lock: {self.path}); "
-                "wait for that run to end or stop it") from None
+        fd = self._locked()
         previous = os.pread(fd, 4096, 0).decode(errors="replace")
         me = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
         os.ftruncate(fd, 0)
@@ -61,10 +54,31 @@ class RunLock:
                     f"({self.path})")
         return None
 
+    def _locked(self) -> int:
+        """A descriptor of the lock file, flock-ed; retried when the file was removed
+        by its previous holder between our open and our lock."""
+        while True:
+            fd = open_in_run(self.path, os.O_RDWR | os.O_CREAT)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = os.pread(fd, 4096, 0).decode(errors="replace")
+                os.close(fd)
+                raise RunFolderBusy(
+                    f"{self.path.parent} is in use by {holder(text)} (its lock: "
+                    f"{self.path}); wait for that run to end or stop it") from None
+            try:
+                if os.stat(self.path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+                    return fd
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+
     def release(self) -> None:
+        """Remove the lock file (the folder is left as it was) and unlock."""
         if self.fd is None:
             return
-        os.ftruncate(self.fd, 0)  # an empty lock file: nobody holds it
+        self.path.unlink(missing_ok=True)
         fcntl.flock(self.fd, fcntl.LOCK_UN)
         os.close(self.fd)
         self.fd = None

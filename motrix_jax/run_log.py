@@ -15,13 +15,14 @@ import json
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
 from motrix_jax import metrics
-from motrix_jax.run_folder import open_in_run
+from motrix_jax.run_folder import open_in_run, storage_error
 
 
 def _summary_writer_class():
@@ -60,9 +61,13 @@ def truncate_metrics(path: Path, last_update: int) -> list[dict]:
             if record.get("update", math.inf) <= last_update:
                 kept.append(record)
     tmp = path.with_suffix(".tmp")
-    with os.fdopen(open_in_run(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as file:
-        file.write("".join(json.dumps(record) + "\n" for record in kept))
-    os.replace(tmp, path)  # replaces a name, never writes through a link
+    try:
+        with os.fdopen(open_in_run(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as file:
+            file.write("".join(json.dumps(record) + "\n" for record in kept))
+        os.replace(tmp, path)  # replaces a name, never writes through a link
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise storage_error("the metrics", path.parent, error) from None
     return kept
 
 
@@ -85,13 +90,16 @@ class RunLog:
             remove_events(events)
         # Line-buffered: a record reaches the OS whole. Closed by close().
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
-        self.file = os.fdopen(open_in_run(path, flags), "a", buffering=1)
+        self.path, self.file = path, os.fdopen(open_in_run(path, flags), "a", buffering=1)
         self.writer = SummaryWriter(str(events))
         for record in kept:
             self.add_scalars(record)
 
     def write(self, record: dict) -> None:
-        self.file.write(json.dumps(record) + "\n")
+        try:
+            self.file.write(json.dumps(record) + "\n")
+        except OSError as error:
+            raise storage_error("the metrics", self.path.parent, error) from None
         self.add_scalars(record)
 
     def add_scalars(self, record: dict) -> None:
@@ -131,12 +139,16 @@ def fmt_return(value: float) -> str:
 
 class Display:
     """Live progress: a rich bar when `console` is a terminal, else a plain line every
-    `log_every` updates (and at the last one)."""
+    `log_every` updates, at least every `every_s` seconds, and at the last update (a
+    log piped to a file shows progress within a minute even when updates are slow)."""
 
     def __init__(self, console: Console, total_updates: int, steps_per_update: int,
-                 start_update: int, log_every: int):
+                 start_update: int, log_every: int, every_s: float = 60.0,
+                 clock=time.monotonic):
         """`steps_per_update`: env steps per update and seed (the bar counts those)."""
         self.console, self.total, self.log_every = console, total_updates, log_every
+        self.every_s, self.clock = every_s, clock
+        self.last_line = clock()
         self.bar = None
         self.told_duration = False
         if console.is_terminal:
@@ -162,7 +174,9 @@ class Display:
         if self.bar is not None:
             self.bar.update(self.task, completed=record["env_steps"], update=update,
                             rate=fmt_rate(rate), eta=fmt_eta(eta), ret=fmt_return(ret))
-        elif update % self.log_every == 0 or update == self.total:
+        elif (update % self.log_every == 0 or update == self.total
+              or self.clock() - self.last_line >= self.every_s):
+            self.last_line = self.clock()
             self.console.print(
                 f"update {update:>5}/{self.total}  env steps {record['env_steps']:>12,}  "
                 f"{fmt_rate(rate):>9} steps/s  ETA {fmt_eta(eta):>8}  "

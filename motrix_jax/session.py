@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 import signal
 import threading
 import time
@@ -36,7 +37,7 @@ import numpy as np
 from rich.console import Console
 
 from motrix_jax import metrics
-from motrix_jax.checkpoint import Checkpointer
+from motrix_jax.checkpoint import CHECKPOINT_DIR, Checkpointer, UnreadableCheckpoints
 from motrix_jax.chunks import ChunkRunner, compiled_init
 from motrix_jax.ppo import make_ppo, seed_keys
 from motrix_jax.run_folder import CheckpointError, Progress, RunInfo, check_no_symlinks
@@ -153,11 +154,11 @@ class Session:
         """Train `state` to the end (or `options.stop_after` or `max_seconds`) and
         checkpoint it; the final state (`self.progress` counts it). Raises
         NonFiniteError or Interrupted."""
-        if self.progress.update >= self.cfg.num_updates:
-            self.console.print(f"the run is complete ({self.progress.update} updates); "
-                               "nothing to do")
-            return state
         try:
+            if self.progress.update >= self.cfg.num_updates:
+                self.console.print(f"the run is complete ({self.progress.update} updates); "
+                                   "nothing to do")
+                return state
             loop = TrainLoop(self, state)
             try:
                 loop.run()
@@ -180,20 +181,29 @@ def restore(env, run_dir: Path, cfg, say=print):
     physics backend's host state (MotrixSim worlds) put back to the saved EnvState;
     newer damaged checkpoints are moved to DAMAGED_DIR and `say` tells which."""
     abstract = jax.eval_shape(jax.vmap(make_ppo(cfg, env).init), seed_keys(cfg))
-    checkpointer = Checkpointer(run_dir, read_only=True)
+    try:
+        checkpointer = Checkpointer(run_dir, read_only=True)
+    except UnreadableCheckpoints as error:
+        if not error.intact:
+            raise
+        set_aside(run_dir, error.damaged, say)
+        checkpointer = Checkpointer(run_dir, read_only=True)
     try:
         state, raw, damaged = checkpointer.restore_newest(abstract)
     finally:
         checkpointer.close()
-    progress = Progress.from_json(raw)
+    set_aside(run_dir, damaged, say)
+    env.physics.restore(state.env_state.physics)
+    return state, Progress.from_json(raw)
+
+
+def set_aside(run_dir: Path, damaged: list[tuple[int, str]], say) -> None:
+    """Move the damaged checkpoints out of orbax's sight (into DAMAGED_DIR), saying so."""
     for step, message in damaged:
         moved = Path(run_dir) / DAMAGED_DIR / str(step)
         moved.parent.mkdir(exist_ok=True)
-        os.replace(checkpointer.directory / str(step), moved)
-        say(f"warning: {message}; moved it to {moved} and resumed from update "
-            f"{progress.update}, the newest intact checkpoint")
-    env.physics.restore(state.env_state.physics)
-    return state, progress
+        os.replace(Path(run_dir) / CHECKPOINT_DIR / str(step), moved)
+        say(f"warning: {message}; moved it to {moved}")
 
 
 class TrainLoop:
@@ -291,7 +301,8 @@ class TrainLoop:
             return (f"interrupted at update {self.progress.update} (several processes: no "
                     f"checkpoint); metrics are in {self.session.run_dir}")
         return (f"interrupted: saved a checkpoint at update {self.progress.update}; "
-                f"continue with: python -m motrix_jax.train --resume {self.session.run_dir}")
+                f"continue with: python -m motrix_jax.train --resume "
+                f"{shlex.quote(str(self.session.run_dir))}")
 
     def done(self) -> str:
         where = f"no checkpoints (several processes); metrics in {self.session.run_dir}"

@@ -2,13 +2,12 @@
 `python -m motrix_jax.train --resume runs/<env>/<timestamp>`.
 
 This module parses and checks the arguments, creates the run folder and maps how the
-training session (see session.py: chunks, checkpoints, stop signals) ended to an
-exit code.
+training session (session.py) ended to an exit code.
 
 Bad input (unknown env, impossible config, an unusable --resume folder) prints
 one line and exits with code 2 before anything is compiled or written.
-A non-finite loss or parameter stops the run (exit 1) without saving; Ctrl-C
-saves a checkpoint and exits with 130.
+A non-finite loss or parameter (or a full disk) stops the run with exit 1;
+Ctrl-C saves a checkpoint and exits with 130 (SIGTERM too).
 
 Several processes (`--coordinator/--num-processes/--process-id` or `--distributed`,
 MJX only) join with `jax.distributed` before any JAX computation; process 0 alone
@@ -19,7 +18,9 @@ process to write its shards into one shared folder), so `--resume` is refused th
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import jax
@@ -27,9 +28,17 @@ from rich.console import Console
 from rich.table import Table
 
 from motrix_jax import envs
-from motrix_jax.checkpoint import open_run
-from motrix_jax.config import with_overrides
-from motrix_jax.run_folder import CheckpointError, RunInfo, make_run_dir, write_run_info
+from motrix_jax.checkpoint import CHECKPOINT_DIR, step_folders
+from motrix_jax.config import parse_typed, with_overrides
+from motrix_jax.run_folder import (
+    CheckpointError,
+    RunInfo,
+    StorageError,
+    after_interruption,
+    make_run_dir,
+    read_run_info,
+    write_run_info,
+)
 from motrix_jax.session import Interrupted, NonFiniteError, Session, SessionOptions
 
 EXIT_NONFINITE = 1
@@ -48,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--num-envs", type=int, help="parallel envs per seed")
     parser.add_argument("--seed", type=int, help="first seed")
     parser.add_argument("--num-seeds", type=int, help="seeds trained together with vmap")
-    parser.add_argument("--max-env-steps", type=float, help="env steps per seed, e.g. 3e6")
+    parser.add_argument("--max-env-steps", help="env steps per seed, e.g. 3e6")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override any PPOConfig field (repeatable), e.g. "
                              "--set learning_rate=3e-4 --set policy_hidden_sizes=64,64")
@@ -102,21 +111,30 @@ def build_config(args: argparse.Namespace):
 
     cfg = envs.preset(args.env)
     flags = {"num_envs": args.num_envs, "seed": args.seed, "num_seeds": args.num_seeds,
-             "max_env_steps": None if args.max_env_steps is None else int(args.max_env_steps)}
+             "max_env_steps": None if args.max_env_steps is None else
+             parse_typed("--max-env-steps", int, args.max_env_steps)}
     return with_overrides(cfg, args.set, {k: v for k, v in flags.items() if v is not None})
 
 
-def list_envs() -> None:
-
-
-    table = Table(title="motrix_jax envs")
-    for column in ("name", "aliases", "obs", "action", "episode steps", "description"):
-        table.add_column(column)
+def list_envs(console: Console | None = None) -> None:
+    """The envs as a table on a terminal, else one per line, tab-separated, uncut."""
+    console = console or Console()
+    columns = ("name", "aliases", "obs", "action", "episode steps", "description")
+    rows = []
     for spec in envs.REGISTRY.values():
         task = spec.task()
-        table.add_row(spec.name, ", ".join(spec.aliases), str(task.obs_size),
-                      str(task.action_size), str(task.episode_length), spec.summary)
-    Console().print(table)
+        rows.append((spec.name, ", ".join(spec.aliases) or "-", str(task.obs_size),
+                     str(task.action_size), str(task.episode_length), spec.summary))
+    if not console.is_terminal:
+        print("\t".join(columns), *("\t".join(row) for row in rows), sep="\n",
+              file=console.file)
+        return
+    table = Table(title="motrix_jax envs")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,19 +142,29 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         list_envs()
         return 0
+    # SIGTERM during start-up ends it like Ctrl-C (the session takes both over later)
+    previous = signal.signal(signal.SIGTERM, raise_interrupt) \
+        if threading.current_thread() is threading.main_thread() else None
+    run_dir = None
     try:
-        check_distributed(args)
-        env, info, run_dir = prepare_resume(args) if args.resume else prepare_new(args)
-    except ValueError as error:  # CheckpointError and UnknownEnvError are ValueErrors
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
+        try:
+            check_distributed(args)
+            env, info, run_dir = prepare_resume(args) if args.resume else prepare_new(args)
+        except ValueError as error:  # CheckpointError and UnknownEnvError are ValueErrors
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
         return fit(env, info, run_dir, resume=args.resume is not None,
                    keep=args.keep_checkpoints, chunk=args.chunk, log_every=args.log_every)
     except KeyboardInterrupt:  # before the first update, or a second Ctrl-C
-        print("\ninterrupted" + (f"; checkpoints so far are in {run_dir}"
-                                 if run_dir is not None else ""), file=sys.stderr)
+        print(f"\n{after_interruption(run_dir, new_run=args.resume is None)}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def check_run_options(args: argparse.Namespace) -> None:
@@ -175,19 +203,17 @@ def prepare_new(args: argparse.Namespace):
 
 def prepare_resume(args: argparse.Namespace):
     """Check that args.resume holds a usable run; (env, info, run_dir). Writes nothing."""
-
-    given = [flag for flag, value in (("--env", args.env), ("--set", args.set),
-                                      ("--task-set", args.task_set),
-                                      ("--num-envs", args.num_envs), ("--seed", args.seed),
-                                      ("--num-seeds", args.num_seeds),
-                                      ("--max-env-steps", args.max_env_steps),
-                                      ("--physics", args.physics)) if value]
+    given = [flag for flag, value in (
+        ("--env", args.env), ("--set", args.set), ("--task-set", args.task_set),
+        ("--num-envs", args.num_envs), ("--seed", args.seed), ("--num-seeds", args.num_seeds),
+        ("--max-env-steps", args.max_env_steps), ("--physics", args.physics)) if value]
     if given:
         raise ValueError(f"--resume continues a run with its saved config.json; "
                          f"drop {', '.join(given)}")
     check_run_options(args)
-    info, checkpointer = open_run(args.resume)
-    checkpointer.close()
+    info = read_run_info(args.resume)  # the session sets damaged checkpoints aside
+    if not step_folders(args.resume / CHECKPOINT_DIR):
+        raise CheckpointError(f"{args.resume}: has no checkpoint")
     return envs.make_for_run(args.resume, info, info.ppo.num_envs), info, args.resume
 
 
@@ -211,7 +237,7 @@ def run_session(session, state) -> int:
 
     try:
         session.run(state)
-    except NonFiniteError as error:
+    except (NonFiniteError, StorageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_NONFINITE
     except Interrupted:

@@ -120,10 +120,9 @@ def bad_config_json(run):
 
 
 def garbage_arrays(run):
-    for item in ("state", "policy"):
-        for path in (run / "checkpoints" / "4" / item).rglob("*"):
-            if path.is_file() and path.stat().st_size > 0:
-                path.write_bytes(b"garbage")
+    for path in (run / "checkpoints").glob("*/*/**/*"):  # every checkpoint's arrays
+        if path.is_file() and path.stat().st_size > 0:
+            path.write_bytes(b"garbage")
     return run
 
 
@@ -139,7 +138,7 @@ def edit_config(run, **sections):
     (missing, "missing: no such run folder"),
     (no_checkpoints, "has no checkpoint"),
     (bad_config_json, "config.json is corrupt"),
-    (garbage_arrays, "checkpoints/4 is corrupt or unreadable"),
+    (garbage_arrays, "no intact checkpoint (checkpoint at update 4"),
     (lambda run: edit_config(run, network={"obs_size": 5}),
      "observation/action sizes (5, 1), env 'cartpole' now has (4, 1)"),
     (lambda run: edit_config(run, ppo={"policy_hidden_sizes": [8, 8]}),

@@ -12,7 +12,7 @@ from conftest import jax_cartpole
 from rich.console import Console
 from test_checkpoint import metric_records, new_run, small_cfg
 
-from motrix_jax import train
+from motrix_jax import play, train
 from motrix_jax.checkpoint import Checkpointer, load_policy
 from motrix_jax.run_folder import CheckpointError
 
@@ -44,10 +44,10 @@ def one_line(text: str) -> str:
 def test_a_second_trainer_on_a_locked_folder_exits_2_and_a_dead_ones_lock_is_taken(
         tmp_path, capsys):
     env, info, run_dir = half_run(tmp_path)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from motrix_jax.run_lock import RunLock; "
-         "RunLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(120)",
-         str(run_dir)], stdout=subprocess.PIPE, text=True)
+    hold = ("import sys, time; from motrix_jax.run_lock import RunLock; "
+            "RunLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(120)")
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(run_dir)],
+                              stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         capsys.readouterr()
@@ -133,7 +133,7 @@ def test_a_flipped_bit_is_found_and_the_newest_intact_checkpoint_used(tmp_path, 
 
     code, out = resume(env, info, run_dir)
     assert code == 0
-    assert "checkpoint at update 4" in out and "resumed from update 2" in out
+    assert "checkpoint at update 4" in out and "resumed at update 2" in out
     assert (run_dir / "damaged_checkpoints" / "4").is_dir()
     assert [r["update"] for r in metric_records(run_dir)] == [1, 2, 3, 4, 5, 6]
     assert Checkpointer(run_dir, read_only=True).latest_step() == 6
@@ -145,3 +145,17 @@ def test_with_every_checkpoint_damaged_resume_says_so_in_one_line(tmp_path, caps
     capsys.readouterr()
     assert resume(env, info, run_dir)[0] == train.EXIT_USAGE
     assert "no intact checkpoint (checkpoint at update 2" in one_line(capsys.readouterr().err)
+
+
+def test_a_damaged_checkpoint_orbax_cannot_even_list_is_named_and_set_aside(
+        tmp_path, capsys):
+    env, info, run_dir = half_run(tmp_path)
+    (run_dir / "checkpoints" / "4" / "metrics" / "metrics").write_text("garbage")
+    capsys.readouterr()
+    assert play.main(["--run", str(run_dir)]) == train.EXIT_USAGE
+    assert f"move {run_dir.absolute() / 'checkpoints' / '4'} out of" in one_line(
+        capsys.readouterr().err)
+    code, out = resume(env, info, run_dir)
+    assert code == 0
+    assert "metrics/metrics does not match its checksum; moved it to" in out
+    assert [r["update"] for r in metric_records(run_dir)] == [1, 2, 3, 4, 5, 6]

@@ -1,0 +1,169 @@
+"""Every bad input is one line and writes nothing: config values (CLI and config.json
+alike), output paths, task fields, play's options; output that reads in a pipe."""
+
+import errno
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import orbax.checkpoint as ocp
+import pytest
+from rich.console import Console
+from test_reliability import half_run, one_line
+
+from motrix_jax import envs, play, train
+from motrix_jax.run_log import Display
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--set", "learning_rate=inf"], "learning_rate must be a finite number, got inf"),
+    (["--set", "ratio_clip=nan"], "ratio_clip must be a finite number, got nan"),
+    (["--set", "lambda_param=nan"], "lambda_param must be a finite number"),
+    (["--max-env-steps", "nan"], "--max-env-steps='nan': expected an integer"),
+    (["--max-env-steps", "inf"], "--max-env-steps='inf': expected an integer"),
+    (["--max-env-steps", "1e18"], ("max_env_steps = 1,000,000,000,000,000,000 is beyond "
+                                  "what can run")),
+    (["--seed", "99999999999"], "seed must be in 0 .. 2**31 - num_seeds"),
+    (["--num-seeds", "100000"], "num_seeds = 100,000 is beyond what can run"),
+    (["--set", "learning_epochs=1e12"], "learning_epochs = 1,000,000,000,000 is beyond"),
+    (["--set", "policy_hidden_sizes=64,1e9"], "policy_hidden_sizes='64,1e9': expected"),
+    (["--set", "policy_hidden_sizes=64,1000000000"], "widths in 1 .. 65536"),
+])
+def test_config_values_are_checked_before_anything_runs(tmp_path, capsys, args, message):
+    root = tmp_path / "runs"
+    assert train.main(["--env", "cartpole", *args, "--run-root", str(root)]) == 2
+    assert message in one_line(capsys.readouterr().err)
+    assert not root.exists()
+
+
+@pytest.mark.parametrize("env,change,message", [
+    ("go1_rough", "terrain=rugh", ("terrain must be one of flat, rough, stairs, got 'rugh' "
+                                  "(did you mean 'rough'?)")),
+    ("vbot_navigation_flat", "robot=spot", "robot must be one of vbot, anymal_c"),
+    ("vbot_navigation_flat", "course=section00", "(did you mean 'section001'?)"),
+])
+def test_string_task_fields_take_only_their_values(tmp_path, capsys, env, change, message):
+    assert train.main(["--env", env, "--task-set", change, "--run-root", str(tmp_path)]) == 2
+    assert message in one_line(capsys.readouterr().err)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_run_root_that_is_a_file_is_one_line(tmp_path, capsys):
+    root = tmp_path / "a_file"
+    root.write_text("")
+    assert train.main(["--env", "cartpole", "--run-root", str(root)]) == 2
+    assert f"cannot create a run folder in {root / 'cartpole'}" in one_line(
+        capsys.readouterr().err)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished 4-update cartpole run (checkpoints 2 and 4)."""
+    return half_run(tmp_path_factory.mktemp("trained"), updates=4, stop_after=4)[2]
+
+
+def edited(run_dir, tmp_path, edit):
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    config = json.loads((copy / "config.json").read_text())
+    edit(config)
+    (copy / "config.json").write_text(json.dumps(config))
+    return copy
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda c: c.update(ppo=[1, 2]), "config.json is corrupt: AttributeError"),
+    (lambda c: c["ppo"].update(num_envs=32.0), "num_envs must be an integer, got 32.0"),
+    (lambda c: c["ppo"].update(learning_rate=None), "learning_rate must be a finite number"),
+    (lambda c: c.update(task_changes={"reward_scales": 1}),
+     "task field 'reward_scales' (dict) cannot be set"),
+    (lambda c: c.update(task_changes={"episode_length": "long"}),
+     "task field 'episode_length' must be an integer, got 'long'"),
+    (lambda c: c.update(task_changes=[1]), "config.json is corrupt"),
+])
+def test_a_malformed_config_json_is_one_line_for_resume_and_play(
+        trained, tmp_path, capsys, edit, message):
+    run = edited(trained, tmp_path, edit)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    for main, flag in ((train.main, "--resume"), (play.main, "--run")):
+        assert main([flag, str(run)]) == 2
+        assert message in one_line(capsys.readouterr().err)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--video", "{tmp}/missing/out.mp4"], "no such folder {tmp}/missing"),
+    (["--video", "{tmp}/out.avi"], "the name must end in .mp4 or .gif"),
+    (["--step", "abc"], "--step must be an update number or 'best', got 'abc'"),
+])
+def test_play_checks_its_options_before_running_episodes(
+        trained, tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.setattr(play, "evaluate", lambda *a, **k: pytest.fail("episodes ran"))
+    args = [a.format(tmp=tmp_path) for a in args]
+    assert play.main(["--run", str(trained), *args]) == 2
+    assert message.format(tmp=tmp_path) in one_line(capsys.readouterr().err)
+
+
+def test_list_in_a_pipe_is_one_env_per_line_with_full_names():
+    out = io.StringIO()
+    train.list_envs(Console(file=out))
+    lines = out.getvalue().splitlines()
+    assert lines[0].split("\t")[0] == "name"
+    names = [line.split("\t")[0] for line in lines[1:]]
+    assert names == list(envs.REGISTRY)
+    rows = {line.split("\t")[0]: line.split("\t") for line in lines[1:]}
+    assert rows["go1_flat"][1] == "go1-flat-terrain-walk" and rows["go1_flat"][2] == "48"
+
+
+def test_plain_progress_lines_come_at_least_every_minute():
+    out, now = io.StringIO(), [0.0]
+    display = Display(Console(file=out, soft_wrap=True), total_updates=1000, steps_per_update=10,
+                      start_update=0, log_every=100, every_s=60.0, clock=lambda: now[0])
+    record = {"update": 0, "env_steps": 0, "episode_length": 1.0, "learning_rate": 1e-3}
+    shown = []
+    for update, t in enumerate([10.0, 50.0, 61.0, 100.0, 122.0], start=1):
+        now[0] = t
+        display.show({**record, "update": update}, None, None)
+        shown.append(out.getvalue().count("\n"))
+    assert shown == [0, 0, 1, 1, 2]  # at 61 s and at 122 s, not per update
+    assert "return        -" in out.getvalue()  # no episode ended yet: not "nan"
+
+
+def test_a_full_disk_while_saving_is_one_line_naming_the_folder(
+        tmp_path, capsys, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ocp.CheckpointManager, "save", full)
+    capsys.readouterr()
+    from conftest import jax_cartpole
+    from test_checkpoint import new_run, small_cfg
+
+    cfg = small_cfg(4)
+    info, run_dir = new_run(tmp_path, "run", cfg, jax_cartpole(cfg.num_envs))
+    code = train.fit(jax_cartpole(cfg.num_envs), info, run_dir,
+                     console=Console(file=io.StringIO()))
+    assert code == 1
+    assert one_line(capsys.readouterr().err) == (
+        f"error: cannot write the checkpoint of update 2 in "
+        f"{run_dir.absolute() / 'checkpoints'}: No space left on device")
+
+
+def test_sigterm_during_start_up_leaves_no_run_folder(tmp_path):
+    root = tmp_path / "runs"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "motrix_jax.train", "--env", "cartpole", "--num-envs", "32",
+         "--run-root", str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(root.glob("cartpole/*/config.json")) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == train.EXIT_INTERRUPTED, err
+    assert "interrupted before the first update; removed" in err
+    assert os.listdir(root / "cartpole") == []
