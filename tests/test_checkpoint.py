@@ -4,6 +4,7 @@ import dataclasses
 import io
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -130,7 +131,7 @@ def test_resume_is_bitwise_exact_on_mujoco_with_contacts(tmp_path):
 
 def test_ctrl_c_saves_a_checkpoint_of_the_last_update(tmp_path):
     cfg = small_cfg(400)
-    info, run_dir = new_run(tmp_path, "run", cfg, jax_cartpole(cfg.num_envs))
+    info, run_dir = new_run(tmp_path, "my run", cfg, jax_cartpole(cfg.num_envs))
     metrics = run_dir / "metrics.jsonl"
 
     def interrupt_after_three_updates():
@@ -147,6 +148,8 @@ def test_ctrl_c_saves_a_checkpoint_of_the_last_update(tmp_path):
     assert 3 <= stopped < 400
     assert Checkpointer(run_dir, read_only=True).latest_step() == stopped
     assert f"saved a checkpoint at update {stopped}" in console.file.getvalue()
+    hint = console.file.getvalue().split("continue with: ")[1].replace("\n", " ").strip()
+    assert shlex.split(hint) == ["python", "-m", "motrix_jax.train", "--resume", str(run_dir)]
     _, progress = saved_state(jax_cartpole(cfg.num_envs), cfg, run_dir)
     assert progress["update"] == stopped and progress["env_steps"] == stopped * cfg.batch_size
 
