@@ -9,7 +9,23 @@ import jax.numpy as jnp
 from motrix_jax.env import PhysicsView
 
 
-class JaxCartpolePhysics:
+class ViewPhysics:
+    """A physics whose whole state is the view (no contacts): reset and restore."""
+
+    def restore(self, physics_state):
+        """Nothing to do: the state lives in the view, in JAX."""
+
+    def reset(self, qpos, qvel):
+        return PhysicsView(qpos=qpos, qvel=qvel, contacts=jnp.zeros((qpos.shape[0], 0)),
+                           tick=jnp.zeros((), jnp.int32))
+
+    @staticmethod
+    def reset_where(mask, reset, current):
+        """The worlds' state with the `mask`ed ones put back to `reset` ([N, ...])."""
+        return jnp.where(mask[:, None], reset, current)
+
+
+class JaxCartpolePhysics(ViewPhysics):
     name = "jax-test"
     nq = nv = 2
     nu = 1
@@ -19,16 +35,9 @@ class JaxCartpolePhysics:
         self.dt, self.M, self.m, self.L, self.gear = dt, cart_mass, pole_mass, pole_length, gear
         self.damping = slider_damping
 
-    def restore(self, physics_state):
-        """Nothing to do: the state lives in the view, in JAX."""
-
-    def reset(self, qpos, qvel):
-        return PhysicsView(qpos=qpos, qvel=qvel, contacts=jnp.zeros((qpos.shape[0], 0)),
-                           tick=jnp.zeros((), jnp.int32))
-
     def step(self, view, ctrl, reset_mask, reset_qpos, reset_qvel):
-        qpos = jnp.where(reset_mask[:, None], reset_qpos, view.qpos)
-        qvel = jnp.where(reset_mask[:, None], reset_qvel, view.qvel)
+        qpos = self.reset_where(reset_mask, reset_qpos, view.qpos)
+        qvel = self.reset_where(reset_mask, reset_qvel, view.qvel)
         M, m, L, g = self.M, self.m, self.L, 9.81
         half = L / 2
         theta, theta_dot = qpos[:, 1], qvel[:, 1]

@@ -21,30 +21,23 @@ from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
+from jax_physics import ViewPhysics
 
 from motrix_jax.env import PhysicsView
 
 KINDS = ("constant", "observation", "discount", "action", "truncation")
 
 
-class ClockPhysics:
+class ClockPhysics(ViewPhysics):
     name = "probe-clock"
     nq = nv = 3
     nu = 1
     options = None  # nothing to record (no run folder)
 
-    def restore(self, physics_state):
-        """Nothing to do: the state lives in the view."""
-
-    def reset(self, qpos, qvel):
-        return PhysicsView(qpos=qpos, qvel=qvel, contacts=jnp.zeros((qpos.shape[0], 0)),
-                           tick=jnp.zeros((), jnp.int32))
-
     def step(self, view, ctrl, reset_mask, reset_qpos, reset_qvel):
-        qpos = jnp.where(reset_mask[:, None], reset_qpos, view.qpos)
-        qvel = jnp.where(reset_mask[:, None], reset_qvel, view.qvel)
-        return PhysicsView(qpos=qpos.at[:, 0].add(1.0), qvel=qvel, contacts=view.contacts,
-                           tick=view.tick + 1)
+        qpos = self.reset_where(reset_mask, reset_qpos, view.qpos)
+        return PhysicsView(qpos=qpos.at[:, 0].add(1.0), qvel=view.qvel,
+                           contacts=view.contacts, tick=view.tick + 1)
 
 
 @dataclass(frozen=True)
