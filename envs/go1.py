@@ -162,6 +162,13 @@ class Go1:
     def mjcf(self) -> str:
         return scene_xml(self.terrain_map, self.collision)
 
+    def export_metadata(self) -> dict:
+        """What a robot-side program needs beyond the policy (export.py writes it)."""
+        return {"joint_order": "FR, FL, RR, RL legs x (abduction, thigh, calf)",
+                "default_joint_pos": list(DEFAULT_POSE),
+                "joint_target": f"default_joint_pos + {self.action_scale} * action",
+                "pd_gains": {"kp": KP, "kd": KD}, "torque_limits": list(TORQUE_LIMITS)}
+
     # --- episodes -----------------------------------------------------------------
 
     def initial_info(self, n: int) -> Go1Info:

@@ -305,6 +305,16 @@ def _check_compatible(saved: dict, expected: dict, where: Path) -> None:
         raise CheckpointError(f"checkpoint {where} is incompatible: unexpected {extra[0]}")
 
 
+def parse_step(text: str | None) -> int | str | None:
+    """A `--step` argument: None (the newest intact), "best", or an update number;
+    ValueError otherwise."""
+    if text in (None, "best"):
+        return text
+    if not text.strip().isdigit():
+        raise ValueError(f"--step must be an update number or 'best', got {text!r}")
+    return int(text)
+
+
 def open_run(run_dir: str | Path) -> tuple[RunInfo, Checkpointer]:
     """Read a run's config and open its checkpoints read-only; CheckpointError if unusable."""
     info = read_run_info(run_dir)

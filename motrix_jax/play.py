@@ -29,7 +29,7 @@ import jax
 import numpy as np
 
 from motrix_jax import envs
-from motrix_jax.checkpoint import load_policy_at, open_run
+from motrix_jax.checkpoint import load_policy_at, open_run, parse_step
 from motrix_jax.evaluation import run_policy
 from motrix_jax.run_folder import CheckpointError, read_run_info
 
@@ -164,12 +164,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def parse_step(text: str) -> int:
-    if not text.strip().isdigit():
-        raise ValueError(f"--step must be an update number or 'best', got {text!r}")
-    return int(text)
-
-
 def check_video_path(path: Path) -> None:
     """ValueError unless a video can be written at `path` (checked before the episodes
     run, not after)."""
@@ -191,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                              f"{args.episodes} and {args.video_envs}")
         if args.physics:
             envs.choose_physics(args.physics)  # an unknown name: one line, exit 2
-        step = args.step if args.step in (None, "best") else parse_step(args.step)
+        step = parse_step(args.step)
         if args.video:
             check_video_path(args.video)
         result = evaluate(args.run, args.episodes, step, args.seed,

@@ -1,0 +1,183 @@
+"""Export a trained policy to ONNX: `python -m motrix_jax.export --run RUN_DIR
+[--step K|best] [--seed I] --out policy.onnx`.
+
+The graph is the deterministic policy (the Gaussian mean) with the observation
+normaliser folded in: input `obs` [batch, obs_size] float32, raw observations as
+the task computes them; output `action` [batch, action_size] float32, what the
+trainer feeds the task's `ctrl`. The batch axis is dynamic. Built with the `onnx`
+package's helpers (Sub, Div, Clip, then Gemm and Elu per layer); the file's
+metadata says what a robot-side program needs: the env and its task fields
+(action scale, control period, ...), the task module's documentation of its
+observation layout and action meaning, and where the weights came from.
+
+After writing, the file is run with onnxruntime on the observations of a short
+rollout of the env under the policy and compared with `load_policy` (the largest
+difference is printed). Bad input (missing run, damaged checkpoint, unwritable
+output) prints one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from motrix_jax import envs
+from motrix_jax.checkpoint import Checkpointer, load_policy, parse_step
+from motrix_jax.evaluation import run_policy
+from motrix_jax.run_folder import CheckpointError, RunInfo, read_run_info
+
+EXIT_USAGE = 2
+OBS_CLIP = 5.0  # normalization.normalize's clip, in standard deviations
+OPSET = 17
+
+
+def policy_layers(params: dict) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(kernel [in, out], bias [out]) of the policy path: trunk layers, then the head."""
+    trunk = params["params"]["policy_trunk"]
+    names = sorted(trunk, key=lambda name: int(name.split("_")[1]))
+    layers = [trunk[name] for name in names] + [params["params"]["policy_head"]]
+    return [(np.asarray(layer["kernel"], np.float32), np.asarray(layer["bias"], np.float32))
+            for layer in layers]
+
+
+def policy_graph(layers, obs_mean, obs_std, obs_size: int, action_size: int):
+    """The ONNX graph of `action = MLP(clip((obs - mean) / std))` (no normaliser when
+    `obs_mean` is None), ELU after every layer but the last."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    constants, nodes, x = [], [], "obs"
+    if obs_mean is not None:
+        constants += [numpy_helper.from_array(np.asarray(obs_mean, np.float32), "obs_mean"),
+                      numpy_helper.from_array(np.asarray(obs_std, np.float32), "obs_std"),
+                      numpy_helper.from_array(np.float32(-OBS_CLIP), "clip_low"),
+                      numpy_helper.from_array(np.float32(OBS_CLIP), "clip_high")]
+        nodes += [helper.make_node("Sub", ["obs", "obs_mean"], ["centred"]),
+                  helper.make_node("Div", ["centred", "obs_std"], ["scaled"]),
+                  helper.make_node("Clip", ["scaled", "clip_low", "clip_high"], ["obs_n"])]
+        x = "obs_n"
+    for i, (kernel, bias) in enumerate(layers):
+        constants += [numpy_helper.from_array(kernel, f"kernel_{i}"),
+                      numpy_helper.from_array(bias, f"bias_{i}")]
+        last = i == len(layers) - 1
+        out = "action" if last else f"linear_{i}"
+        nodes.append(helper.make_node("Gemm", [x, f"kernel_{i}", f"bias_{i}"], [out]))
+        if not last:
+            nodes.append(helper.make_node("Elu", [out], [f"hidden_{i}"], alpha=1.0))
+            x = f"hidden_{i}"
+    inputs = [helper.make_tensor_value_info("obs", TensorProto.FLOAT, ["batch", obs_size],
+                                            "raw observations, as the task computes them")]
+    outputs = [helper.make_tensor_value_info(
+        "action", TensorProto.FLOAT, ["batch", action_size],
+        "deterministic action (the policy mean), before the task's ctrl mapping")]
+    return helper.make_graph(nodes, "motrix_jax_policy", inputs, outputs, constants)
+
+
+def metadata(info: RunInfo, step: int, seed: int, task) -> dict[str, str]:
+    """What a robot-side program needs, as ONNX metadata (string values)."""
+    fields = {f.name: getattr(task, f.name) for f in dataclasses.fields(task)}
+    simple = {k: v for k, v in fields.items()
+              if isinstance(v, bool | int | float | str | tuple)}
+    doc = sys.modules[type(task).__module__].__doc__ or ""
+    return {"env": info.env, "physics_trained_on": info.physics,
+            "obs_size": str(info.obs_size), "action_size": str(info.action_size),
+            "ctrl_dt": str(task.ctrl_dt), "checkpoint_update": str(step),
+            "seed": str(seed),
+            "observation_normalizer": "folded in" if info.ppo.state_preprocessor else "none",
+            "task_fields": json.dumps(simple, default=list),
+            "task_doc": doc.strip()} | {
+        key: json.dumps(value) for key, value in
+        (task.export_metadata() if hasattr(task, "export_metadata") else {}).items()}
+
+
+def export(run_dir: Path, out: Path, step: int | str | None = None, seed: int = 0) -> int:
+    """Write the ONNX file of run_dir's policy (checkpoint `step`, seed `seed`) to
+    `out`; the checkpoint's update. CheckpointError or ValueError on bad input."""
+    import onnx
+
+    info = read_run_info(run_dir)
+    if not 0 <= seed < info.ppo.num_seeds:
+        raise ValueError(f"--seed must be in 0 .. {info.ppo.num_seeds - 1}, got {seed}")
+    checkpointer = Checkpointer(run_dir, read_only=True)
+    try:
+        step, saved, damaged = checkpointer.restore_policy(step)
+    finally:
+        checkpointer.close()
+    for _, message in damaged:
+        print(f"warning: {message}; using the newest intact one, update {step}",
+              file=sys.stderr)
+    params = jax.tree.map(lambda x: np.asarray(x[seed]), saved["params"])
+    mean = std = None
+    if info.ppo.state_preprocessor:
+        mean = np.asarray(saved["obs_mean"][seed])
+        std = np.sqrt(np.asarray(saved["obs_var"][seed], np.float64) + 1e-8)
+    graph = policy_graph(policy_layers(params), mean, std, info.obs_size, info.action_size)
+    model = onnx.helper.make_model(graph, producer_name="motrix_jax",
+                                   opset_imports=[onnx.helper.make_opsetid("", OPSET)])
+    onnx.helper.set_model_props(model, metadata(info, step, seed, envs.make_task(info.env)))
+    onnx.checker.check_model(model)
+    try:
+        onnx.save(model, out)
+    except OSError as error:
+        raise ValueError(f"cannot write {out}: {error.strerror or error}") from None
+    return step
+
+
+def rollout_observations(run_dir: Path, step: int, seed: int, envs_: int = 500,
+                         steps: int = 20) -> np.ndarray:
+    """Observations [envs_ * steps, obs] of the run's env under its policy."""
+    info = read_run_info(run_dir)
+    env = envs.make_for_run(run_dir, info, envs_)
+    policy = load_policy(run_dir, step, seed)
+    _, obs = run_policy(env, policy, jax.random.PRNGKey(seed), steps, lambda s: s.obs)
+    return obs.reshape(-1, info.obs_size)
+
+
+def largest_difference(path: Path, run_dir: Path, step: int, seed: int,
+                       obs: np.ndarray) -> float:
+    """max |onnxruntime(path)(obs) - load_policy(run_dir, step, seed)(obs)|."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (exported,) = session.run(["action"], {"obs": obs.astype(np.float32)})
+    reference = np.asarray(load_policy(run_dir, step, seed)(obs))
+    return float(np.max(np.abs(exported - reference)))
+
+
+def check_out(out: Path) -> None:
+    if out.suffix.lower() != ".onnx":
+        raise ValueError(f"--out {out}: the name must end in .onnx")
+    if not out.parent.is_dir():
+        raise ValueError(f"--out {out}: no such folder {out.parent}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m motrix_jax.export",
+                                     description="Export a trained policy to ONNX.")
+    parser.add_argument("--run", required=True, type=Path, help="a run folder")
+    parser.add_argument("--step", default=None, help="checkpoint update or 'best' "
+                                                     "(default: the newest intact)")
+    parser.add_argument("--seed", type=int, default=0, help="which of the run's seeds")
+    parser.add_argument("--out", required=True, type=Path, help="the .onnx file to write")
+    args = parser.parse_args(argv)
+    try:
+        check_out(args.out)
+        step = export(args.run, args.out, parse_step(args.step), args.seed)
+    except (CheckpointError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    obs = rollout_observations(args.run, step, args.seed)
+    diff = largest_difference(args.out, args.run, step, args.seed, obs)
+    print(f"{args.out}: policy of {args.run} at update {step}, seed {args.seed}; "
+          f"onnxruntime vs load_policy on {len(obs):,} rollout observations: "
+          f"max |difference| {diff:.1e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

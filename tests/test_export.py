@@ -1,0 +1,102 @@
+"""ONNX export: onnxruntime gives load_policy's actions, the metadata says what a
+robot needs, bad input is one line."""
+
+import json
+import re
+import shutil
+
+import numpy as np
+import onnx
+import pytest
+from conftest import jax_cartpole
+from test_checkpoint import new_run, small_cfg
+from test_reliability import console, flip_a_bit, one_line
+
+from motrix_jax import export, train
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    """A 2-update, 2-seed cartpole run on MotrixSim through the CLI."""
+    root = tmp_path_factory.mktemp("runs")
+    assert train.main(["--env", "cartpole", "--num-envs", "32", "--num-seeds", "2",
+                       "--max-env-steps", str(32 * 32 * 2), "--set", "mini_batches=4",
+                       "--set", "check_point_interval=1", "--set", "policy_hidden_sizes=16,8",
+                       "--set", "value_hidden_sizes=16,16", "--run-root", str(root)]) == 0
+    (run,) = (root / "cartpole").iterdir()
+    return run
+
+
+def test_the_cli_exports_a_policy_equal_to_load_policy_on_a_rollout(cli_run, tmp_path,
+                                                                     capsys):
+    out = tmp_path / "policy.onnx"
+    assert export.main(["--run", str(cli_run), "--seed", "1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "at update 2, seed 1" in printed and "on 10,000 rollout observations" in printed
+    assert float(re.search(r"max \|difference\| (\S+)", printed).group(1)) <= 1e-5
+    model = onnx.load(out)
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["env"] == "cartpole" and meta["physics_trained_on"] == "motrixsim"
+    assert (meta["obs_size"], meta["action_size"], meta["ctrl_dt"]) == ("4", "1", "0.01")
+    assert meta["checkpoint_update"] == "2" and meta["seed"] == "1"
+    assert meta["observation_normalizer"] == "folded in"
+    assert "Observation (4): cart position" in meta["task_doc"]
+    (obs,), (action,) = model.graph.input, model.graph.output
+    assert (obs.name, action.name) == ("obs", "action")
+    assert obs.type.tensor_type.shape.dim[0].dim_param == "batch"
+
+
+@pytest.mark.parametrize("changes", [
+    {}, {"state_preprocessor": False}, {"share_features": True, "num_seeds": 2}])
+def test_exported_actions_equal_load_policy(tmp_path, changes):
+    cfg = small_cfg(2, **changes)
+    env = jax_cartpole(cfg.num_envs)
+    info, run_dir = new_run(tmp_path, "run", cfg, env)
+    assert train.fit(env, info, run_dir, console=console()) == 0
+    rng = np.random.default_rng(0)
+    obs = rng.normal(0.0, [0.3, 0.1, 1.0, 2.0], (10_000, 4)).astype(np.float32)
+    for seed in range(cfg.num_seeds):
+        out = tmp_path / f"seed{seed}.onnx"
+        assert export.export(run_dir, out, seed=seed) == 2
+        assert export.largest_difference(out, run_dir, 2, seed, obs) <= 1e-5
+
+
+def test_bad_export_input_is_one_line_exit_2(cli_run, tmp_path, capsys):
+    cases = [
+        (["--run", str(tmp_path / "missing"), "--out", str(tmp_path / "p.onnx")],
+         "no such run folder"),
+        (["--run", str(cli_run), "--out", str(tmp_path / "no" / "p.onnx")], "no such folder"),
+        (["--run", str(cli_run), "--out", str(tmp_path / "p.txt")], "must end in .onnx"),
+        (["--run", str(cli_run), "--seed", "5", "--out", str(tmp_path / "p.onnx")],
+         "--seed must be in 0 .. 1, got 5"),
+        (["--run", str(cli_run), "--step", "x", "--out", str(tmp_path / "p.onnx")],
+         "--step must be an update number or 'best'"),
+    ]
+    for args, message in cases:
+        assert export.main(args) == 2
+        assert message in one_line(capsys.readouterr().err)
+    assert not (tmp_path / "p.onnx").exists()
+
+
+def test_a_damaged_checkpoint_is_not_exported(cli_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(cli_run, run)
+    for step in (1, 2):
+        flip_a_bit(run / "checkpoints" / str(step))
+    assert export.main(["--run", str(run), "--out", str(tmp_path / "p.onnx")]) == 2
+    assert "no intact checkpoint" in one_line(capsys.readouterr().err)
+
+
+def test_go1_metadata_says_how_an_action_becomes_joint_targets():
+    from motrix_jax import envs
+    from motrix_jax.config import PPOConfig
+    from motrix_jax.run_folder import RunInfo
+
+    info = RunInfo(env="go1_flat", physics="motrixsim", ppo=PPOConfig(), obs_size=48,
+                   action_size=12)
+    meta = export.metadata(info, 7, 0, envs.make_task("go1_flat"))
+    assert meta["joint_target"] == '"default_joint_pos + 0.25 * action"'
+    assert json.loads(meta["default_joint_pos"]) == [0.0, 0.9, -1.8] * 4
+    assert json.loads(meta["pd_gains"]) == {"kp": 80.0, "kd": 1.0}
+    assert json.loads(meta["task_fields"])["ctrl_dt"] == 0.02
+    assert "Observation (48)" in meta["task_doc"]
