@@ -179,18 +179,22 @@ def start(*args):
                             env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
 
 
+KILLED_RUN = 24  # updates; killed after its second checkpoint (update 6)
+
+
 def jax_process(tmp_path):
-    """(start, resume) commands of a 60-update run on the pure-JAX cartpole."""
-    cfg = small_cfg(60, check_point_interval=3)
+    """(start, resume) commands of a KILLED_RUN-update run on the pure-JAX cartpole."""
+    cfg = small_cfg(KILLED_RUN, check_point_interval=3)
     _, run_dir = new_run(tmp_path, "run", cfg, jax_cartpole(cfg.num_envs))
     script = str(Path(__file__).parent / "train_process.py")
     return run_dir, [script, str(run_dir)], [script, str(run_dir), "--resume"]
 
 
 def cli_process(tmp_path):
-    """(start, resume) commands of a 60-update cartpole run through the CLI, on MotrixSim."""
+    """(start, resume) commands of a KILLED_RUN-update cartpole run through the CLI, on
+    MotrixSim."""
     args = ["-m", "motrix_jax.train", "--env", "cartpole", "--num-envs", "32",
-            "--max-env-steps", str(32 * 16 * 60), "--set", "rollouts=16",
+            "--max-env-steps", str(32 * 16 * KILLED_RUN), "--set", "rollouts=16",
             "--set", "mini_batches=4", "--set", "check_point_interval=3",
             "--set", "policy_hidden_sizes=16,16", "--set", "value_hidden_sizes=16,16"]
     run_dir = tmp_path / "cartpole" / "run"
@@ -227,15 +231,15 @@ def test_sigkill_then_resume_finishes_with_continuous_metrics(tmp_path, launcher
     if not run_dir.exists():  # the CLI names its folder with a timestamp
         (run_dir,) = (tmp_path / "cartpole").iterdir()
         resume[-1] = str(run_dir)
-    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) < 60
+    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) < KILLED_RUN
 
     resumed = start(*resume)
     _, err = resumed.communicate(timeout=180)
     assert resumed.returncode == 0, err
     records = metric_records(run_dir)
-    assert [r["update"] for r in records] == list(range(1, 61))
-    assert [r["env_steps"] for r in records] == [512 * u for u in range(1, 61)]
-    assert Checkpointer(run_dir, read_only=True).latest_step() == 60
+    assert [r["update"] for r in records] == list(range(1, KILLED_RUN + 1))
+    assert [r["env_steps"] for r in records] == [512 * u for u in range(1, KILLED_RUN + 1)]
+    assert Checkpointer(run_dir, read_only=True).latest_step() == KILLED_RUN
     action = load_policy(run_dir)(np.zeros((3, 4), np.float32))
     assert action.shape == (3, 1) and np.isfinite(action).all()
 

@@ -57,7 +57,7 @@ def test_value_statistics_update_preserves_denormalised_values():
     from motrix_jax.ppo import preserve_value_outputs
 
     cfg = small_cfg()
-    state = make_ppo(cfg, jax_cartpole(cfg.num_envs)).init(jax.random.PRNGKey(0))
+    state = jax.jit(make_ppo(cfg, jax_cartpole(cfg.num_envs)).init)(jax.random.PRNGKey(0))
     old = update_stats(init_stats(()), jax.random.normal(jax.random.PRNGKey(1), (100,)))
     new = update_stats(old, 50 + 10 * jax.random.normal(jax.random.PRNGKey(2), (100,)))
     obs = jax.random.normal(jax.random.PRNGKey(3), (7, 4))
