@@ -1,0 +1,105 @@
+"""Sim-to-sim: one trained policy on several physics engines, same seeds, same initial
+states (the task draws them in JAX, the same on every backend), one table.
+
+    python benchmarks/sim2sim.py --run runs/bench/go1_flat/<ts> [--physics motrixsim mujoco mjx]
+                                 [--num-envs 512] [--steps 1000] [--out results/x.json]
+
+Per engine: the deterministic policy (newest intact checkpoint) runs `--steps` control
+steps on `--num-envs` envs with the run's task changes; tasks with a command
+curriculum get their full command ranges (`command_levels=1`) and terrain levels are
+held, as the learning benchmark evaluates them. Printed: the mean return and length of the first episode of
+each env, the share of envs whose first episode ended in failure (`fell`) and the mean
+per step of every reward term and task metric.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from motrix_jax import envs
+from motrix_jax.checkpoint import load_policy_at
+from motrix_jax.evaluation import run_policy
+from motrix_jax.run_folder import read_run_info
+
+
+def on_engine(run_dir: Path, physics: str, num_envs: int, steps: int) -> dict:
+    info = read_run_info(run_dir)
+    fields = {f.name for f in dataclasses.fields(envs.make_task(info.env))}
+    held = {"command_levels": 1} if "command_levels" in fields else {}
+    if "terrain_curriculum" in fields:
+        held["terrain_curriculum"] = False  # each robot stays on its starting level
+    info = dataclasses.replace(info, task_changes={**info.task_changes, **held})
+    env = envs.make_for_run(run_dir, info, num_envs, physics)
+    step, policy = load_policy_at(run_dir)
+
+    def record(state):
+        return (env.metrics(state), state.done, state.terminated, state.done_return,
+                state.done_length)
+
+    start = time.perf_counter()
+    _, (task_metrics, done, terminated, done_return, done_length) = run_policy(
+        env, policy, jax.random.PRNGKey(12345), steps, record)
+    first = np.where(done.any(0), done.argmax(0), steps - 1)  # each env's first end
+    rows = np.arange(num_envs)
+    ended = done.any(0)
+    return {"physics": physics, "checkpoint_update": step, "num_envs": num_envs,
+            "steps": steps, "wall_s": round(time.perf_counter() - start, 1),
+            "episodes_ended": float(ended.mean()),
+            "return": float(done_return[first, rows][ended].mean()) if ended.any() else None,
+            "length": float(done_length[first, rows][ended].mean()) if ended.any() else None,
+            "fell": float(terminated.any(0).mean()),
+            **{k: float(np.asarray(v).mean()) for k, v in task_metrics.items()}}
+
+
+def table(results: list[dict]) -> str:
+    keys = [k for k in results[0] if k not in ("physics", "num_envs", "steps")]
+    width = max(len(k) for k in keys)
+    lines = [f"{'':<{width}}  " + "  ".join(f"{r['physics']:>12}" for r in results)]
+    for key in keys:
+        cells = [r.get(key) for r in results]
+        shown = ["-" if v is None else f"{v:12.4g}" if isinstance(v, float) else f"{v:>12}"
+                 for v in cells]
+        lines.append(f"{key:<{width}}  " + "  ".join(shown))
+    return "\n".join(lines)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    words = ["python benchmarks/sim2sim.py"]
+    for key, value in vars(args).items():
+        if value is not None:
+            shown = " ".join(map(str, value)) if isinstance(value, list) else value
+            words.append(f"--{key.replace('_', '-')} {shown}")
+    return " ".join(words)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, type=Path)
+    parser.add_argument("--physics", nargs="+", default=["motrixsim", "mujoco", "mjx"])
+    parser.add_argument("--num-envs", type=int, default=512)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--out", type=Path, help="also write the results here as JSON")
+    args = parser.parse_args()
+    results = [on_engine(args.run, p, args.num_envs, args.steps) for p in args.physics]
+    info = read_run_info(args.run)
+    print(f"{args.run} ({info.env}, trained on {info.physics}); {args.num_envs} envs x "
+          f"{args.steps} steps per engine, one key for all, {platform.node()} "
+          f"({jax.devices()[0].platform})")
+    print(table(results))
+    if args.out:
+        args.out.write_text(json.dumps({"run": str(args.run), "env": info.env,
+                                        "trained_on": info.physics,
+                                        "command": command_line(args),
+                                        "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
