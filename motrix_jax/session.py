@@ -202,6 +202,9 @@ def set_aside(run_dir: Path, damaged: list[tuple[int, str]], say) -> None:
     for step, message in damaged:
         moved = Path(run_dir) / DAMAGED_DIR / str(step)
         moved.parent.mkdir(exist_ok=True)
+        suffix = 1
+        while moved.exists():  # the same update damaged again in a later session
+            moved, suffix = moved.with_name(f"{step}-{suffix}"), suffix + 1
         os.replace(Path(run_dir) / CHECKPOINT_DIR / str(step), moved)
         say(f"warning: {message}; moved it to {moved}")
 

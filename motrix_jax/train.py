@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         return fit(env, info, run_dir, resume=args.resume is not None,
                    keep=args.keep_checkpoints, chunk=args.chunk, log_every=args.log_every)
     except KeyboardInterrupt:  # before the first update, or a second Ctrl-C
+        run_dir = run_dir or getattr(args, "created", None)  # interrupted while preparing
         print(f"\n{after_interruption(run_dir, new_run=args.resume is None)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
@@ -196,7 +197,7 @@ def prepare_new(args: argparse.Namespace):
     info = RunInfo.of(name, env, cfg, task_changes, processes=jax.process_count())
     if jax.process_index() != 0:  # the other processes write nothing
         return env, info, None
-    run_dir = make_run_dir(args.run_root, name)
+    run_dir = args.created = make_run_dir(args.run_root, name)  # for an interruption
     write_run_info(run_dir, info)
     return env, info, run_dir
 
