@@ -235,11 +235,10 @@ def fit(env, info, run_dir: Path | None, *, resume: bool = False, console=None,
 
 def run_session(session, state) -> int:
     """`session.run(state)`, its ending as an exit code (messages on stderr)."""
-
     try:
         session.run(state)
-    except (NonFiniteError, StorageError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (NonFiniteError, StorageError, CheckpointError) as error:
+        print(f"error: {error}", file=sys.stderr)  # CheckpointError: a folder orbax refused
         return EXIT_NONFINITE
     except Interrupted:
         return EXIT_INTERRUPTED

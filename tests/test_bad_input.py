@@ -167,3 +167,19 @@ def test_sigterm_during_start_up_leaves_no_run_folder(tmp_path):
     assert process.returncode == train.EXIT_INTERRUPTED, err
     assert "interrupted before the first update; removed" in err
     assert os.listdir(root / "cartpole") == []
+
+
+def test_a_checkpoints_path_that_is_a_file_is_one_line_naming_it(tmp_path, capsys):
+    from conftest import jax_cartpole
+    from test_checkpoint import new_run, small_cfg
+
+    cfg = small_cfg(2)
+    info, run_dir = new_run(tmp_path, "run", cfg, jax_cartpole(cfg.num_envs))
+    (run_dir / "checkpoints").write_text("not a folder")
+    capsys.readouterr()
+    code = train.fit(jax_cartpole(cfg.num_envs), info, run_dir,
+                     console=Console(file=io.StringIO()))
+    assert code == 1
+    assert one_line(capsys.readouterr().err) == (
+        f"error: cannot write the checkpoint of update 2 in "
+        f"{run_dir.absolute() / 'checkpoints'}: Not a directory")
