@@ -100,6 +100,8 @@ def check_manifest(folder: Path, step: int) -> None:
     written before checksums existed, is not checked)."""
     try:
         recorded = json.loads((folder / MANIFEST).read_text())
+        if not isinstance(recorded, dict):
+            raise ValueError(recorded)  # noqa: TRY004 - handled below as damage
     except FileNotFoundError:
         return
     except ValueError:
