@@ -13,7 +13,9 @@ import time
 
 import orbax.checkpoint as ocp
 import pytest
+from conftest import jax_cartpole
 from rich.console import Console
+from test_checkpoint import new_run, small_cfg
 from test_reliability import half_run, one_line
 
 from motrix_jax import envs, play, train
@@ -134,24 +136,29 @@ def test_plain_progress_lines_come_at_least_every_minute():
     assert "return        -" in out.getvalue()  # no episode ended yet: not "nan"
 
 
+def save_error(tmp_path, capsys, spoil=None) -> str:
+    """The stderr line of a 4-update cartpole run whose first checkpoint cannot be
+    written (`spoil(run_dir)` prepares that); asserts exit code 1."""
+    cfg = small_cfg(4)
+    info, run_dir = new_run(tmp_path, "run", cfg, jax_cartpole(cfg.num_envs))
+    if spoil is not None:
+        spoil(run_dir)
+    capsys.readouterr()
+    code = train.fit(jax_cartpole(cfg.num_envs), info, run_dir,
+                     console=Console(file=io.StringIO()))
+    assert code == 1
+    return one_line(capsys.readouterr().err)
+
+
 def test_a_full_disk_while_saving_is_one_line_naming_the_folder(
         tmp_path, capsys, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(ocp.CheckpointManager, "save", full)
-    capsys.readouterr()
-    from conftest import jax_cartpole
-    from test_checkpoint import new_run, small_cfg
-
-    cfg = small_cfg(4)
-    info, run_dir = new_run(tmp_path, "run", cfg, jax_cartpole(cfg.num_envs))
-    code = train.fit(jax_cartpole(cfg.num_envs), info, run_dir,
-                     console=Console(file=io.StringIO()))
-    assert code == 1
-    assert one_line(capsys.readouterr().err) == (
+    assert save_error(tmp_path, capsys) == (
         f"error: cannot write the checkpoint of update 2 in "
-        f"{run_dir.absolute() / 'checkpoints'}: No space left on device")
+        f"{(tmp_path / 'run').absolute() / 'checkpoints'}: No space left on device")
 
 
 def test_sigterm_during_start_up_leaves_no_run_folder(tmp_path):
@@ -170,16 +177,9 @@ def test_sigterm_during_start_up_leaves_no_run_folder(tmp_path):
 
 
 def test_a_checkpoints_path_that_is_a_file_is_one_line_naming_it(tmp_path, capsys):
-    from conftest import jax_cartpole
-    from test_checkpoint import new_run, small_cfg
+    def spoil(run_dir):
+        (run_dir / "checkpoints").write_text("not a folder")
 
-    cfg = small_cfg(2)
-    info, run_dir = new_run(tmp_path, "run", cfg, jax_cartpole(cfg.num_envs))
-    (run_dir / "checkpoints").write_text("not a folder")
-    capsys.readouterr()
-    code = train.fit(jax_cartpole(cfg.num_envs), info, run_dir,
-                     console=Console(file=io.StringIO()))
-    assert code == 1
-    assert one_line(capsys.readouterr().err) == (
+    assert save_error(tmp_path, capsys, spoil) == (
         f"error: cannot write the checkpoint of update 2 in "
-        f"{run_dir.absolute() / 'checkpoints'}: Not a directory")
+        f"{(tmp_path / 'run').absolute() / 'checkpoints'}: Not a directory")
