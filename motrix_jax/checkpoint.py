@@ -328,6 +328,21 @@ def open_run(run_dir: str | Path) -> tuple[RunInfo, Checkpointer]:
     return info, checkpointer
 
 
+def saved_policy(run_dir: str | Path, step: int | str | None = None) -> tuple[RunInfo, int, dict]:
+    """(RunInfo, update, {"params", "obs_mean", "obs_var"} with the seed axis) of
+    checkpoint `step`, or the newest intact one; a damaged newer checkpoint passed over
+    is reported on stderr."""
+    info, checkpointer = open_run(run_dir)
+    try:
+        step, saved, damaged = checkpointer.restore_policy(step)
+    finally:
+        checkpointer.close()
+    for _, message in damaged:
+        print(f"warning: {message}; using the newest intact one, update {step}",
+              file=sys.stderr)
+    return info, step, saved
+
+
 def load_policy(run_dir: str | Path, step: int | str | None = None,
                 seed: int = 0) -> Callable[[jax.Array], jax.Array]:
     """A jitted `policy(obs [..., obs_size]) -> action [..., action_size]`: the
@@ -338,19 +353,13 @@ def load_policy(run_dir: str | Path, step: int | str | None = None,
 
 def load_policy_at(run_dir: str | Path, step: int | str | None = None,
                    seed: int = 0) -> tuple[int, Callable[[jax.Array], jax.Array]]:
-    """(the checkpoint's update, `load_policy`'s policy); a damaged newer checkpoint
-    passed over is reported on stderr."""
-    info, checkpointer = open_run(run_dir)
-    step, saved, damaged = checkpointer.restore_policy(step)
-    checkpointer.close()
-    for _, message in damaged:
-        print(f"warning: {message}; using the newest intact one, update {step}",
-              file=sys.stderr)
+    """(the checkpoint's update, `load_policy`'s policy)."""
+    info, step, saved = saved_policy(run_dir, step)
     network = make_network(info.ppo, info.action_size)
     expected = _leaves_by_name(jax.eval_shape(network.init, jax.random.PRNGKey(0),
                                               jnp.zeros((1, info.obs_size))))
     params = jax.tree.map(lambda x: jnp.asarray(x[seed]), saved["params"])
-    _check_compatible(_leaves_by_name(params), expected, checkpointer.directory / str(step))
+    _check_compatible(_leaves_by_name(params), expected, Path(run_dir).absolute() / CHECKPOINT_DIR / str(step))
     stats = normalization.RunningStats(mean=jnp.asarray(saved["obs_mean"][seed]),
                                        var=jnp.asarray(saved["obs_var"][seed]),
                                        count=jnp.zeros((), jnp.float32))

@@ -28,7 +28,7 @@ import jax
 import numpy as np
 
 from motrix_jax import envs
-from motrix_jax.checkpoint import Checkpointer, load_policy, parse_step
+from motrix_jax.checkpoint import load_policy, parse_step, saved_policy
 from motrix_jax.evaluation import run_policy
 from motrix_jax.run_folder import CheckpointError, RunInfo, read_run_info
 
@@ -84,15 +84,14 @@ def metadata(info: RunInfo, step: int, seed: int, task) -> dict[str, str]:
     simple = {k: v for k, v in fields.items()
               if isinstance(v, bool | int | float | str | tuple)}
     doc = sys.modules[type(task).__module__].__doc__ or ""
+    extra = task.export_metadata() if hasattr(task, "export_metadata") else {}
     return {"env": info.env, "physics_trained_on": info.physics,
             "obs_size": str(info.obs_size), "action_size": str(info.action_size),
             "ctrl_dt": str(task.ctrl_dt), "checkpoint_update": str(step),
             "seed": str(seed),
             "observation_normalizer": "folded in" if info.ppo.state_preprocessor else "none",
             "task_fields": json.dumps(simple, default=list),
-            "task_doc": doc.strip()} | {
-        key: json.dumps(value) for key, value in
-        (task.export_metadata() if hasattr(task, "export_metadata") else {}).items()}
+            "task_doc": doc.strip(), **{k: json.dumps(v) for k, v in extra.items()}}
 
 
 def export(run_dir: Path, out: Path, step: int | str | None = None, seed: int = 0) -> int:
@@ -100,17 +99,9 @@ def export(run_dir: Path, out: Path, step: int | str | None = None, seed: int = 
     `out`; the checkpoint's update. CheckpointError or ValueError on bad input."""
     import onnx
 
-    info = read_run_info(run_dir)
+    info, step, saved = saved_policy(run_dir, step)
     if not 0 <= seed < info.ppo.num_seeds:
         raise ValueError(f"--seed must be in 0 .. {info.ppo.num_seeds - 1}, got {seed}")
-    checkpointer = Checkpointer(run_dir, read_only=True)
-    try:
-        step, saved, damaged = checkpointer.restore_policy(step)
-    finally:
-        checkpointer.close()
-    for _, message in damaged:
-        print(f"warning: {message}; using the newest intact one, update {step}",
-              file=sys.stderr)
     params = jax.tree.map(lambda x: np.asarray(x[seed]), saved["params"])
     mean = std = None
     if info.ppo.state_preprocessor:
@@ -128,25 +119,22 @@ def export(run_dir: Path, out: Path, step: int | str | None = None, seed: int = 
     return step
 
 
-def rollout_observations(run_dir: Path, step: int, seed: int, envs_: int = 500,
+def rollout_observations(run_dir: Path, policy, seed: int, envs_: int = 500,
                          steps: int = 20) -> np.ndarray:
-    """Observations [envs_ * steps, obs] of the run's env under its policy."""
+    """Observations [envs_ * steps, obs] of the run's env under `policy`."""
     info = read_run_info(run_dir)
     env = envs.make_for_run(run_dir, info, envs_)
-    policy = load_policy(run_dir, step, seed)
     _, obs = run_policy(env, policy, jax.random.PRNGKey(seed), steps, lambda s: s.obs)
     return obs.reshape(-1, info.obs_size)
 
 
-def largest_difference(path: Path, run_dir: Path, step: int, seed: int,
-                       obs: np.ndarray) -> float:
-    """max |onnxruntime(path)(obs) - load_policy(run_dir, step, seed)(obs)|."""
+def largest_difference(path: Path, policy, obs: np.ndarray) -> float:
+    """max |onnxruntime(path)(obs) - policy(obs)| (`policy`: from `load_policy`)."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (exported,) = session.run(["action"], {"obs": obs.astype(np.float32)})
-    reference = np.asarray(load_policy(run_dir, step, seed)(obs))
-    return float(np.max(np.abs(exported - reference)))
+    return float(np.max(np.abs(exported - np.asarray(policy(obs)))))
 
 
 def check_out(out: Path) -> None:
@@ -171,8 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    obs = rollout_observations(args.run, step, args.seed)
-    diff = largest_difference(args.out, args.run, step, args.seed, obs)
+    policy = load_policy(args.run, step, args.seed)
+    obs = rollout_observations(args.run, policy, args.seed)
+    diff = largest_difference(args.out, policy, obs)
     print(f"{args.out}: policy of {args.run} at update {step}, seed {args.seed}; "
           f"onnxruntime vs load_policy on {len(obs):,} rollout observations: "
           f"max |difference| {diff:.1e}")

@@ -14,7 +14,7 @@ from test_checkpoint import new_run, small_cfg
 from test_reliability import flip_a_bit, one_line
 
 from motrix_jax import export, train
-from motrix_jax.checkpoint import Checkpointer
+from motrix_jax.checkpoint import Checkpointer, load_policy
 from motrix_jax.ppo import make_ppo, seed_keys
 
 
@@ -73,7 +73,7 @@ def test_exported_actions_equal_load_policy(tmp_path, changes):
     for seed in range(cfg.num_seeds):
         out = tmp_path / f"seed{seed}.onnx"
         assert export.export(run_dir, out, seed=seed) == 2
-        assert export.largest_difference(out, run_dir, 2, seed, obs) <= 1e-5
+        assert export.largest_difference(out, load_policy(run_dir, 2, seed), obs) <= 1e-5
 
 
 def test_bad_export_input_is_one_line_exit_2(cli_run, tmp_path, capsys):
