@@ -241,6 +241,9 @@ class Go1:
             parts.append(self.height_scan(view))
         return jnp.concatenate(parts, -1)
 
+    def video_marks(self, view: PhysicsView, info: Go1Info) -> dict[str, jax.Array]:
+        return legged.velocity_marks(view, info.command)
+
     def height_scan(self, view: PhysicsView) -> jax.Array:
         """The trunk's height above the ground at `SCAN_POINTS` around it [N, 77], minus
         the standing height 0.3 m, clipped to +-1 m."""

@@ -74,6 +74,14 @@ def proprioception(view, default_pose, last_action: jax.Array,
         -1)
 
 
+def velocity_marks(view, command: jax.Array) -> dict[str, jax.Array]:
+    """A video's marks of a velocity-commanded robot: the command and the velocity reached,
+    each (vx, vy, yaw rate) in the body frame [N, 3]."""
+    lin_vel, gyro, _ = base_state(view)
+    return {"command": command,
+            "velocity": jnp.concatenate([lin_vel[:, :2], gyro[:, 2:]], -1)}
+
+
 def velocity_tracking(command: jax.Array, lin_vel: jax.Array,
                       gyro: jax.Array) -> dict[str, jax.Array]:
     """The velocity-tracking reward terms (each [N], in (0, 1]): exp(-err^2 / 0.25) of the

@@ -244,6 +244,12 @@ class Navigation:
             on_goal[:, None].astype(jnp.float32), stop_ready[:, None].astype(jnp.float32)],
             -1)
 
+    def video_marks(self, view: PhysicsView, info: NavInfo) -> dict[str, jax.Array]:
+        """The derived command, the velocity reached and the current waypoint (drawn at
+        the base's height)."""
+        target = jnp.concatenate([_take(info.waypoints, info.index), view.qpos[:, 2:3]], -1)
+        return {**legged.velocity_marks(view, info.command), "target": target}
+
     def filter_action(self, action: jax.Array, info: NavInfo) -> jax.Array:
         a = jnp.clip(action, -10.0, 10.0)
         return info.filtered_action + self.spec.action_filter * (a - info.filtered_action)

@@ -156,6 +156,14 @@ class Task(Protocol):
         """Task quantities worth logging (e.g. curriculum level), each [N]."""
 
 
+def video_marks(task: Task, view: PhysicsView, info: Info) -> dict[str, jax.Array]:
+    """What a video of the task draws and prints per frame, each [N, k]: "command" and
+    "velocity" (vx, vy, yaw rate in the body frame), "target" (a world position). A
+    task may define `video_marks(view, info)`; one without it shows none."""
+    marks = getattr(task, "video_marks", None)
+    return {} if marks is None else marks(view, info)
+
+
 def scaled_sum(terms: dict[str, jax.Array], scales: dict[str, float]) -> jax.Array:
     """sum_k scales[k] * terms[k]: the one place reward terms are scaled."""
     return sum(scales[k] * terms[k] for k in scales)

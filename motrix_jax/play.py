@@ -30,6 +30,7 @@ import numpy as np
 
 from motrix_jax import envs
 from motrix_jax.checkpoint import load_policy_at, open_run, parse_step
+from motrix_jax.env import video_marks
 from motrix_jax.evaluation import run_policy
 from motrix_jax.run_folder import CheckpointError, read_run_info
 
@@ -47,6 +48,7 @@ class Evaluation:
     lengths: np.ndarray  # [episodes] int
     term_sums: dict[str, np.ndarray]  # [episodes] per-episode sum of each scaled term
     qpos: np.ndarray  # [episode_length, video_envs, nq] physics after every step
+    marks: dict[str, np.ndarray]  # each [episode_length, video_envs, k]: env.video_marks
     ctrl_dt: float
     physics: str  # the backend the episodes ran on
 
@@ -64,10 +66,11 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
 
     def record(state):
         terms = {k: scales[k] * state.reward_terms[k] for k in scales}
+        marks = video_marks(env.task, state.physics, state.info)
         return (state.done, state.done_return, state.done_length, terms,
-                state.physics.qpos[:video_envs])
+                state.physics.qpos[:video_envs], {k: v[:video_envs] for k, v in marks.items()})
 
-    _, (done, done_return, done_length, terms, qpos) = run_policy(
+    _, (done, done_return, done_length, terms, qpos, marks) = run_policy(
         env, policy, jax.random.PRNGKey(seed),
         env.task.episode_length, record)
     # Truncation ends every episode by episode_length steps, so each env has a first end.
@@ -77,76 +80,25 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
     return Evaluation(
         step=step, returns=done_return[end, envs_], lengths=done_length[end, envs_],
         term_sums={k: (v * first_episode).sum(0) for k, v in terms.items()},
-        qpos=qpos, ctrl_dt=env.task.ctrl_dt, physics=env.physics.name)
+        qpos=qpos, marks=marks, ctrl_dt=env.task.ctrl_dt, physics=env.physics.name)
 
 
-def mujoco_qpos(model, qpos: np.ndarray) -> np.ndarray:
-    """MotrixSim dof positions [..., nq] in MuJoCo's layout: free-joint quaternions
-    go from MotrixSim's xyzw to MuJoCo's wxyz; everything else is the same order."""
-    # imports mujoco, so not before MUJOCO_GL is set (above)
-    from motrix_jax.physics.mujoco import quaternion_permutation
-
-    return np.asarray(qpos, np.float64)[..., quaternion_permutation(model)]
-
-
-def render(mjcf: str, qpos: np.ndarray, width: int = 512, height: int = 384) -> np.ndarray:
-    """Frames [T, height, V * width, 3] uint8 of qpos [T, V, nq], the V envs side by side,
-    for the model in the MJCF text `mjcf`."""
-    import mujoco
-
-    model = mujoco.MjModel.from_xml_string(mjcf)
-    if model.nq != qpos.shape[-1]:
-        raise ValueError(f"the MJCF has nq={model.nq}, the recorded states {qpos.shape[-1]}")
-    model.vis.headlight.ambient[:] = 0.5
-    data = mujoco.MjData(model)
-    camera = mujoco.MjvCamera()
-    camera.type = mujoco.mjtCamera.mjCAMERA_FREE
-    camera.lookat[:] = model.stat.center
-    camera.distance = 1.5 * model.stat.extent
-    camera.azimuth, camera.elevation = 90.0, -10.0
-    qpos = mujoco_qpos(model, qpos)
-    frames = np.zeros((qpos.shape[0], height, qpos.shape[1] * width, 3), np.uint8)
-    with mujoco.Renderer(model, height, width) as renderer:
-        for t in range(qpos.shape[0]):
-            for v in range(qpos.shape[1]):
-                data.qpos[:] = qpos[t, v]
-                mujoco.mj_forward(model, data)
-                renderer.update_scene(data, camera=camera)
-                frames[t, :, v * width:(v + 1) * width] = renderer.render()
-    return frames
-
-
-VIDEO_SUFFIXES = (".mp4", ".gif")
-
-
-def write_video(path: Path, frames: np.ndarray, fps: float) -> Path:
-    """Write an mp4 (ffmpeg via imageio-ffmpeg) or, for .gif or without ffmpeg, a GIF."""
-    import warnings
-
-    import imageio.v2 as imageio
-
-    # imageio starts ffmpeg with fork+exec, which is safe; JAX warns about any fork.
-    warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
-    if path.suffix.lower() != ".gif":
-        try:
-            import imageio_ffmpeg
-
-            imageio_ffmpeg.get_ffmpeg_exe()
-        except (ImportError, RuntimeError):
-            path = path.with_suffix(".gif")
-    if path.suffix.lower() == ".gif":
-        imageio.mimwrite(path, list(frames), duration=1000.0 / fps, loop=0)
-    else:
-        imageio.mimwrite(path, list(frames), fps=fps, macro_block_size=16)
-    return path
+def first_episodes(evaluation: Evaluation, recorded: np.ndarray) -> np.ndarray:
+    """`recorded` [T, V, ...] (qpos or a mark) cut to the recorded envs' first episodes,
+    [L, V, ...] with L the longest; an env whose episode ended earlier holds its last
+    step."""
+    lengths = evaluation.lengths[:recorded.shape[1]]
+    steps = np.minimum(np.arange(lengths.max())[:, None], lengths[None, :] - 1)
+    return recorded[steps, np.arange(len(lengths))[None, :]]
 
 
 def episode_frames(evaluation: Evaluation) -> np.ndarray:
-    """qpos [L, V, nq] of the recorded envs' first episodes, L = the longest; an env
-    whose episode ended earlier holds its last state."""
-    lengths = evaluation.lengths[:evaluation.qpos.shape[1]]
-    steps = np.minimum(np.arange(lengths.max())[:, None], lengths[None, :] - 1)
-    return evaluation.qpos[steps, np.arange(len(lengths))[None, :]]
+    """qpos [L, V, nq] of the recorded envs' first episodes."""
+    return first_episodes(evaluation, evaluation.qpos)
+
+
+def episode_marks(evaluation: Evaluation) -> dict[str, np.ndarray]:
+    return {k: first_episodes(evaluation, v) for k, v in evaluation.marks.items()}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -159,6 +111,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial states")
     parser.add_argument("--video", type=Path, help="write a video here (.mp4 or .gif)")
     parser.add_argument("--video-envs", type=int, default=1, help="envs shown side by side")
+    parser.add_argument("--viewer", action="store_true",
+                        help="replay env 0's episode in MuJoCo's interactive window (needs "
+                             "a display)")
     parser.add_argument("--physics", help="evaluate on this backend (motrixsim, mjx, mujoco; "
                                           "default: the one the run trained on)")
     return parser.parse_args(argv)
@@ -167,9 +122,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def check_video_path(path: Path) -> None:
     """ValueError unless a video can be written at `path` (checked before the episodes
     run, not after)."""
-    if path.suffix.lower() not in VIDEO_SUFFIXES:
-        raise ValueError(f"--video {path}: the name must end in "
-                         f"{' or '.join(VIDEO_SUFFIXES)}")
+    if path.suffix.lower() not in (".mp4", ".gif"):
+        raise ValueError(f"--video {path}: the name must end in .mp4 or .gif")
     folder = path.parent
     if not folder.is_dir():
         raise ValueError(f"--video {path}: no such folder {folder}")
@@ -188,8 +142,12 @@ def main(argv: list[str] | None = None) -> int:
         step = parse_step(args.step)
         if args.video:
             check_video_path(args.video)
-        result = evaluate(args.run, args.episodes, step, args.seed,
-                          args.video_envs if args.video else 0, args.physics)
+        if args.viewer:
+            from motrix_jax import viewer
+
+            viewer.check_display()
+        recorded = args.video_envs if args.video else 1 if args.viewer else 0
+        result = evaluate(args.run, args.episodes, step, args.seed, recorded, args.physics)
     except (CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -199,16 +157,38 @@ def main(argv: list[str] | None = None) -> int:
           f"length {result.lengths.mean():.1f} ± {result.lengths.std():.1f}")
     print("reward terms (sum per episode, mean over episodes): " + ", ".join(
         f"{k} {v.mean():.2f}" for k, v in result.term_sums.items()))
-    if args.video:
-        task = envs.make_task(read_run_info(args.run).env)
-        try:
-            frames = render(task.mjcf(), episode_frames(result))
-        except Exception as error:  # noqa: BLE001 - GL errors come in many types
-            print(f"error: off-screen rendering failed (MUJOCO_GL="
-                  f"{os.environ.get('MUJOCO_GL')}): {error}", file=sys.stderr)
-            return 1
-        path = write_video(args.video, frames, 1.0 / result.ctrl_dt)
-        print(f"video: {path} ({len(frames)} frames at {1.0 / result.ctrl_dt:g} fps)")
+    mjcf = envs.make_task(read_run_info(args.run).env).mjcf()
+    if args.video and (code := write_episode_video(args.video, mjcf, result)):
+        return code
+    if args.viewer:
+        return show_in_viewer(mjcf, result)
+    return 0
+
+
+def write_episode_video(path: Path, mjcf: str, result: Evaluation) -> int:
+    from motrix_jax import render
+
+    try:
+        frames = render.render(mjcf, episode_frames(result), episode_marks(result),
+                               result.ctrl_dt)
+    except Exception as error:  # noqa: BLE001 - GL errors come in many types
+        print(f"error: off-screen rendering failed (MUJOCO_GL="
+              f"{os.environ.get('MUJOCO_GL')}): {error}", file=sys.stderr)
+        return 1
+    path = render.write_video(path, frames, 1.0 / result.ctrl_dt)
+    print(f"video: {path} ({len(frames)} frames at {1.0 / result.ctrl_dt:g} fps)")
+    return 0
+
+
+def show_in_viewer(mjcf: str, result: Evaluation) -> int:
+    from motrix_jax import viewer
+
+    marks = {k: v[:, 0] for k, v in episode_marks(result).items()}
+    try:
+        viewer.show(mjcf, episode_frames(result)[:, 0], marks, result.ctrl_dt)
+    except viewer.NoDisplay as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     return 0
 
 

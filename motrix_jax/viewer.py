@@ -1,0 +1,78 @@
+"""A live viewer: MuJoCo's interactive window replaying recorded states (whichever
+backend ran them) with the camera on the robot and the task's marks drawn and printed,
+in a loop until the window is closed or Ctrl-C.
+
+The window needs a display (X11 or Wayland); without one, `show` raises `NoDisplay`
+with one line saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import mujoco
+import numpy as np
+
+from motrix_jax import render
+
+
+class NoDisplay(ValueError):
+    """No window can be opened here: bad input to `play --viewer`, one line, exit 2."""
+
+
+def check_display() -> None:
+    """NoDisplay unless a display server is named (checked before anything runs)."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise NoDisplay("--viewer needs a display and DISPLAY is not set (no desktop "
+                        "session here): write a video with --video instead, or run "
+                        "under a virtual display (xvfb-run)")
+
+
+def open_window(model: mujoco.MjModel, data: mujoco.MjData):
+    import mujoco.viewer
+
+    try:
+        return mujoco.viewer.launch_passive(model, data, show_left_ui=False,
+                                            show_right_ui=False)
+    except Exception as error:  # noqa: BLE001 - GLFW reports failures in several types
+        raise NoDisplay(f"--viewer could not open a window on display "
+                        f"{os.environ.get('DISPLAY')!r}: {error}") from None
+
+
+def show(mjcf: str, qpos: np.ndarray, marks: dict[str, np.ndarray], ctrl_dt: float,
+         say=print, max_loops: int | None = None) -> int:
+    """Replay qpos [T, nq] (MotrixSim layout) with marks [T, k] at real time, in a loop,
+    until the window closes, Ctrl-C or `max_loops` replays; returns the frames shown."""
+    model = render.scene_model(mjcf, qpos.shape[-1])
+    data = mujoco.MjData(model)
+    qpos = render.mujoco_qpos(model, qpos)
+    data.qpos[:] = qpos[0]
+    mujoco.mj_forward(model, data)
+    shown = 0
+    with open_window(model, data) as window:
+        start = render.camera(model, data)
+        for field in ("type", "azimuth", "elevation", "distance", "lookat"):
+            setattr(window.cam, field, getattr(start, field))
+        say(f"viewer: {len(qpos)} frames at {1 / ctrl_dt:g} fps in a loop; close the "
+            f"window or press Ctrl-C to stop")
+        began = time.monotonic()
+        try:
+            while window.is_running() and (max_loops is None or shown < max_loops * len(qpos)):
+                t = shown % len(qpos)
+                with window.lock():
+                    data.qpos[:] = qpos[t]
+                    mujoco.mj_forward(model, data)
+                    render.aim(window.cam, model, data)
+                    frame_marks = {k: v[t] for k, v in marks.items()}
+                    window.user_scn.ngeom = 0
+                    render.draw(window.user_scn, render.mark_geoms(model, data, frame_marks))
+                # set_texts takes the viewer's lock itself
+                window.set_texts((None, mujoco.mjtGridPos.mjGRID_TOPLEFT,
+                                  render.caption(frame_marks, t * ctrl_dt), None))
+                window.sync()
+                shown += 1
+                time.sleep(max(0.0, began + shown * ctrl_dt - time.monotonic()))
+        except KeyboardInterrupt:
+            pass
+    return shown
