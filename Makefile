@@ -26,7 +26,14 @@ play: $(VENV)/.installed
 tensorboard: $(VENV)/.installed
 	$(VENV)/bin/tensorboard --logdir runs
 
+# The viewer test runs MuJoCo's window on a virtual X server (Debian's xvfb); where it
+# cannot be installed (no root), that test is skipped and says why.
+XVFB_INSTALL := apt-get install -y -qq xvfb >/dev/null 2>&1 || \
+	(apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq xvfb >/dev/null 2>&1)
+
 test: $(VENV)/.installed
+	@command -v Xvfb >/dev/null || $(XVFB_INSTALL) || \
+		echo "note: could not install xvfb: the viewer test will be skipped"
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-slow: $(VENV)/.installed

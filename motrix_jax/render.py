@@ -27,7 +27,23 @@ COLOURS = {"command": (0.1, 0.8, 0.1, 0.8), "velocity": (0.1, 0.3, 0.9, 0.8),
 
 
 def scene_model(mjcf: str, nq: int) -> mujoco.MjModel:
-    model = mujoco.MjModel.from_xml_string(mjcf)
+    """The scene to render: the task's MJCF with a checkered ground (so that motion
+    shows under a following camera) and a sky, for the eye only."""
+    spec = mujoco.MjSpec.from_string(mjcf)
+    spec.add_texture(name="render_sky", type=mujoco.mjtTexture.mjTEXTURE_SKYBOX,
+                     builtin=mujoco.mjtBuiltin.mjBUILTIN_GRADIENT, width=64, height=64,
+                     rgb1=[0.55, 0.7, 0.85], rgb2=[0.1, 0.15, 0.2])
+    spec.add_texture(name="render_grid", type=mujoco.mjtTexture.mjTEXTURE_2D,
+                     builtin=mujoco.mjtBuiltin.mjBUILTIN_CHECKER, width=256, height=256,
+                     rgb1=[0.62, 0.66, 0.7], rgb2=[0.5, 0.54, 0.58],
+                     mark=mujoco.mjtMark.mjMARK_EDGE, markrgb=[0.6, 0.6, 0.6])
+    grid = spec.add_material(name="render_grid", texrepeat=[1, 1], texuniform=True)
+    grid.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = "render_grid"
+    ground = (mujoco.mjtGeom.mjGEOM_PLANE, mujoco.mjtGeom.mjGEOM_HFIELD)
+    for geom in spec.geoms:
+        if geom.type in ground and not geom.material:
+            geom.material = "render_grid"
+    model = spec.compile()
     if model.nq != nq:
         raise ValueError(f"the MJCF has nq={model.nq}, the recorded states {nq}")
     model.vis.headlight.ambient[:] = 0.5

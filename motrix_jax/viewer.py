@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 
 import mujoco
 import numpy as np
@@ -22,11 +23,22 @@ class NoDisplay(ValueError):
 
 
 def check_display() -> None:
-    """NoDisplay unless a display server is named (checked before anything runs)."""
+    """NoDisplay unless a window can be opened (checked before anything runs: MuJoCo's
+    viewer ends the process when it cannot start GLFW)."""
+    import glfw
+
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise NoDisplay("--viewer needs a display and DISPLAY is not set (no desktop "
                         "session here): write a video with --video instead, or run "
                         "under a virtual display (xvfb-run)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # glfw warns with the reason; we say it once
+        started = glfw.init()
+        reason = glfw.get_error()[1] if not started else b""
+    if not started:
+        raise NoDisplay(f"--viewer could not open a window on display "
+                        f"{os.environ.get('DISPLAY')!r}: {reason.decode(errors='replace')}")
+    glfw.terminate()
 
 
 def open_window(model: mujoco.MjModel, data: mujoco.MjData):

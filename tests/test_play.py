@@ -1,7 +1,13 @@
 """A short CLI run on MotrixSim: TensorBoard events, play with video, bad run folders."""
 
 import json
+import os
+import select
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import imageio_ffmpeg
 import numpy as np
@@ -103,6 +109,74 @@ def test_play_on_another_physics_backend(run_dir, capsys):
     err = capsys.readouterr().err.strip()
     assert err == ("error: unknown physics 'bullet'; available: auto, motrixsim, mjx, "
                    "mujoco"), err
+
+
+@pytest.fixture
+def virtual_display():
+    """A display number served by a fresh Xvfb (Debian's xvfb; `make test` installs it)."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb)")
+    read, write = os.pipe()
+    server = subprocess.Popen([xvfb, "-displayfd", str(write), "-screen", "0", "800x600x24",
+                               "-nolisten", "tcp"], pass_fds=(write,),
+                              stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        assert select.select([pipe], [], [], 30)[0], "Xvfb did not start"
+        display = f":{pipe.readline().strip()}"
+    yield display
+    server.terminate()
+    server.wait(10)
+
+
+def line_starting(process, prefix: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([process.stdout], [], [], 1.0)[0]:
+            line = process.stdout.readline()
+            if line.startswith(prefix) or not line:
+                return line
+    return ""
+
+
+def test_viewer_shows_the_played_robot_in_a_window(run_dir, virtual_display):
+    from PIL import ImageGrab
+
+    viewer = subprocess.Popen(
+        [sys.executable, "-m", "motrix_jax.play", "--run", str(run_dir), "--episodes", "1",
+         "--viewer"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "DISPLAY": virtual_display})
+    try:
+        line = line_starting(viewer, "viewer:", timeout=180)
+        assert line.startswith("viewer: "), viewer.stderr.read() if not line else line
+        time.sleep(2.0)  # a few frames at 100 fps, even on a software renderer
+        screen = np.asarray(ImageGrab.grab(xdisplay=virtual_display)).astype(int)
+        viewer.send_signal(signal.SIGINT)
+        assert viewer.wait(30) == 0
+    finally:
+        viewer.kill()
+    r, g, b = screen[..., 0], screen[..., 1], screen[..., 2]
+    pole = (r > 150) & (g > 80) & (g < 200) & (b < 100) & (r - b > 80)  # rgba 0.9 0.6 0.2
+    cart = (b > 150) & (r < 120)  # rgba 0.2 0.5 0.8
+    assert pole.sum() > 200 and cart.sum() > 200, (pole.sum(), cart.sum())
+
+
+@pytest.mark.parametrize("display,message", [
+    (None, "--viewer needs a display and DISPLAY is not set"),
+    (":4321", "--viewer could not open a window on display ':4321'"),
+])
+def test_viewer_without_a_display_is_one_line_exit_2(run_dir, monkeypatch, capsys,
+                                                      display, message):
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    if display is None:
+        monkeypatch.delenv("DISPLAY", raising=False)
+    else:
+        monkeypatch.setenv("DISPLAY", display)
+    assert play.main(["--run", str(run_dir), "--viewer"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"error: {message}") and captured.err.count("\n") == 1
+    assert captured.out == ""  # refused before any episode ran
 
 
 def missing(run):
