@@ -1,10 +1,6 @@
 """Off-screen rendering: the camera follows a moving robot, the task's marks are drawn and
 printed, and the tasks report the marks they promise."""
 
-import os
-
-os.environ.setdefault("MUJOCO_GL", "egl")
-
 import jax
 import mujoco
 import numpy as np
