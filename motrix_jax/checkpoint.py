@@ -32,7 +32,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging as absl_logging
 
-from motrix_jax import metrics, normalization
+from motrix_jax import metrics, multihost, normalization
 from motrix_jax.networks import make_network
 from motrix_jax.ppo import mean_action
 from motrix_jax.run_folder import (
@@ -68,12 +68,13 @@ def _without_empty(tree: Any) -> Any:
     return jax.tree.map(lambda x: None if math.prod(x.shape) == 0 else x, tree)
 
 
-def _with_empty(restored: Any, abstract: Any) -> Any:
-    """`restored` (from a `_without_empty` tree) with its zero-size arrays put back."""
+def _with_empty(restored: Any, target: Any) -> Any:
+    """`restored` (from a `_without_empty` tree) with its zero-size arrays put back, placed
+    as `target`'s ShapeDtypeStructs say."""
     leaves = iter(jax.tree.leaves(restored))
     return jax.tree.map(
-        lambda a: jnp.zeros(a.shape, a.dtype) if math.prod(a.shape) == 0 else next(leaves),
-        abstract)
+        lambda a: jnp.zeros(a.shape, a.dtype, device=a.sharding) if math.prod(a.shape) == 0
+        else next(leaves), target)
 
 
 class DamagedCheckpoint(CheckpointError):
@@ -160,7 +161,10 @@ def _return_metric(recorded: dict) -> float:
 class Checkpointer:
     """An orbax CheckpointManager over `run_dir/checkpoints`: keeps the last `keep`
     checkpoints plus the best by mean episode return. Saves are synchronous, so a
-    checkpoint on disk is complete (orbax writes to a temporary folder and renames it)."""
+    checkpoint on disk is complete (orbax writes to a temporary folder and renames it).
+    With several JAX processes every one of them makes a Checkpointer over the same
+    (shared) folder and calls `save` together: each writes its shards, process 0 the
+    metadata and the checksums."""
 
     def __init__(self, run_dir: str | Path, keep: int = 3, read_only: bool = False):
         self.directory = Path(run_dir).absolute() / CHECKPOINT_DIR
@@ -206,7 +210,9 @@ class Checkpointer:
                                         policy=ocp.args.StandardSave(policy),
                                         progress=ocp.args.JsonSave(progress)),
                 metrics={metrics.CHECKPOINT_RETURN: progress.get(metrics.CHECKPOINT_RETURN)})
-            write_manifest(self.directory / str(step))
+            if jax.process_index() == 0:  # orbax returns once every process's shards are in
+                write_manifest(self.directory / str(step))
+            multihost.barrier(f"checkpoint {step} verified")
         except Exception as error:
             failed = storage_error(f"the checkpoint of update {step}", self.directory, error)
             if failed is None:
@@ -227,8 +233,11 @@ class Checkpointer:
                                   f"available: {', '.join(map(str, steps))}")
         return int(step)
 
-    def restore(self, abstract_state: Any, step: int | str | None = None) -> tuple[Any, dict]:
-        """Restore the TrainState shaped like `abstract_state` (from `jax.eval_shape`)."""
+    def restore(self, abstract_state: Any, step: int | str | None = None,
+                shardings: Any = None) -> tuple[Any, dict]:
+        """Restore the TrainState shaped like `abstract_state` (from `jax.eval_shape`),
+        placed as `shardings` (a pytree like it; default: all on the first device). With
+        several processes each reads its own shards."""
         step = self.resolve(step)
         check_manifest(self.directory / str(step), step)
         try:
@@ -240,17 +249,21 @@ class Checkpointer:
         abstract = _without_empty(abstract_state)
         _check_compatible(_leaves_by_name(saved), _leaves_by_name(abstract),
                           self.directory / str(step))
-        device = jax.devices()[0]
-        target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(
-            x.shape, x.dtype, sharding=jax.sharding.SingleDeviceSharding(device)), abstract)
-        restored = self._restore(step, state=ocp.args.StandardRestore(target),
+        if shardings is None:
+            device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+            shardings = jax.tree.map(lambda _: device, abstract_state)
+        target = jax.tree.map(
+            lambda x, where: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=where),
+            abstract_state, shardings)
+        restored = self._restore(step, state=ocp.args.StandardRestore(_without_empty(target)),
                                  progress=ocp.args.JsonRestore())
-        return _with_empty(restored.state, abstract_state), dict(restored.progress)
+        return _with_empty(restored.state, target), dict(restored.progress)
 
-    def restore_newest(self, abstract_state: Any) -> tuple[Any, dict, list[str]]:
+    def restore_newest(self, abstract_state: Any,
+                       shardings: Any = None) -> tuple[Any, dict, list[str]]:
         """`restore` of the newest intact checkpoint: (state, progress, [(step, what is
         wrong)] of each newer one); CheckpointError if none is intact."""
-        return self._newest(lambda step: self.restore(abstract_state, step))
+        return self._newest(lambda step: self.restore(abstract_state, step, shardings))
 
     def restore_policy(self, step: int | str | None = None) -> tuple[int, dict, list[str]]:
         """(step, {"params", "obs_mean", "obs_var"} as saved with the seed axis, [(step,

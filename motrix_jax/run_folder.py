@@ -61,7 +61,7 @@ class RunInfo:
     ppo: PPOConfig
     obs_size: int
     action_size: int
-    processes: int = 1  # JAX processes that trained it (several: no checkpoints)
+    processes: int = 1  # JAX processes that trained it (a resume needs as many)
     task_changes: dict = dataclasses.field(default_factory=dict)  # --task-set fields
     # what the backend ran with (timestep, substeps, solver settings): a record only,
     # rebuilt from the task when the run is resumed

@@ -16,14 +16,16 @@ From `start()` to the end of `run()` the session holds the run folder's lock
 checkpoint: damaged newer ones are moved to `damaged_checkpoints/`, saying so.
 
 Several JAX processes (`jax.distributed`): `Roles` says once what this one does.
-Process 0 alone prints and writes the run folder; none saves checkpoints (orbax
-would need every process to write its shards into one shared folder), so a resume
-is refused there.
+Process 0 alone prints, holds the lock and writes metrics and TensorBoard; every
+process saves its shards of each checkpoint into the run folder, which they all see
+(`multihost.share_run_dir` checked that), and a resume with the same process count
+restores each process's shards.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import shlex
 import signal
@@ -36,11 +38,12 @@ import jax
 import numpy as np
 from rich.console import Console
 
-from motrix_jax import metrics
+from motrix_jax import metrics, multihost
 from motrix_jax.checkpoint import CHECKPOINT_DIR, Checkpointer, UnreadableCheckpoints
 from motrix_jax.chunks import ChunkRunner, compiled_init
+from motrix_jax.multihost import any_process
 from motrix_jax.ppo import make_ppo, seed_keys
-from motrix_jax.run_folder import CheckpointError, Progress, RunInfo, check_no_symlinks
+from motrix_jax.run_folder import Progress, RunInfo, check_no_symlinks
 from motrix_jax.run_lock import RunLock
 from motrix_jax.run_log import Display, RunLog
 
@@ -60,13 +63,11 @@ class Roles:
     """What this JAX process does in a session, decided once."""
 
     processes: int
-    lead: bool  # process 0: prints, writes the run folder
-    saves: bool  # writes checkpoints: only a process training alone
+    lead: bool  # process 0: prints, holds the lock, writes metrics and TensorBoard
 
     @classmethod
     def of_this_process(cls) -> Roles:
-        processes = jax.process_count()
-        return cls(processes, jax.process_index() == 0, processes == 1)
+        return cls(jax.process_count(), jax.process_index() == 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,8 +86,6 @@ class Session:
     def __init__(self, env, info: RunInfo, run_dir: Path | None, *, resume: bool = False,
                  options: SessionOptions = SessionOptions(), console: Console | None = None):
         self.roles = Roles.of_this_process()
-        if resume and not self.roles.saves:
-            raise CheckpointError("--resume is not available with several processes")
         self.env, self.info, self.cfg, self.options = env, info, info.ppo, options
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.resume = resume
@@ -119,17 +118,23 @@ class Session:
 
     def _start(self):
         cfg = self.cfg
+        placement = None
+        if self.info.physics == "mjx" and jax.device_count() > 1:
+            from motrix_jax.sharding import env_mesh, train_state_shardings
+
+            self.mesh = env_mesh()
+            # axis 0 of every leaf is the seed (vmap), so the env batch is axis 1
+            placement = functools.partial(train_state_shardings, mesh=self.mesh,
+                                          num_envs=cfg.num_envs, batch_axis=1)
         if self.resume:
-            state, self.progress = restore(self.env, self.run_dir, cfg, self.console.print)
+            state, self.progress = restore(self.env, self.run_dir, cfg, self.console.print,
+                                           placement, lead=self.roles.lead)
         else:
             state = compiled_init(self.env, cfg)(seed_keys(cfg))
+            if placement is not None:
+                state = jax.device_put(state, placement(state))
         self._print_banner()
-        if self.info.physics == "mjx" and jax.device_count() > 1:
-            from motrix_jax.sharding import env_mesh, shard_train_state
-
-            # axis 0 of every leaf is the seed (vmap), so the env batch is axis 1
-            self.mesh = env_mesh()
-            state = shard_train_state(state, self.mesh, cfg.num_envs, batch_axis=1)
+        if self.mesh is not None:
             self.console.print(f"env batch sharded over {jax.device_count()} devices")
         return state
 
@@ -144,9 +149,8 @@ class Session:
             from motrix_jax.sharding import placement
 
             print_(f"jax.distributed: {placement()}")
-            print_("checkpoints: off with several processes (orbax would need every "
-                   "process to save into one shared folder); metrics and TensorBoard "
-                   "are written")
+            print_("checkpoints: every process saves its shards into the run folder "
+                   "(shared storage); process 0 writes metrics and TensorBoard")
         print_(f"run folder: {self.run_dir}" + (
             f" (resumed at update {self.progress.update})" if self.resume else ""))
 
@@ -176,23 +180,31 @@ class Session:
             self.lock = None
 
 
-def restore(env, run_dir: Path, cfg, say=print):
+def restore(env, run_dir: Path, cfg, say=print, placement=None, lead: bool = True):
     """The TrainState and Progress of run_dir's newest intact checkpoint, with the
     physics backend's host state (MotrixSim worlds) put back to the saved EnvState;
-    newer damaged checkpoints are moved to DAMAGED_DIR and `say` tells which."""
+    newer damaged checkpoints are moved to DAMAGED_DIR (by the `lead` process) and `say`
+    tells which. `placement(abstract_state)` gives the shardings to restore into
+    (default: the first device)."""
     abstract = jax.eval_shape(jax.vmap(make_ppo(cfg, env).init), seed_keys(cfg))
+    shardings = None if placement is None else placement(abstract)
     try:
         checkpointer = Checkpointer(run_dir, read_only=True)
     except UnreadableCheckpoints as error:
         if not error.intact:
             raise
-        set_aside(run_dir, error.damaged, say)
+        multihost.barrier("checkpoints listed")
+        if lead:
+            set_aside(run_dir, error.damaged, say)
+        multihost.barrier("damaged checkpoints set aside")
         checkpointer = Checkpointer(run_dir, read_only=True)
     try:
-        state, raw, damaged = checkpointer.restore_newest(abstract)
+        state, raw, damaged = checkpointer.restore_newest(abstract, shardings)
     finally:
         checkpointer.close()
-    set_aside(run_dir, damaged, say)
+    multihost.barrier("restored")
+    if lead:
+        set_aside(run_dir, damaged, say)
     env.physics.restore(state.env_state.physics)
     return state, Progress.from_json(raw)
 
@@ -217,10 +229,10 @@ class TrainLoop:
         self.session, self.cfg, self.state = session, cfg, state
         self.progress = self.start_progress = progress
         self.runner = ChunkRunner(session.env, cfg, session.mesh)
-        self.checkpointer = Checkpointer(session.run_dir, keep=options.keep) \
-            if session.roles.saves else None
-        self.log = NullLog() if session.run_dir is None else RunLog(
-            session.run_dir, progress.update if session.resume else None)
+        self.checkpointer = None if session.run_dir is None else Checkpointer(
+            session.run_dir, keep=options.keep)
+        self.log = NullLog() if session.run_dir is None or not session.roles.lead else \
+            RunLog(session.run_dir, progress.update if session.resume else None)
         self.display = Display(session.console, cfg.num_updates, cfg.batch_size,
                                progress.update,
                                options.log_every or max(1, cfg.num_updates // 20))
@@ -292,7 +304,7 @@ class TrainLoop:
     def stop(self, what: str) -> typing.NoReturn:
         self.display.close()
         if self.checkpointer is None:
-            raise NonFiniteError(f"{what}; training stopped (several processes: no "
+            raise NonFiniteError(f"{what}; training stopped (no run folder: no "
                                  "checkpoints).")
         latest = self.checkpointer.latest_step()
         kept = "no checkpoint was saved before" if latest is None else \
@@ -301,14 +313,16 @@ class TrainLoop:
 
     def interrupted(self) -> str:
         if self.checkpointer is None:
-            return (f"interrupted at update {self.progress.update} (several processes: no "
-                    f"checkpoint); metrics are in {self.session.run_dir}")
+            return f"interrupted at update {self.progress.update} (no run folder)"
+        every = "" if self.session.roles.processes == 1 else (
+            f" (on each of the {self.session.roles.processes} processes, with its "
+            f"--coordinator/--num-processes/--process-id)")
         return (f"interrupted: saved a checkpoint at update {self.progress.update}; "
                 f"continue with: python -m motrix_jax.train --resume "
-                f"{shlex.quote(str(self.session.run_dir))}")
+                f"{shlex.quote(str(self.session.run_dir))}{every}")
 
     def done(self) -> str:
-        where = f"no checkpoints (several processes); metrics in {self.session.run_dir}"
+        where = "no run folder"
         if self.checkpointer:
             where = (f"checkpoints: {self.checkpointer.steps()} (best "
                      f"{self.checkpointer.best_step()}) in {self.checkpointer.directory}")
@@ -377,13 +391,3 @@ class NullLog:
 
     def close(self) -> None:
         pass
-
-
-def any_process(flag: bool) -> bool:
-    """Whether `flag` is set in any JAX process (a stop request reaches all of them, so
-    they leave the loop after the same chunk); just `flag` in a single process."""
-    if jax.process_count() == 1:
-        return flag
-    from jax.experimental import multihost_utils
-
-    return bool(np.any(multihost_utils.process_allgather(np.array(flag))))

@@ -51,23 +51,27 @@ def env_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     return Mesh(np.asarray(devices if devices is not None else jax.devices()), (AXIS,))
 
 
-def shard_env_batch(tree, mesh: Mesh, num_envs: int, batch_axis: int = 0):
-    """Place `tree` on `mesh`: leaves with `num_envs` at `batch_axis` are split along it,
-    the others (scalars, RNG keys, ticks) replicated. `batch_axis` is 1 when a seed axis
-    from `jax.vmap` comes first."""
+def env_sharding(mesh: Mesh, num_envs: int, batch_axis: int = 0):
+    """leaf -> NamedSharding on `mesh`: split along `batch_axis` where that axis has
+    `num_envs`, replicated otherwise (scalars, RNG keys, ticks). `batch_axis` is 1 when a
+    seed axis from `jax.vmap` comes first."""
     devices = mesh.devices.size
     if num_envs % devices:
         raise ValueError(f"num_envs = {num_envs} is not divisible by the {devices} devices; "
                          f"use a multiple of {devices}")
 
-    def place(x):
+    def sharding(x) -> NamedSharding:
         if x.ndim > batch_axis and x.shape[batch_axis] == num_envs:
-            spec = PartitionSpec(*([None] * batch_axis), AXIS)
-        else:
-            spec = PartitionSpec()
-        return jax.device_put(x, NamedSharding(mesh, spec))
+            return NamedSharding(mesh, PartitionSpec(*([None] * batch_axis), AXIS))
+        return NamedSharding(mesh, PartitionSpec())
 
-    return jax.tree.map(place, tree)
+    return sharding
+
+
+def shard_env_batch(tree, mesh: Mesh, num_envs: int, batch_axis: int = 0):
+    """Place `tree` on `mesh` as `env_sharding` says."""
+    return jax.tree.map(lambda x: jax.device_put(x, env_sharding(mesh, num_envs, batch_axis)(x)),
+                        tree)
 
 
 def replicate(tree, mesh: Mesh):
@@ -75,11 +79,19 @@ def replicate(tree, mesh: Mesh):
     return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
 
 
+def train_state_shardings(state, mesh: Mesh, num_envs: int, batch_axis: int = 0):
+    """The placement of a PPO `TrainState` (arrays or their shapes) on `mesh`: its env
+    state split over the env axis, the rest (params, optimiser state, statistics, keys,
+    counters) replicated; a pytree of NamedShardings shaped like `state`."""
+    replicated = NamedSharding(mesh, PartitionSpec())
+    rest = jax.tree.map(lambda _: replicated, state.replace(env_state=None))
+    return rest.replace(env_state=jax.tree.map(env_sharding(mesh, num_envs, batch_axis),
+                                               state.env_state))
+
+
 def shard_train_state(state, mesh: Mesh, num_envs: int, batch_axis: int = 0):
-    """A PPO `TrainState` on `mesh`: its env state split over the env axis, the rest
-    (params, optimiser state, statistics, keys, counters) replicated."""
-    rest = replicate(state.replace(env_state=None), mesh)
-    return rest.replace(env_state=shard_env_batch(state.env_state, mesh, num_envs, batch_axis))
+    """Place a PPO `TrainState` on `mesh` as `train_state_shardings` says."""
+    return jax.device_put(state, train_state_shardings(state, mesh, num_envs, batch_axis))
 
 
 def jit_pinned(update, state, mesh: Mesh):

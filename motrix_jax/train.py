@@ -10,14 +10,16 @@ A non-finite loss or parameter (or a full disk) stops the run with exit 1;
 Ctrl-C saves a checkpoint and exits with 130 (SIGTERM too).
 
 Several processes (`--coordinator/--num-processes/--process-id` or `--distributed`,
-MJX only) join with `jax.distributed` before any JAX computation; process 0 alone
-prints and writes the run folder. They save no checkpoints (orbax would need every
-process to write its shards into one shared folder), so `--resume` is refused there.
+MJX only) join with `jax.distributed` before any JAX computation. Process 0 creates the
+run folder and tells the others its path; the folder must be on storage they all see
+(checked at start: one line and exit 2 if not), because every process saves its shards
+of each checkpoint into it. `--resume` with the same process count continues the run.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import sys
 import threading
@@ -27,7 +29,7 @@ import jax
 from rich.console import Console
 from rich.table import Table
 
-from motrix_jax import envs
+from motrix_jax import envs, multihost
 from motrix_jax.checkpoint import CHECKPOINT_DIR, step_folders
 from motrix_jax.config import parse_typed, with_overrides
 from motrix_jax.run_folder import (
@@ -77,8 +79,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="updates between plain progress lines when output is not a "
                              "terminal (default: about 20 lines)")
     hosts = parser.add_argument_group(
-        "several hosts (jax.distributed; every process runs the same command, --physics mjx; "
-        "no checkpoints)")
+        "several hosts (jax.distributed; every process runs the same command, --physics mjx, "
+        "--run-root on storage every host shares)")
     hosts.add_argument("--distributed", action="store_true",
                        help="call jax.distributed.initialize() first; alone, JAX detects the "
                             "processes from Slurm, Open MPI, Cloud TPU or Kubernetes")
@@ -99,9 +101,6 @@ def check_distributed(args: argparse.Namespace) -> None:
     if args.num_processes is not None and not 0 <= args.process_id < args.num_processes:
         raise ValueError(f"--process-id must be in 0 .. {args.num_processes - 1}, "
                          f"got {args.process_id}")
-    if args.distributed and args.resume:
-        raise ValueError("--resume is not available with several processes (they save no "
-                         "checkpoints)")
     if args.distributed and args.physics not in (None, "auto", "mjx"):
         raise ValueError("several processes need --physics mjx (MotrixSim is not sharded)")
 
@@ -157,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                    keep=args.keep_checkpoints, chunk=args.chunk, log_every=args.log_every)
     except KeyboardInterrupt:  # before the first update, or a second Ctrl-C
         run_dir = run_dir or getattr(args, "created", None)  # interrupted while preparing
+        if not getattr(args, "lead", True):
+            return EXIT_INTERRUPTED  # process 0 says what happened to the folder
         print(f"\n{after_interruption(run_dir, new_run=args.resume is None)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
@@ -178,28 +179,40 @@ def check_run_options(args: argparse.Namespace) -> None:
 def prepare_new(args: argparse.Namespace):
     """Validate a new run, then create its folder and config.json; (env, info, run_dir).
     With `args.distributed` (see check_distributed), join the other processes first;
-    only process 0 creates the folder (run_dir is None on the others)."""
+    process 0 creates the folder and the others check they see it."""
 
     if not args.env:
         raise ValueError("--env is required (see --list), or --resume RUN_DIR")
     check_run_options(args)
     name = envs.canonical_name(args.env)
     cfg = build_config(args)
-    if getattr(args, "distributed", False):  # before any JAX computation
-        from motrix_jax.sharding import init_distributed
-
-        init_distributed(args.coordinator, args.num_processes, args.process_id)
+    join_processes(args)
     physics, why = envs.choose_physics(args.physics or "auto")
     if getattr(args, "distributed", False) and physics != "mjx":
         raise ValueError(f"several processes need --physics mjx, got {physics} ({why})")
     task_changes = envs.parse_task_changes(name, args.task_set)
     env = envs.make(name, cfg.num_envs, physics=physics, task_changes=task_changes)
     info = RunInfo.of(name, env, cfg, task_changes, processes=jax.process_count())
-    if jax.process_index() != 0:  # the other processes write nothing
-        return env, info, None
-    run_dir = args.created = make_run_dir(args.run_root, name)  # for an interruption
-    write_run_info(run_dir, info)
-    return env, info, run_dir
+    run_dir = None
+    if args.lead:  # the other processes get its path
+        run_dir = args.created = make_run_dir(args.run_root, name)  # for an interruption
+        write_run_info(run_dir, info)
+    try:
+        return env, info, multihost.share_run_dir(run_dir)
+    except ValueError:
+        if args.lead:
+            shutil.rmtree(run_dir)
+        raise
+
+
+def join_processes(args: argparse.Namespace) -> None:
+    """With `args.distributed`, `jax.distributed.initialize` (before any JAX computation);
+    sets `args.lead`: whether this process writes the run folder."""
+    if getattr(args, "distributed", False):
+        from motrix_jax.sharding import init_distributed
+
+        init_distributed(args.coordinator, args.num_processes, args.process_id)
+    args.lead = jax.process_index() == 0
 
 
 def prepare_resume(args: argparse.Namespace):
@@ -215,7 +228,12 @@ def prepare_resume(args: argparse.Namespace):
     info = read_run_info(args.resume)  # the session sets damaged checkpoints aside
     if not step_folders(args.resume / CHECKPOINT_DIR):
         raise CheckpointError(f"{args.resume}: has no checkpoint")
-    return envs.make_for_run(args.resume, info, info.ppo.num_envs), info, args.resume
+    join_processes(args)
+    if info.processes != jax.process_count():
+        raise ValueError(f"{args.resume} trained on {info.processes} process(es); resume it "
+                         f"on as many (this is {jax.process_count()})")
+    run_dir = multihost.share_run_dir(args.resume if args.lead else None)
+    return envs.make_for_run(run_dir, info, info.ppo.num_envs), info, run_dir
 
 
 def fit(env, info, run_dir: Path | None, *, resume: bool = False, console=None,
