@@ -9,6 +9,8 @@ with one line saying so.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 import warnings
 
@@ -62,15 +64,26 @@ def show(mjcf: str, qpos: np.ndarray, marks: dict[str, np.ndarray], ctrl_dt: flo
     data.qpos[:] = qpos[0]
     mujoco.mj_forward(model, data)
     shown = 0
+    before = set(threading.enumerate())
     with open_window(model, data) as window:
+        # MuJoCo's render thread, a daemon that `close` only asks to stop: left running
+        # it crashed the interpreter's exit (glfw.terminate under it) about half the
+        # time on a loaded machine, so it is waited for below.
+        render_threads = set(threading.enumerate()) - before
         start = render.camera(model, data)
         for field in ("type", "azimuth", "elevation", "distance", "lookat"):
             setattr(window.cam, field, getattr(start, field))
-        say(f"viewer: {len(qpos)} frames at {1 / ctrl_dt:g} fps in a loop; close the "
-            f"window or press Ctrl-C to stop")
-        began = time.monotonic()
+        # Ctrl-C sets a flag the loop reads: a KeyboardInterrupt raised at a random
+        # point could leave the viewer's lock held and its close waiting forever
+        # (seen under load).
+        stop = threading.Event()
+        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
         try:
-            while window.is_running() and (max_loops is None or shown < max_loops * len(qpos)):
+            say(f"viewer: {len(qpos)} frames at {1 / ctrl_dt:g} fps in a loop; close the "
+                f"window or press Ctrl-C to stop")
+            began = time.monotonic()
+            while (window.is_running() and not stop.is_set()
+                   and (max_loops is None or shown < max_loops * len(qpos))):
                 t = shown % len(qpos)
                 with window.lock():
                     data.qpos[:] = qpos[t]
@@ -84,7 +97,9 @@ def show(mjcf: str, qpos: np.ndarray, marks: dict[str, np.ndarray], ctrl_dt: flo
                                   render.caption(frame_marks, t * ctrl_dt), None))
                 window.sync()
                 shown += 1
-                time.sleep(max(0.0, began + shown * ctrl_dt - time.monotonic()))
-        except KeyboardInterrupt:
-            pass
+                stop.wait(max(0.0, began + shown * ctrl_dt - time.monotonic()))
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    for thread in render_threads:
+        thread.join(timeout=30)
     return shown

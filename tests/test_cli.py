@@ -26,7 +26,7 @@ def run_cli(*args, cwd=None):
     (["--env", "cartpole", "--coordinator", "localhost:1234", "--physics", "motrixsim"],
      "several processes need --physics mjx"),
     (["--resume", "runs/cartpole/x", "--num-processes", "2", "--process-id", "0"],
-     "--resume is not available with several processes"),
+     "runs/cartpole/x: no such run folder"),
     (["--env", "go1_flat", "--task-set", "domain_randomisation=true"],
      "did you mean 'domain_randomization'"),
     (["--env", "go1_flat", "--task-set", "command_levels=many"],
