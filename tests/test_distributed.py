@@ -50,6 +50,7 @@ def launch(args: list[str], timeout: float = 240,
     return results
 
 
+@pytest.mark.slow  # the partitioned update itself: tests/test_sharding.py, default suite
 def test_two_processes_shard_the_env_batch_and_match_one_device():
     results = launch([sys.executable, str(HERE / "distributed_check.py"), str(free_port())])
     figures = []
