@@ -7,7 +7,9 @@ the body frame, joint angles - q0, joint velocities x0.05, last action, command 
 air time and time on the ground of each foot. On terrain (rough, stairs) the policy also
 sees a height scan: the trunk's height above the ground at `SCAN_POINTS` (11 x 7 points,
 1.5 m x 0.6 m around it, clipped to +-1 m), read in JAX from the generated heights, so it
-needs no ray casting on any backend (rough 125, stairs 137).
+needs no ray casting on any backend (rough 125, stairs 137). With `privileged_critic`
+the value network also sees each foot's contact, air and ground times, the base height
+above the ground and the PD torques (`critic_observe`); the policy's input is unchanged.
 
 Terrain curriculum: a robot's `level` is the terrain strip under it, updated every step.
 An episode that ends without a fall and with the robot having walked >= `promote` of the
@@ -57,6 +59,7 @@ DEFAULT_POSE = (0.0, 0.9, -1.8) * 4  # abduction, thigh, calf per leg: FR, FL, R
 KP, KD = 80.0, 1.0
 TORQUE_LIMITS = (23.7, 23.7, 35.55) * 4
 # height-scan points (m) in the trunk's heading frame: 11 along x, 7 across
+PRIVILEGED_SIZE = 25  # what critic_observe adds to the policy's observation
 SCAN_POINTS = np.stack(np.meshgrid(np.linspace(-0.6, 0.9, 11), np.linspace(-0.3, 0.3, 7),
                                    indexing="ij"), -1).reshape(-1, 2)
 
@@ -125,6 +128,9 @@ class Go1:
     # friction x0.5-1.25, link masses x0.9-1.1, trunk centre of mass +-2 cm, kp and kd
     # x0.9-1.1, drawn once.
     domain_randomization: bool = False
+    # The critic's own observation (`critic_observe`): off until a learning benchmark
+    # shows it helps (issue 20)
+    privileged_critic: bool = False
     reward_scales: dict[str, float] = field(default_factory=default_reward_scales)
 
     def __post_init__(self):
@@ -147,6 +153,10 @@ class Go1:
     def obs_size(self) -> int:
         scan = 0 if self.terrain_map is None else len(SCAN_POINTS)
         return 48 + 12 * self.foot_contact_obs + scan
+
+    @property
+    def critic_obs_size(self) -> int | None:
+        return self.obs_size + PRIVILEGED_SIZE if self.privileged_critic else None
 
     @property
     def contact_pairs(self) -> tuple[tuple[str, str], ...]:
@@ -241,6 +251,20 @@ class Go1:
             parts.append(self.height_scan(view))
         return jnp.concatenate(parts, -1)
 
+    def critic_observe(self, view: PhysicsView, info: Go1Info) -> jax.Array | None:
+        """With `privileged_critic`, the critic's observation [N, obs_size + 25]: the
+        policy's, then what a real Go1 does not measure: each foot's contact flag, air time
+        and time on the ground (12), the base's height above the ground under it - 0.27 m
+        (its standing height; 1) and the PD torques of the last action over the torque
+        limits (12). None otherwise (the critic reads the policy's observation)."""
+        if not self.privileged_critic:
+            return None
+        torques = self.torques(view, self.ctrl(info.last_action, info))
+        height = view.qpos[:, 2] - self.ground_under(view) - 0.27
+        return jnp.concatenate([
+            self.observe(view, info), view.contacts[:, :4], info.air_time, info.ground_time,
+            height[:, None], torques / jnp.asarray(TORQUE_LIMITS)], -1)
+
     def video_marks(self, view: PhysicsView, info: Go1Info) -> dict[str, jax.Array]:
         return legged.velocity_marks(view, info.command)
 
@@ -326,10 +350,13 @@ class Go1:
         collisions is less than `min_base_height` above the ground under it."""
         if self.collision == "full":
             return view.contacts[:, 4] > 0.5
+        return legged.base_low(view, self.ground_under(view), self.min_base_height)
+
+    def ground_under(self, view: PhysicsView) -> jax.Array:
+        """[N] the terrain's height under the base."""
         field_ = self.terrain_map
-        ground = (jnp.zeros(view.qpos.shape[:1]) if field_ is None
-                  else field_.grid.ground(view.qpos[:, :2]))
-        return legged.base_low(view, ground, self.min_base_height)
+        return (jnp.zeros(view.qpos.shape[:1]) if field_ is None
+                else field_.grid.ground(view.qpos[:, :2]))
 
     def reward(self, terms: dict[str, jax.Array], failed: jax.Array) -> jax.Array:
         total = sum(self.reward_scales[k] * terms[k] for k in self.reward_scales)

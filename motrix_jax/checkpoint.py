@@ -369,10 +369,16 @@ def load_policy_at(run_dir: str | Path, step: int | str | None = None,
     """(the checkpoint's update, `load_policy`'s policy)."""
     info, step, saved = saved_policy(run_dir, step)
     network = make_network(info.ppo, info.action_size)
-    expected = _leaves_by_name(jax.eval_shape(network.init, jax.random.PRNGKey(0),
-                                              jnp.zeros((1, info.obs_size))))
-    params = jax.tree.map(lambda x: jnp.asarray(x[seed]), saved["params"])
-    _check_compatible(_leaves_by_name(params), expected, Path(run_dir).absolute() / CHECKPOINT_DIR / str(step))
+    # the policy's parameters only: the value network (and the critic's own observation
+    # size, where the task has one) plays no part in acting
+    expected = _leaves_by_name(jax.eval_shape(
+        functools.partial(network.init, method="policy"), jax.random.PRNGKey(0),
+        jnp.zeros((1, info.obs_size))))
+    policy = {name: tree for name, tree in saved["params"]["params"].items()
+              if not name.startswith("value_")}
+    params = jax.tree.map(lambda x: jnp.asarray(x[seed]), {"params": policy})
+    _check_compatible(_leaves_by_name(params), expected,
+                      Path(run_dir).absolute() / CHECKPOINT_DIR / str(step))
     stats = normalization.RunningStats(mean=jnp.asarray(saved["obs_mean"][seed]),
                                        var=jnp.asarray(saved["obs_var"][seed]),
                                        count=jnp.zeros((), jnp.float32))

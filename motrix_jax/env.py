@@ -164,6 +164,19 @@ def video_marks(task: Task, view: PhysicsView, info: Info) -> dict[str, jax.Arra
     return {} if marks is None else marks(view, info)
 
 
+def critic_observe(task: Task, view: PhysicsView, info: Info) -> jax.Array | None:
+    """The critic's own observation [N, critic_obs_size] (privileged: what the policy on a
+    real robot cannot measure, such as foot contacts or terrain heights), or None where the
+    critic reads the policy's. A task may define `critic_observe(view, info)` and
+    `critic_obs_size`; the policy never sees it."""
+    observe = getattr(task, "critic_observe", None)
+    return None if observe is None else observe(view, info)
+
+
+def _finite(x: jax.Array | None) -> jax.Array | None:
+    return None if x is None else jnp.nan_to_num(x, posinf=0.0, neginf=0.0)
+
+
 def scaled_sum(terms: dict[str, jax.Array], scales: dict[str, float]) -> jax.Array:
     """sum_k scales[k] * terms[k]: the one place reward terms are scaled."""
     return sum(scales[k] * terms[k] for k in scales)
@@ -188,6 +201,10 @@ class EnvState:
     nonfinite: jax.Array  # [N] bool: last step produced non-finite physics
     reward_terms: dict[str, jax.Array]  # each [N], unscaled
     key: jax.Array
+    # The critic's own observations (`critic_observe`) of `obs` and `final_obs`; None
+    # where the task has none (an empty pytree node: nothing stored or computed).
+    critic_obs: jax.Array | None = None  # [N, critic_obs]
+    final_critic_obs: jax.Array | None = None
 
     @property
     def done(self) -> jax.Array:
@@ -216,23 +233,29 @@ class Env:
     def action_size(self) -> int:
         return self.task.action_size
 
+    @property
+    def critic_obs_size(self) -> int | None:
+        """The critic's own observation size, or None where it reads the policy's."""
+        return getattr(self.task, "critic_obs_size", None)
+
     def metrics(self, state: EnvState) -> dict[str, jax.Array]:
         """Batch means to log each step: every unscaled reward term and the task's own."""
         terms = {f"reward_terms/{k}": v.mean() for k, v in state.reward_terms.items()}
         task = {f"task/{k}": v.mean() for k, v in self.task.metrics(state.info).items()}
         return {**terms, **task}
 
-    def _first_obs(self, qpos, qvel, info, tick) -> jax.Array:
+    def _first_obs(self, qpos, qvel, info, tick) -> tuple[jax.Array, jax.Array | None]:
+        """(policy, critic) observations of an episode's initial state."""
         contacts = jnp.zeros((self.num_envs, len(self.task.contact_pairs)))
-        return self.task.observe(
-            PhysicsView(qpos=qpos, qvel=qvel, contacts=contacts, tick=tick), info)
+        view = PhysicsView(qpos=qpos, qvel=qvel, contacts=contacts, tick=tick)
+        return self.task.observe(view, info), critic_observe(self.task, view, info)
 
     def reset(self, key: jax.Array) -> EnvState:
         key, key_init = jax.random.split(key)
         n = self.num_envs
         qpos, qvel, info = self.task.reset(key_init, n, self.task.initial_info(n))
         view = self.physics.reset(qpos, qvel)
-        obs = self._first_obs(view.qpos, view.qvel, info, view.tick)
+        obs, critic_obs = self._first_obs(view.qpos, view.qvel, info, view.tick)
         zeros = jnp.zeros((n,))
         return EnvState(
             obs=obs, reward=zeros, terminated=jnp.zeros((n,), bool),
@@ -241,7 +264,8 @@ class Env:
             episode_return=zeros, episode_length=jnp.zeros((n,), jnp.int32),
             done_return=zeros, done_length=jnp.zeros((n,), jnp.int32),
             nonfinite=jnp.zeros((n,), bool),
-            reward_terms={k: zeros for k in self.task.reward_scales}, key=key)
+            reward_terms={k: zeros for k in self.task.reward_scales}, key=key,
+            critic_obs=critic_obs, final_critic_obs=critic_obs)
 
     def step(self, state: EnvState, action: jax.Array) -> EnvState:
         """Advance every world one control step; action [N, action_size]."""
@@ -257,7 +281,8 @@ class Env:
 
         nonfinite = ~(jnp.isfinite(view.qpos).all(-1) & jnp.isfinite(view.qvel).all(-1))
         terms, failed, info = task.evaluate(key_eval, view, state.info, action)
-        obs = jnp.nan_to_num(task.observe(view, info), posinf=0.0, neginf=0.0)
+        obs = _finite(task.observe(view, info))
+        critic_obs = _finite(critic_observe(task, view, info))
         terminated = failed | nonfinite
         reward = jnp.where(nonfinite, 0.0, jnp.nan_to_num(task.reward(terms, terminated)))
         truncated = (step_count >= task.episode_length) & ~terminated
@@ -268,7 +293,8 @@ class Env:
         # Ended worlds: sample the next episode now; its first observation is returned
         # at once and the physics applies its initial state at the start of next step.
         reset_qpos, reset_qvel, reset_info = task.reset(key_reset, self.num_envs, info)
-        reset_obs = self._first_obs(reset_qpos, reset_qvel, reset_info, view.tick)
+        reset_obs, reset_critic_obs = self._first_obs(reset_qpos, reset_qvel, reset_info,
+                                                      view.tick)
         return EnvState(
             obs=_where(done, reset_obs, obs), reward=reward, terminated=terminated,
             truncated=truncated, final_obs=obs, physics=view,
@@ -277,4 +303,6 @@ class Env:
             episode_return=episode_return, episode_length=episode_length,
             done_return=jnp.where(done, episode_return, 0.0),
             done_length=jnp.where(done, episode_length, 0),
-            nonfinite=nonfinite, reward_terms=terms, key=key)
+            nonfinite=nonfinite, reward_terms=terms, key=key,
+            critic_obs=_where(done, reset_critic_obs, critic_obs),
+            final_critic_obs=critic_obs)

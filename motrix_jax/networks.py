@@ -20,9 +20,13 @@ class MLP(nn.Module):
 
 
 class ActorCritic(nn.Module):
-    """Maps normalised observations [..., obs] to (action mean [..., act], log_std [act], value [...]).
+    """Maps normalised observations [..., obs] to (action mean [..., act], log_std [act],
+    value [...]).
 
-    With `share_features`, one trunk (policy_hidden_sizes) feeds both heads.
+    The value trunk reads `critic_obs` [..., critic_obs] where the task gives its critic
+    its own observation (an asymmetric actor-critic), else the policy's; `policy` needs
+    the policy's observation alone (what play, export and `load_policy` call). With
+    `share_features`, one trunk (policy_hidden_sizes) feeds both heads.
     """
 
     action_size: int
@@ -31,23 +35,36 @@ class ActorCritic(nn.Module):
     share_features: bool = False
     initial_log_std: float = 0.0
 
-    @nn.compact
-    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        policy_features = MLP(self.policy_hidden_sizes, name="policy_trunk")(obs)
-        if self.share_features:
-            value_features = policy_features
-        else:
-            value_features = MLP(self.value_hidden_sizes, name="value_trunk")(obs)
+    def setup(self):
+        self.policy_trunk = MLP(self.policy_hidden_sizes)
+        if not self.share_features:
+            self.value_trunk = MLP(self.value_hidden_sizes)
         # A near-zero initial mean keeps the first policy close to pure exploration
         # noise instead of a random feedback law, which often destabilises the robot
         # (Andrychowicz et al. 2021, "What matters in on-policy RL").
-        mean = nn.Dense(self.action_size, name="policy_head",
-                        kernel_init=nn.initializers.variance_scaling(
-                            1e-4, "fan_in", "truncated_normal"))(policy_features)
-        value = nn.Dense(1, name="value_head")(value_features)[..., 0]
-        log_std = self.param("log_std", nn.initializers.constant(self.initial_log_std),
-                             (self.action_size,))
-        return mean, log_std, value
+        self.policy_head = nn.Dense(self.action_size, kernel_init=nn.initializers.
+                                    variance_scaling(1e-4, "fan_in", "truncated_normal"))
+        self.value_head = nn.Dense(1)
+        self.log_std = self.param("log_std", nn.initializers.constant(self.initial_log_std),
+                                  (self.action_size,))
+
+    def policy(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(action mean, log_std) from the policy's observation alone."""
+        return self.policy_head(self.policy_trunk(obs)), self.log_std
+
+    def value(self, obs: jax.Array, critic_obs: jax.Array | None = None) -> jax.Array:
+        if self.share_features:
+            if critic_obs is not None:
+                raise ValueError("share_features needs the critic to read the policy's "
+                                 "observation, but the task gives it its own")
+            return self.value_head(self.policy_trunk(obs))[..., 0]
+        return self.value_head(self.value_trunk(obs if critic_obs is None
+                                                else critic_obs))[..., 0]
+
+    def __call__(self, obs: jax.Array, critic_obs: jax.Array | None = None
+                 ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        mean, log_std = self.policy(obs)
+        return mean, log_std, self.value(obs, critic_obs)
 
 
 def gaussian_log_prob(mean: jax.Array, log_std: jax.Array, action: jax.Array) -> jax.Array:

@@ -40,6 +40,8 @@ class TrainState:
     key: jax.Array
     update: jax.Array  # int32 updates done
     env_steps: jax.Array  # int32 env steps collected (per seed)
+    # the critic observation's own normaliser; None where the critic reads the policy's
+    critic_stats: RunningStats | None = None
 
 
 @struct.dataclass
@@ -58,6 +60,8 @@ class Transition:
     done_length: jax.Array
     nonfinite: jax.Array
     env_metrics: dict[str, jax.Array]  # batch means: reward terms, task metrics
+    critic_obs: jax.Array | None = None  # None where the critic reads `obs`
+    final_critic_obs: jax.Array | None = None
 
 
 class PPO(NamedTuple):
@@ -84,6 +88,7 @@ class Minibatch:
     value: jax.Array  # the value network's output then, in normalised units
     returns: jax.Array  # GAE return targets, in the same units
     advantage: jax.Array  # normalised over the batch
+    critic_obs: jax.Array | None = None  # None where the critic reads `obs`
 
 
 @struct.dataclass
@@ -105,8 +110,16 @@ class Parts:
     optimizer: optax.GradientTransformation
 
 
+def check_env(cfg: PPOConfig, env: Env) -> None:
+    """ValueError where `cfg` cannot train on `env`."""
+    if cfg.share_features and getattr(env, "critic_obs_size", None) is not None:
+        raise ValueError("share_features needs the critic to read the policy's observation, "
+                         f"but {env.task.name} gives the critic its own")
+
+
 def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
     """The PPO functions for `cfg` on `env`; all pure, all jit-able and vmap-able."""
+    check_env(cfg, env)
     clip = optax.clip_by_global_norm(cfg.grad_norm_clip) if cfg.grad_norm_clip > 0 \
         else optax.identity()
     parts = Parts(cfg, env, make_network(cfg, env.action_size),
@@ -118,17 +131,25 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
                learn=bind(learn), rollout=bind(rollout))
 
 
+def normalized(cfg: PPOConfig, stats: RunningStats | None, obs: jax.Array | None):
+    if obs is None or not cfg.state_preprocessor:
+        return obs
+    return normalization.normalize(stats, obs)
+
+
 def forward(cfg: PPOConfig, network: ActorCritic, params: dict, obs_stats: RunningStats,
-            obs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """(action mean, log std, value in normalised units) for observations [..., obs]."""
-    obs_n = normalization.normalize(obs_stats, obs) if cfg.state_preprocessor else obs
-    return network.apply(params, obs_n)
+            obs: jax.Array, critic_stats: RunningStats | None = None,
+            critic_obs: jax.Array | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(action mean, log std, value in normalised units) for observations [..., obs] (and
+    the critic's own [..., critic_obs] with their statistics, where the task has them)."""
+    return network.apply(params, normalized(cfg, obs_stats, obs),
+                         normalized(cfg, critic_stats, critic_obs))
 
 
 def mean_action(cfg: PPOConfig, network: ActorCritic, params: dict,
                 obs_stats: RunningStats, obs: jax.Array) -> jax.Array:
     """The deterministic action (the Gaussian mean) for observations [..., obs]."""
-    return forward(cfg, network, params, obs_stats, obs)[0]
+    return network.apply(params, normalized(cfg, obs_stats, obs), method="policy")[0]
 
 
 def to_value(cfg: PPOConfig, value_stats: RunningStats, value_n: jax.Array) -> jax.Array:
@@ -146,23 +167,27 @@ def from_value(cfg: PPOConfig, value_stats: RunningStats, value: jax.Array) -> j
 def init(parts: Parts, key: jax.Array) -> TrainState:
     cfg, env = parts.cfg, parts.env
     key, key_params, key_env = jax.random.split(key, 3)
-    params = parts.network.init(key_params, jnp.zeros((1, env.obs_size)))
+    critic_size = env.critic_obs_size
+    critic_obs = None if critic_size is None else jnp.zeros((1, critic_size))
+    params = parts.network.init(key_params, jnp.zeros((1, env.obs_size)), critic_obs)
     return TrainState(
         params=params, opt_state=parts.optimizer.init(params),
         obs_stats=normalization.init_stats((env.obs_size,)),
         value_stats=normalization.init_stats(()),
         learning_rate=jnp.asarray(cfg.learning_rate, jnp.float32),
         env_state=env.reset(key_env), key=key,
-        update=jnp.zeros((), jnp.int32), env_steps=jnp.zeros((), jnp.int32))
+        update=jnp.zeros((), jnp.int32), env_steps=jnp.zeros((), jnp.int32),
+        critic_stats=None if critic_size is None else normalization.init_stats((critic_size,)))
 
 
-def act(parts: Parts, params: dict, obs_stats: RunningStats,
-        carry: tuple[EnvState, jax.Array], _) -> tuple[tuple[EnvState, jax.Array], Transition]:
-    """One control step of the rollout scan; the carry is (env state, key)."""
+def act(parts: Parts, state: TrainState, carry: tuple[EnvState, jax.Array],
+        _) -> tuple[tuple[EnvState, jax.Array], Transition]:
+    """One control step of the rollout scan under `state`'s params and statistics; the
+    carry is (env state, key)."""
     env_state, key = carry
     key, key_act = jax.random.split(key)
-    mean, log_std, value_n = forward(parts.cfg, parts.network, params, obs_stats,
-                                     env_state.obs)
+    mean, log_std, value_n = forward(parts.cfg, parts.network, state.params, state.obs_stats,
+                                     env_state.obs, state.critic_stats, env_state.critic_obs)
     action = mean + jnp.exp(log_std) * jax.random.normal(key_act, mean.shape)
     next_state = parts.env.step(env_state, action)
     transition = Transition(
@@ -171,23 +196,25 @@ def act(parts: Parts, params: dict, obs_stats: RunningStats,
         reward=next_state.reward, terminated=next_state.terminated,
         truncated=next_state.truncated, final_obs=next_state.final_obs,
         done_return=next_state.done_return, done_length=next_state.done_length,
-        nonfinite=next_state.nonfinite, env_metrics=parts.env.metrics(next_state))
+        nonfinite=next_state.nonfinite, env_metrics=parts.env.metrics(next_state),
+        critic_obs=env_state.critic_obs, final_critic_obs=next_state.final_critic_obs)
     return (next_state, key), transition
 
 
 def rollout(parts: Parts, state: TrainState, key: jax.Array) -> tuple[EnvState, Transition]:
     """`cfg.rollouts` control steps of the whole batch: (env state, traj [T, B, ...])."""
-    step = functools.partial(act, parts, state.params, state.obs_stats)
+    step = functools.partial(act, parts, state)
     (env_state, _), traj = jax.lax.scan(step, (state.env_state, key), None,
                                         length=parts.cfg.rollouts)
     return env_state, traj
 
 
-def loss(parts: Parts, params: dict, obs_stats: RunningStats,
-         batch: Minibatch) -> tuple[jax.Array, dict]:
+def loss(parts: Parts, params: dict, obs_stats: RunningStats, batch: Minibatch,
+         critic_stats: RunningStats | None = None) -> tuple[jax.Array, dict]:
     """PPO loss on a minibatch; (total, terms)."""
     cfg = parts.cfg
-    mean, log_std, value_n = forward(cfg, parts.network, params, obs_stats, batch.obs)
+    mean, log_std, value_n = forward(cfg, parts.network, params, obs_stats, batch.obs,
+                                     critic_stats, batch.critic_obs)
     log_prob = gaussian_log_prob(mean, log_std, batch.action)
     return losses.ppo_loss(
         log_prob, batch.log_prob, batch.advantage, value_n, batch.value, batch.returns,
@@ -197,31 +224,34 @@ def loss(parts: Parts, params: dict, obs_stats: RunningStats,
 
 
 def sgd_step(parts: Parts, params: dict, opt_state: optax.OptState, lr: jax.Array,
-             obs_stats: RunningStats, batch: Minibatch):
+             obs_stats: RunningStats, batch: Minibatch,
+             critic_stats: RunningStats | None = None):
     """One optimiser step on one minibatch: (params, opt_state, loss terms)."""
     grads, terms = jax.grad(functools.partial(loss, parts), has_aux=True)(
-        params, obs_stats, batch)
+        params, obs_stats, batch, critic_stats)
     updates, opt_state = parts.optimizer.update(grads, opt_state, params)
     params = jax.tree.map(lambda p, u: p - lr * u, params, updates)
     return params, opt_state, terms
 
 
-def minibatch_step(parts: Parts, obs_stats: RunningStats, carry: Learning,
+def minibatch_step(parts: Parts, state: TrainState, carry: Learning,
                    batch: Minibatch) -> tuple[Learning, dict]:
     params, opt_state, terms = sgd_step(parts, carry.params, carry.opt_state,
-                                        carry.learning_rate, obs_stats, batch)
+                                        carry.learning_rate, state.obs_stats, batch,
+                                        state.critic_stats)
     return carry.replace(params=params, opt_state=opt_state), terms
 
 
-def epoch(parts: Parts, obs_stats: RunningStats, batch: Minibatch, carry: Learning,
+def epoch(parts: Parts, state: TrainState, batch: Minibatch, carry: Learning,
           order: jax.Array) -> tuple[Learning, dict]:
     """One pass over `batch` in the permutation `order`, minibatch by minibatch, then
-    the KL-adaptive learning rate step."""
+    the KL-adaptive learning rate step; observations are normalised with `state`'s
+    statistics, which the epochs do not change."""
     cfg = parts.cfg
     minibatches = jax.tree.map(
         lambda x: x[order].reshape(cfg.mini_batches, cfg.minibatch_size, *x.shape[1:]),
         batch)
-    carry, terms = jax.lax.scan(functools.partial(minibatch_step, parts, obs_stats),
+    carry, terms = jax.lax.scan(functools.partial(minibatch_step, parts, state),
                                 carry, minibatches)
     if cfg.learning_rate_scheduler_kl_threshold > 0:
         carry = carry.replace(learning_rate=losses.kl_adaptive_lr(
@@ -235,7 +265,7 @@ def learning_batch(parts: Parts, state: TrainState,
     targets, and the returns in env units (for the value statistics)."""
     cfg = parts.cfg
     _, _, next_value_n = forward(cfg, parts.network, state.params, state.obs_stats,
-                                 traj.final_obs)
+                                 traj.final_obs, state.critic_stats, traj.final_critic_obs)
     values = to_value(cfg, state.value_stats, traj.value)
     next_values = to_value(cfg, state.value_stats, next_value_n)
     terminated = traj.terminated if cfg.time_limit_bootstrap \
@@ -253,7 +283,8 @@ def learning_batch(parts: Parts, state: TrainState,
     batch = Minibatch(obs=flat(traj.obs), action=flat(traj.action),
                       log_prob=flat(traj.log_prob), value=flat(traj.value),
                       returns=flat(from_value(cfg, state.value_stats, returns)),
-                      advantage=flat(advantages))
+                      advantage=flat(advantages),
+                      critic_obs=jax.tree.map(flat, traj.critic_obs))
     return batch, returns
 
 
@@ -267,18 +298,21 @@ def learn(parts: Parts, state: TrainState, traj: Transition,
     batch, returns = learning_batch(parts, state, traj)
     start = Learning(params=state.params, opt_state=state.opt_state,
                      learning_rate=state.learning_rate)
-    learned, terms = jax.lax.scan(functools.partial(epoch, parts, state.obs_stats, batch),
+    learned, terms = jax.lax.scan(functools.partial(epoch, parts, state, batch),
                                   start, orders)
     # Statistics are written once per update, after the epochs that used them.
-    obs_stats = normalization.update_stats(state.obs_stats, traj.obs) \
-        if cfg.state_preprocessor else state.obs_stats
+    obs_stats, critic_stats = state.obs_stats, state.critic_stats
+    if cfg.state_preprocessor:
+        obs_stats = normalization.update_stats(obs_stats, traj.obs)
+        if critic_stats is not None:
+            critic_stats = normalization.update_stats(critic_stats, traj.critic_obs)
     params, value_stats = learned.params, state.value_stats
     if cfg.value_preprocessor:
         value_stats = normalization.update_stats(state.value_stats, returns)
         params = preserve_value_outputs(params, state.value_stats, value_stats)
     return state.replace(params=params, opt_state=learned.opt_state,
                          learning_rate=learned.learning_rate, obs_stats=obs_stats,
-                         value_stats=value_stats), terms
+                         critic_stats=critic_stats, value_stats=value_stats), terms
 
 
 def update(parts: Parts, state: TrainState) -> tuple[TrainState, dict]:

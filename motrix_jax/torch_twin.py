@@ -36,28 +36,37 @@ def mlp(sizes: Sequence[int]) -> nn.Sequential:
 
 
 class ActorCritic(nn.Module):
-    """Gaussian policy with a state-independent log-std, and a value function."""
+    """Gaussian policy with a state-independent log-std, and a value function that reads
+    the critic's own observation where there is one (`critic_obs_size`)."""
 
     def __init__(self, obs_size: int, action_size: int, policy_hidden_sizes: Sequence[int],
-                 value_hidden_sizes: Sequence[int], share_features: bool = False):
+                 value_hidden_sizes: Sequence[int], share_features: bool = False,
+                 critic_obs_size: int | None = None):
         super().__init__()
         self.policy_trunk = mlp([obs_size, *policy_hidden_sizes])
-        self.value_trunk = None if share_features else mlp([obs_size, *value_hidden_sizes])
+        value_in = obs_size if critic_obs_size is None else critic_obs_size
+        self.value_trunk = None if share_features else mlp([value_in, *value_hidden_sizes])
         value_width = policy_hidden_sizes[-1] if share_features else value_hidden_sizes[-1]
         self.policy_head = nn.Linear(policy_hidden_sizes[-1], action_size)
         self.value_head = nn.Linear(value_width, 1)
         self.log_std = nn.Parameter(torch.zeros(action_size))
 
-    def forward(self, obs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """obs [..., obs] -> (action mean [..., act], log_std [act], value [...])."""
+    def forward(self, obs: Tensor, critic_obs: Tensor | None = None
+                ) -> tuple[Tensor, Tensor, Tensor]:
+        """obs [..., obs] (and critic_obs [..., critic_obs]) -> (action mean [..., act],
+        log_std [act], value [...])."""
         features = self.policy_trunk(obs)
-        value_features = features if self.value_trunk is None else self.value_trunk(obs)
+        if self.value_trunk is None:
+            value_features = features
+        else:
+            value_features = self.value_trunk(obs if critic_obs is None else critic_obs)
         value = self.value_head(value_features).squeeze(-1)
         return self.policy_head(features), self.log_std, value
 
-    def distribution(self, obs: Tensor) -> tuple[Normal, Tensor]:
+    def distribution(self, obs: Tensor, critic_obs: Tensor | None = None
+                     ) -> tuple[Normal, Tensor]:
         """The action distribution and the value for obs [..., obs]."""
-        mean, log_std, value = self(obs)
+        mean, log_std, value = self(obs, critic_obs)
         return Normal(mean, log_std.exp()), value
 
     def flax_paths(self) -> dict[tuple[str, ...], nn.Parameter]:
@@ -83,8 +92,11 @@ def from_flax(params: dict) -> ActorCritic:
         return [p[trunk][f"dense_{i}"]["kernel"].shape[1] for i in range(len(p[trunk]))]
 
     share = "value_trunk" not in p
-    model = ActorCritic(p["policy_trunk"]["dense_0"]["kernel"].shape[0], p["log_std"].shape[0],
-                        widths("policy_trunk"), [] if share else widths("value_trunk"), share)
+    obs_size = p["policy_trunk"]["dense_0"]["kernel"].shape[0]
+    value_in = obs_size if share else p["value_trunk"]["dense_0"]["kernel"].shape[0]
+    model = ActorCritic(obs_size, p["log_std"].shape[0], widths("policy_trunk"),
+                        [] if share else widths("value_trunk"), share,
+                        None if value_in == obs_size else value_in)
     model = model.to(torch.from_numpy(np.array(p["log_std"])).dtype)
     with torch.no_grad():
         for path, param in model.flax_paths().items():
@@ -192,11 +204,16 @@ def ppo_loss(log_prob: Tensor, old_log_prob: Tensor, advantages: Tensor, values:
 
 
 def minibatch_loss(model: ActorCritic, obs_norm: RunningMeanStd, batch: dict[str, Tensor],
-                   cfg: PPOConfig) -> tuple[Tensor, dict[str, Tensor]]:
+                   cfg: PPOConfig, critic_norm: RunningMeanStd | None = None
+                   ) -> tuple[Tensor, dict[str, Tensor]]:
     """The PPO loss of `model` on a minibatch dict (obs, action, log_prob, value, return,
-    advantage), each [M, ...]; values and returns in the network's (normalised) units."""
-    obs = obs_norm.normalize(batch["obs"]) if cfg.state_preprocessor else batch["obs"]
-    dist, values = model.distribution(obs)
+    advantage, and critic_obs where the critic has its own), each [M, ...]; values and
+    returns in the network's (normalised) units."""
+    obs, critic_obs = batch["obs"], batch.get("critic_obs")
+    if cfg.state_preprocessor:
+        obs = obs_norm.normalize(obs)
+        critic_obs = None if critic_obs is None else critic_norm.normalize(critic_obs)
+    dist, values = model.distribution(obs, critic_obs)
     log_prob = dist.log_prob(batch["action"]).sum(-1)
     return ppo_loss(log_prob, batch["log_prob"], batch["advantage"], values, batch["value"],
                     batch["return"], dist.entropy().sum(-1), cfg)
@@ -221,9 +238,10 @@ def clip_grad_norm(model: nn.Module, max_norm: float) -> None:
 
 
 def sgd_step(model: ActorCritic, optimizer: torch.optim.Optimizer, obs_norm: RunningMeanStd,
-             batch: dict[str, Tensor], cfg: PPOConfig) -> dict[str, Tensor]:
+             batch: dict[str, Tensor], cfg: PPOConfig,
+             critic_norm: RunningMeanStd | None = None) -> dict[str, Tensor]:
     """One optimiser step on one minibatch; returns the loss terms before the step."""
-    loss, terms = minibatch_loss(model, obs_norm, batch, cfg)
+    loss, terms = minibatch_loss(model, obs_norm, batch, cfg, critic_norm)
     optimizer.zero_grad()
     loss.backward()
     if cfg.grad_norm_clip > 0:
@@ -254,22 +272,27 @@ def preserve_value_outputs(model: ActorCritic, old_mean: Tensor, old_std: Tensor
 
 def learn(model: ActorCritic, optimizer: torch.optim.Optimizer, obs_norm: RunningMeanStd,
           value_norm: RunningMeanStd, rollout: dict[str, Tensor], orders: Tensor,
-          cfg: PPOConfig) -> list[dict[str, Tensor]]:
+          cfg: PPOConfig, critic_norm: RunningMeanStd | None = None
+          ) -> list[dict[str, Tensor]]:
     """One PPO update on a rollout (obs, action, log_prob, value, reward, terminated,
-    truncated, final_obs; each [T, B, ...], values in network units), one epoch per
-    row of `orders` [epochs, T * B]. Updates model, optimizer (and its learning rate)
-    and both normalisers in place; returns the loss terms of every minibatch."""
+    truncated, final_obs, and critic_obs and final_critic_obs with `critic_norm` where the
+    critic has its own; each [T, B, ...], values in network units), one epoch per row of
+    `orders` [epochs, T * B]. Updates model, optimizer (and its learning rate) and the
+    normalisers in place; returns the loss terms of every minibatch."""
     num_steps, num_envs = rollout["reward"].shape
+    privileged = "critic_obs" in rollout
 
-    def observe(obs: Tensor) -> Tensor:
-        return obs_norm.normalize(obs) if cfg.state_preprocessor else obs
+    def observe(obs: Tensor, norm: RunningMeanStd = obs_norm) -> Tensor:
+        return norm.normalize(obs) if cfg.state_preprocessor else obs
 
     def to_value(value: Tensor) -> Tensor:
         return value_norm.denormalize(value) if cfg.value_preprocessor else value
 
     with torch.no_grad():
         values = to_value(rollout["value"])
-        next_values = to_value(model(observe(rollout["final_obs"]))[2])
+        final_critic_obs = observe(rollout["final_critic_obs"], critic_norm) \
+            if privileged else None
+        next_values = to_value(model(observe(rollout["final_obs"]), final_critic_obs)[2])
         terminated = rollout["terminated"]
         if not cfg.time_limit_bootstrap:
             terminated = terminated | rollout["truncated"]
@@ -283,13 +306,15 @@ def learn(model: ActorCritic, optimizer: torch.optim.Optimizer, obs_norm: Runnin
     batch = {"obs": rollout["obs"], "action": rollout["action"],
              "log_prob": rollout["log_prob"], "value": rollout["value"], "return": targets,
              "advantage": advantages}
+    if privileged:
+        batch["critic_obs"] = rollout["critic_obs"]
     batch = {k: v.reshape(num_steps * num_envs, *v.shape[2:]) for k, v in batch.items()}
     all_terms = []
     for order in orders:
         kls = []
         for indices in order.reshape(cfg.mini_batches, cfg.minibatch_size):
             terms = sgd_step(model, optimizer, obs_norm, {k: v[indices] for k, v in batch.items()},
-                             cfg)
+                             cfg, critic_norm)
             kls.append(terms["kl"])
             all_terms.append(terms)
         if cfg.learning_rate_scheduler_kl_threshold > 0:
@@ -301,6 +326,8 @@ def learn(model: ActorCritic, optimizer: torch.optim.Optimizer, obs_norm: Runnin
     # The statistics used above are updated once, after all epochs.
     if cfg.state_preprocessor:
         obs_norm.update(rollout["obs"])
+        if privileged:
+            critic_norm.update(rollout["critic_obs"])
     if cfg.value_preprocessor:
         old_mean, old_std = value_norm.mean.clone(), value_norm.std
         value_norm.update(returns)

@@ -32,6 +32,7 @@ from rich.table import Table
 from motrix_jax import envs, multihost
 from motrix_jax.checkpoint import CHECKPOINT_DIR, step_folders
 from motrix_jax.config import parse_typed, with_overrides
+from motrix_jax.ppo import check_env
 from motrix_jax.run_folder import (
     CheckpointError,
     RunInfo,
@@ -192,6 +193,7 @@ def prepare_new(args: argparse.Namespace):
         raise ValueError(f"several processes need --physics mjx, got {physics} ({why})")
     task_changes = envs.parse_task_changes(name, args.task_set)
     env = envs.make(name, cfg.num_envs, physics=physics, task_changes=task_changes)
+    check_env(cfg, env)
     info = RunInfo.of(name, env, cfg, task_changes, processes=jax.process_count())
     run_dir = None
     if args.lead:  # the other processes get its path

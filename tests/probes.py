@@ -90,3 +90,20 @@ class Probes:
 
     def metrics(self, info) -> dict:
         return {}
+
+
+@dataclass(frozen=True)
+class HiddenSignProbes(Probes):
+    """The probes with the observation probe's sign hidden from the policy (its signal is
+    0) and shown to the critic alone, which sees the probes' full observation: there
+    V(sign) = sign is learnable only through `critic_observe`."""
+
+    name: str = "probes-hidden-sign"
+    critic_obs_size: int = 1 + len(KINDS)
+
+    def observe(self, view: PhysicsView, info) -> jax.Array:
+        obs = Probes.observe(self, view, info)
+        return obs.at[:, 0].set(jnp.where(self._is(view, "observation"), 0.0, obs[:, 0]))
+
+    def critic_observe(self, view: PhysicsView, info) -> jax.Array:
+        return Probes.observe(self, view, info)

@@ -361,3 +361,17 @@ def test_stairs_command_turns_the_robot_back_up_the_stairs():
     info = task.initial_info(1).replace(command=jnp.array([[0.5, 0.0, 0.0]]))
     _, _, after = task.evaluate(jax.random.PRNGKey(0), view, info, jnp.zeros((1, 12)))
     np.testing.assert_allclose(after.command[0], [0.5, 0.0, -0.6], atol=1e-5)
+
+
+def test_privileged_critic_sees_the_policy_obs_then_contacts_height_and_torques():
+    env = envs.make("go1_flat", 4, task_changes={"privileged_critic": True})
+    assert envs.make("go1_flat", 4).critic_obs_size is None  # off by default
+    state = env.reset(jax.random.PRNGKey(0))
+    for _ in range(40):  # dropped from 0.4 m: standing on its feet by now
+        state = env.step(state, jnp.zeros((4, 12)))
+    assert env.critic_obs_size == env.obs_size + 25 == state.critic_obs.shape[1]
+    np.testing.assert_array_equal(state.critic_obs[:, :env.obs_size], state.obs)
+    extra = np.asarray(state.critic_obs[:, env.obs_size:])
+    np.testing.assert_array_equal(extra[:, :4], 1.0)  # every foot down
+    np.testing.assert_allclose(extra[:, 12], 0.0, atol=0.03)  # at its standing height
+    assert (np.abs(extra[:, 13:]) <= 1.0).all() and np.abs(extra[:, 13:]).max() > 0.01

@@ -62,11 +62,13 @@ def small_cfg(**changes) -> PPOConfig:
     return PPOConfig(**{**base, **changes})
 
 
-def random_params(cfg: PPOConfig, obs_size: int, action_size: int, seed: int, dtype: str):
+def random_params(cfg: PPOConfig, obs_size: int, action_size: int, seed: int, dtype: str,
+                  critic_obs_size: int | None = None):
     """Random Flax params in the network's layout (from tracing `init`, which is cheaper
     than running it), none of them near the tiny or constant initial values."""
+    critic_obs = None if critic_obs_size is None else jnp.zeros((1, critic_obs_size))
     shapes = jax.eval_shape(make_network(cfg, action_size).init, jax.random.PRNGKey(0),
-                            jnp.zeros((1, obs_size)))
+                            jnp.zeros((1, obs_size)), critic_obs)
     rng = np.random.default_rng(seed)
     scale = lambda shape: 1 / np.sqrt(shape[0]) if len(shape) == 2 else 0.3
     return jax.tree.map(
@@ -88,12 +90,19 @@ def ppo_for(cfg: PPOConfig, obs_size: int, action_size: int):
     return make_ppo(cfg, types.SimpleNamespace(obs_size=obs_size, action_size=action_size))
 
 
-def policy_data(model, obs_norm, cfg, obs: np.ndarray, rng: np.random.Generator):
+def policy_data(model, obs_norm, cfg, obs: np.ndarray, rng: np.random.Generator,
+                critic=None):
     """Actions sampled from the policy for obs [..., obs], with their log-probs and values
-    (computed by the twin, which is cheap: the data is the same on both sides)."""
+    (computed by the twin, which is cheap: the data is the same on both sides); `critic`:
+    (normaliser, critic observations) where the critic has its own."""
     with torch.no_grad():
         x = to_torch(obs)
-        dist, value = model.distribution(obs_norm.normalize(x) if cfg.state_preprocessor else x)
+        critic_x = None
+        if critic is not None:
+            critic_x = to_torch(critic[1])
+            critic_x = critic[0].normalize(critic_x) if cfg.state_preprocessor else critic_x
+        dist, value = model.distribution(
+            obs_norm.normalize(x) if cfg.state_preprocessor else x, critic_x)
         action = dist.mean + dist.stddev * to_torch(rng.normal(size=dist.mean.shape)).to(x.dtype)
         return action.numpy(), dist.log_prob(action).sum(-1).numpy(), value.numpy()
 
@@ -210,10 +219,11 @@ def test_loss_terms(dtype, seed, size, ratio_clip, value_clip, clip_values, valu
     assert_close(total, twin_total, **tolerance)
 
 
-def setup_pair(cfg: PPOConfig, obs_size: int, action_size: int, seed: int, dtype: str):
+def setup_pair(cfg: PPOConfig, obs_size: int, action_size: int, seed: int, dtype: str,
+               critic_obs_size: int | None = None):
     """JAX params and obs statistics, and the twin model and normaliser holding the same."""
     rng = np.random.default_rng(seed)
-    params = random_params(cfg, obs_size, action_size, seed, dtype)
+    params = random_params(cfg, obs_size, action_size, seed, dtype, critic_obs_size)
     obs_stats, obs_norm = random_stats(rng, (obs_size,), dtype)
     return rng, params, obs_stats, torch_twin.from_flax(params), obs_norm
 
@@ -314,21 +324,31 @@ def test_learning_rate_after_a_sequence_of_kl_values(threshold, kl_scales):
             np.testing.assert_allclose(float(lr), twin_lr, rtol=1e-14)
 
 
-def random_rollout(model, obs_norm, cfg, obs_size, rng, dtype) -> Transition:
+def random_rollout(model, obs_norm, cfg, obs_size, rng, dtype, critic=None) -> Transition:
     """A rollout [T, B] as the policy would have collected it (actions sampled from it,
-    its log-probs and values), with random rewards, flags and final observations."""
+    its log-probs and values), with random rewards, flags and final observations (and,
+    with `critic` = (normaliser, size), critic observations)."""
     shape = (cfg.rollouts, cfg.num_envs)
     obs = rng.normal(1.0, 2.0, size=(*shape, obs_size)).astype(dtype)
-    action, log_prob, value = policy_data(model, obs_norm, cfg, obs, rng)
+    critic_fields = {}
+    if critic is not None:
+        critic_fields = {name: rng.normal(-1.0, 3.0, size=(*shape, critic[1])).astype(dtype)
+                         for name in ("critic_obs", "final_critic_obs")}
+        critic = (critic[0], critic_fields["critic_obs"])
+    action, log_prob, value = policy_data(model, obs_norm, cfg, obs, rng, critic)
     terminated = rng.random(shape) < 0.1
     truncated = (rng.random(shape) < 0.1) & ~terminated
     learned_from = {
         "obs": obs, "action": action, "log_prob": log_prob, "value": value,
         "reward": rng.normal(1.0, 1.0, size=shape).astype(dtype), "terminated": terminated,
         "truncated": truncated,
-        "final_obs": rng.normal(1.0, 2.0, size=(*shape, obs_size)).astype(dtype)}
-    # The other fields (episode statistics, metrics) only feed logging, not learning.
-    return Transition(**{f.name: jnp.asarray(learned_from.get(f.name, np.zeros(shape, dtype)))
+        "final_obs": rng.normal(1.0, 2.0, size=(*shape, obs_size)).astype(dtype),
+        **critic_fields}
+    # The other fields (episode statistics, metrics) only feed logging, not learning;
+    # without a critic observation its fields stay None.
+    absent = lambda name: None if "critic" in name else np.zeros(shape, dtype)
+    return Transition(**{f.name: jax.tree.map(jnp.asarray, learned_from.get(f.name,
+                                                                            absent(f.name)))
                          for f in dataclasses.fields(Transition)})
 
 
@@ -338,7 +358,11 @@ WHOLE_UPDATE = {
         "share_features": True, "state_preprocessor": False, "value_preprocessor": False,
         "time_limit_bootstrap": False, "clip_predicted_values": False, "grad_norm_clip": 0.0,
         "learning_rate_scheduler_kl_threshold": 0.0, "rewards_shaper_scale": 0.5},
+    # the value network reads a critic observation of its own (5 values), normalised by
+    # its own statistics, and bootstraps from the final one
+    "privileged_critic": {"learning_rate": 3e-3, "learning_rate_scheduler_kl_threshold": 0.002},
 }
+CRITIC_OBS_SIZE = {"privileged_critic": 5}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -348,25 +372,30 @@ def test_one_whole_ppo_update(dtype, variant):
     # minibatches) the params, Adam moments, learning rate and statistics agree.
     # float32: rtol 1e-4, atol 1e-5 (12 Adam steps); float64: rtol 1e-9, atol 1e-11.
     cfg = small_cfg(**WHOLE_UPDATE[variant])
-    obs_size, action_size = 3, 2
+    obs_size, action_size, critic_size = 3, 2, CRITIC_OBS_SIZE.get(variant)
     tolerance = tol(dtype, (1e-4, 1e-5), (1e-9, 1e-11))
     with precision(dtype):
-        rng, params, obs_stats, model, obs_norm = setup_pair(cfg, obs_size, action_size, 3, dtype)
+        rng, params, obs_stats, model, obs_norm = setup_pair(cfg, obs_size, action_size, 3, dtype,
+                                                             critic_size)
         value_stats, value_norm = random_stats(rng, (), dtype)
-        traj = random_rollout(model, obs_norm, cfg, obs_size, rng, dtype)
+        critic_stats, critic_norm = (None, None) if critic_size is None else \
+            random_stats(rng, (critic_size,), dtype)
+        traj = random_rollout(model, obs_norm, cfg, obs_size, rng, dtype,
+                              None if critic_size is None else (critic_norm, critic_size))
         orders = np.stack([rng.permutation(cfg.batch_size) for _ in range(cfg.learning_epochs)])
         ppo = ppo_for(cfg, obs_size, action_size)
         state = TrainState(
             params=params, opt_state=ppo.optimizer.init(params), obs_stats=obs_stats,
             value_stats=value_stats, learning_rate=jnp.asarray(cfg.learning_rate, dtype),
-            env_state=None, key=None, update=0, env_steps=0)
+            env_state=None, key=None, update=0, env_steps=0, critic_stats=critic_stats)
         state, terms = jax.jit(ppo.learn)(state, traj, jnp.asarray(orders))
 
     optimizer = torch_twin.make_optimizer(model, cfg.learning_rate)
     rollout = {name: to_torch(getattr(traj, name)) for name in (
-        "obs", "action", "log_prob", "value", "reward", "terminated", "truncated", "final_obs")}
+        "obs", "action", "log_prob", "value", "reward", "terminated", "truncated", "final_obs",
+        *(() if critic_size is None else ("critic_obs", "final_critic_obs")))}
     twin_terms = torch_twin.learn(model, optimizer, obs_norm, value_norm, rollout,
-                                  torch.from_numpy(orders), cfg)
+                                  torch.from_numpy(orders), cfg, critic_norm)
 
     for name in terms:
         assert_close(terms[name].reshape(-1), torch.stack([t[name] for t in twin_terms]),
@@ -377,7 +406,11 @@ def test_one_whole_ppo_update(dtype, variant):
     chex.assert_trees_all_close(state.params, torch_twin.to_flax(model), **tolerance)
     moment = lambda name: torch_twin.to_flax(model, lambda p: optimizer.state[p][name])
     chex.assert_trees_all_close(state.opt_state[1].mu, moment("exp_avg"), **tolerance)
-    for stats, twin in ((state.obs_stats, obs_norm), (state.value_stats, value_norm)):
+    pairs = [(state.obs_stats, obs_norm), (state.value_stats, value_norm)]
+    if critic_size is not None:
+        assert model.value_trunk[0].in_features == critic_size
+        pairs.append((state.critic_stats, critic_norm))
+    for stats, twin in pairs:
         assert_close(stats.mean, twin.mean, **tolerance)
         assert_close(stats.var, twin.var, **tolerance)
         assert float(stats.count) == twin.count
