@@ -53,10 +53,9 @@ class ActorCritic(nn.Module):
         return self.policy_head(self.policy_trunk(obs)), self.log_std
 
     def value(self, obs: jax.Array, critic_obs: jax.Array | None = None) -> jax.Array:
+        """The value from `critic_obs` where given, else from `obs` (shared features read
+        the policy's observation; `ppo.check_env` refuses a critic observation there)."""
         if self.share_features:
-            if critic_obs is not None:
-                raise ValueError("share_features needs the critic to read the policy's "
-                                 "observation, but the task gives it its own")
             return self.value_head(self.policy_trunk(obs))[..., 0]
         return self.value_head(self.value_trunk(obs if critic_obs is None
                                                 else critic_obs))[..., 0]
