@@ -9,7 +9,9 @@ steps on `--num-envs` envs with the run's task changes; tasks with a command
 curriculum get their full command ranges (`command_levels=1`) and terrain levels are
 held, as the learning benchmark evaluates them. Printed: the mean return and length of the first episode of
 each env, the share of envs whose first episode ended in failure (`fell`) and the mean
-per step of every reward term and task metric.
+per step of every reward term and task metric; where the task records how an episode
+ended (`episode_*` metrics, e.g. navigation's `episode_reached`), also its value for each
+env's first episode (`first_episode_*`: the reach rate).
 """
 
 from __future__ import annotations
@@ -41,11 +43,15 @@ def on_engine(run_dir: Path, physics: str, num_envs: int, steps: int) -> dict:
     step, policy = load_policy_at(run_dir)
 
     def record(state):
-        return (env.metrics(state), state.done, state.terminated, state.done_return,
-                state.done_length)
+        # per env: the task's record of the episode that just ended (e.g. navigation's
+        # episode_reached), read at each env's first end below
+        ended_episode = {k: v for k, v in env.task.metrics(state.info).items()
+                         if k.startswith("episode_")}
+        return (env.metrics(state), ended_episode, state.done, state.terminated,
+                state.done_return, state.done_length)
 
     start = time.perf_counter()
-    _, (task_metrics, done, terminated, done_return, done_length) = run_policy(
+    _, (task_metrics, ended_episode, done, terminated, done_return, done_length) = run_policy(
         env, policy, jax.random.PRNGKey(12345), steps, record)
     first = np.where(done.any(0), done.argmax(0), steps - 1)  # each env's first end
     rows = np.arange(num_envs)
@@ -56,6 +62,8 @@ def on_engine(run_dir: Path, physics: str, num_envs: int, steps: int) -> dict:
             "return": float(done_return[first, rows][ended].mean()) if ended.any() else None,
             "length": float(done_length[first, rows][ended].mean()) if ended.any() else None,
             "fell": float(terminated.any(0).mean()),
+            **{f"first_{k}": float(np.asarray(v)[first, rows][ended].mean()) if ended.any()
+               else None for k, v in ended_episode.items()},
             **{k: float(np.asarray(v).mean()) for k, v in task_metrics.items()}}
 
 

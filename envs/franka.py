@@ -8,6 +8,8 @@ position and xyzw quaternion (7), the target position (3) and the last action (8
 Action (8): arm joint targets home + action_scale * a[:7] (clipped to the joint limits,
 tracked by stiff position actuators) and a binary gripper command: a[7] > 0 opens both
 fingers, otherwise they close (each finger's actuator force is limited to 20 N).
+With `privileged_critic` the value network also sees the TCP and the cube's offset from it,
+the cube's velocity, the pad contacts and the penalties' growth (`critic_observe`).
 Reward terms (unscaled; `reward_scales` holds the weights, MotrixLab's/Isaac Lab's):
 - reach = 1 - tanh(|tcp - cube| / reach_std) (0.2 m; 0.1 in MotrixLab, whose gradient
   vanished at our start distances, ~0.2-0.35 m)
@@ -38,6 +40,7 @@ from motrix_jax.env import PhysicsView, scaled_sum
 from motrix_jax.envs import panda
 
 CUBE_HALF = 0.02  # m
+PRIVILEGED_SIZE = 15  # what critic_observe adds to the policy's observation
 CUBE_MASS = 0.1  # kg
 TABLE_X, TABLE_Y = (-0.1, 1.1), (-0.6, 0.6)
 # The arm's home pose for lifting: the hand points down with the TCP 0.25 m above the
@@ -133,9 +136,31 @@ class FrankaLiftCube:
     # actions reach ~11)
     reward_scales: dict[str, float] = field(default_factory=default_lift_scales)
     contact_pairs: tuple[tuple[str, str], ...] = (("left_pad", "cube"), ("right_pad", "cube"))
+    # The critic's own observation (`critic_observe`): off until a learning benchmark
+    # shows it helps (issue 20)
+    privileged_critic: bool = False
 
     def mjcf(self) -> str:
         return lift_scene_xml()
+
+    @property
+    def critic_obs_size(self) -> int | None:
+        return self.obs_size + PRIVILEGED_SIZE if self.privileged_critic else None
+
+    def critic_observe(self, view: PhysicsView, info: LiftInfo) -> jax.Array | None:
+        """With `privileged_critic`, the critic's observation [N, 36 + 15]: the policy's,
+        then what the reward is computed from but the policy must infer: the TCP position
+        (3) and the cube's offset from it (3), the cube's linear and angular velocity (6),
+        the two pads' contacts with the cube (2) and the smoothness penalties' current
+        multiplier (`penalty_growth`, log10; 1): it grows 1000-fold during training, so
+        without it the same state's value changes under the critic's feet. None otherwise."""
+        if not self.privileged_critic:
+            return None
+        tcp = panda.tcp_position(view.qpos[:, :7])
+        growth = penalty_growth(info.train_steps, self.penalty_warmup, self.penalty_final)
+        return jnp.concatenate([
+            self.observe(view, info), tcp, view.qpos[:, 9:12] - tcp, view.qvel[:, 9:15],
+            view.contacts[:, :2], jnp.log10(growth)[:, None]], -1)
 
     def initial_info(self, n: int) -> LiftInfo:
         zeros = jnp.zeros((n,))

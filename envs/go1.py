@@ -47,10 +47,12 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from motrix_jax import symmetry
 from motrix_jax.env import LEAN_SOLVER, PhysicsView, Randomization, SolverOptions
 from motrix_jax.envs import legged
 from motrix_jax.envs import terrain as terrain_lib
 from motrix_jax.envs.legged import rotate_inverse  # noqa: F401  (kept importable here)
+from motrix_jax.symmetry import Mirrors
 
 XML_PATH = Path(__file__).parent / "assets" / "go1.xml"
 TERRAINS = ("flat", "rough", "stairs")
@@ -60,8 +62,10 @@ KP, KD = 80.0, 1.0
 TORQUE_LIMITS = (23.7, 23.7, 35.55) * 4
 # height-scan points (m) in the trunk's heading frame: 11 along x, 7 across
 PRIVILEGED_SIZE = 25  # what critic_observe adds to the policy's observation
-SCAN_POINTS = np.stack(np.meshgrid(np.linspace(-0.6, 0.9, 11), np.linspace(-0.3, 0.3, 7),
-                                   indexing="ij"), -1).reshape(-1, 2)
+SCAN_SHAPE = (11, 7)
+SCAN_POINTS = np.stack(np.meshgrid(np.linspace(-0.6, 0.9, SCAN_SHAPE[0]),
+                                   np.linspace(-0.3, 0.3, SCAN_SHAPE[1]), indexing="ij"),
+                       -1).reshape(-1, 2)
 
 
 def default_reward_scales() -> dict[str, float]:
@@ -264,6 +268,22 @@ class Go1:
         return jnp.concatenate([
             self.observe(view, info), view.contacts[:, :4], info.air_time, info.ground_time,
             height[:, None], torques / jnp.asarray(TORQUE_LIMITS)], -1)
+
+    def mirrors(self) -> Mirrors:
+        """Left-right: the legs FR <-> FL and RR <-> RL trade places with their abduction
+        angles flipped; the lateral velocity and gravity, the roll and yaw rates and the vy
+        and yaw-rate commands flip; foot values swap with their legs; the height scan's
+        columns (across the trunk) reverse."""
+        obs = legged.PROPRIOCEPTION_MIRROR
+        if self.foot_contact_obs:  # contacts, air times, ground times
+            obs = obs + legged.FEET_MIRROR + legged.FEET_MIRROR + legged.FEET_MIRROR
+        if self.terrain_map is not None:
+            obs = obs + symmetry.grid(*SCAN_SHAPE)
+        critic = None
+        if self.privileged_critic:  # feet x3, base height, torques
+            critic = (obs + legged.FEET_MIRROR + legged.FEET_MIRROR + legged.FEET_MIRROR
+                      + symmetry.keep(1) + legged.JOINTS_MIRROR)
+        return Mirrors(obs=obs, action=legged.JOINTS_MIRROR, critic_obs=critic)
 
     def video_marks(self, view: PhysicsView, info: Go1Info) -> dict[str, jax.Array]:
         return legged.velocity_marks(view, info.command)

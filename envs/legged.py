@@ -14,9 +14,31 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
+from motrix_jax import symmetry
 from motrix_jax.names import did_you_mean
 
 DOWN = (0.0, 0.0, -1.0)
+
+# Left-right mirrors (symmetry.Mirror) of a quadruped whose legs come as two front and two
+# rear ones, right before left or left before right (Go1, VBot: FR, FL, RR, RL; ANYmal C:
+# LF, RF, LH, RH), each leg's joints (abduction, hip, knee), every abduction axis +x:
+# the legs of a pair trade places and the abduction angles flip.
+LEG_SWAP = (1, 0, 3, 2)
+JOINTS_MIRROR = symmetry.blocks(LEG_SWAP, symmetry.signs(-1, 1, 1))
+FEET_MIRROR = symmetry.blocks(LEG_SWAP, symmetry.keep(1))  # one value per foot
+# body-frame (or world-frame) vectors: velocity and gravity (x, -y, z); angular velocity,
+# a pseudovector, (-x, y, -z); commands (vx, -vy, -yaw rate)
+VECTOR_MIRROR = symmetry.signs(1, -1, 1)
+ANGULAR_MIRROR = symmetry.signs(-1, 1, -1)
+COMMAND_MIRROR = symmetry.signs(1, -1, -1)
+# the physics state, mirrored in the world's x-z plane: qpos (position, quaternion xyzw
+# (-x, y, -z, w), joints) and qvel (world linear, body angular, joints)
+QPOS_MIRROR = VECTOR_MIRROR + symmetry.signs(-1, 1, -1, 1) + JOINTS_MIRROR
+QVEL_MIRROR = VECTOR_MIRROR + ANGULAR_MIRROR + JOINTS_MIRROR
+# `proprioception`'s layout: velocity, gyro, gravity, joint offsets, joint velocities,
+# last action, command
+PROPRIOCEPTION_MIRROR = (VECTOR_MIRROR + ANGULAR_MIRROR + VECTOR_MIRROR + JOINTS_MIRROR
+                         + JOINTS_MIRROR + JOINTS_MIRROR + COMMAND_MIRROR)
 
 
 def rotate_inverse(quat_xyzw: jax.Array, v: jax.Array) -> jax.Array:

@@ -12,6 +12,9 @@ the task derives x(2, 2, 0.25), position error to the current waypoint in the bo
 (scaled to norm <= 1), heading error to the goal heading / pi, distance to the current
 waypoint clipped at 5 m / 5, reached flag (within `reach_radius` of the goal) and
 stop-ready flag (reached and facing the goal heading within `heading_tolerance`).
+With `privileged_critic` the value network also sees the action filter's state, the foot
+contacts, the PD torques, the base height and the distance left along the waypoints
+(`critic_observe`); the policy's input is unchanged.
 Derived command: walk toward the current waypoint at min(max_speed, distance) m/s
 (max_speed 0.6 m/s: at rest the lin-vel tracking term still pays exp(-0.36 / 0.25)), turn
 to face the way to go (the goal heading within 0.5 m of the goal); zero on the goal.
@@ -40,10 +43,13 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from motrix_jax import symmetry
 from motrix_jax.env import LEAN_SOLVER, PhysicsView, SolverOptions
 from motrix_jax.envs import courses, legged
+from motrix_jax.symmetry import Mirrors
 
 ASSETS = Path(__file__).parent / "assets"
+PRIVILEGED_SIZE = 30  # what critic_observe adds to the policy's observation
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,9 @@ class Navigation:
     reset_joint_noise: float = 0.05
     collision: str = "feet"  # feet (flat ground only) | full: base and knees collide too
     mujoco_solver: SolverOptions = LEAN_SOLVER
+    # The critic's own observation (`critic_observe`): off until a learning benchmark
+    # shows it helps (issue 20)
+    privileged_critic: bool = False
     reward_scales: dict[str, float] = field(default_factory=default_reward_scales)
 
     def __post_init__(self):
@@ -243,6 +252,41 @@ class Navigation:
             (jnp.minimum(distance, 5.0) / 5.0)[:, None],
             on_goal[:, None].astype(jnp.float32), stop_ready[:, None].astype(jnp.float32)],
             -1)
+
+    @property
+    def critic_obs_size(self) -> int | None:
+        return self.obs_size + PRIVILEGED_SIZE if self.privileged_critic else None
+
+    def critic_observe(self, view: PhysicsView, info: NavInfo) -> jax.Array | None:
+        """With `privileged_critic`, the critic's observation [N, obs_size + 30]: the
+        policy's, then what decides the return but the policy does not see: the action
+        filter's state (the joint targets' own memory; 12), each foot's contact flag (4),
+        the PD torques at this state over the torque limits (12), the base's height (1)
+        and the distance left to the goal along the remaining waypoints / 10 m (1).
+        None otherwise (the critic reads the policy's observation)."""
+        if not self.privileged_critic:
+            return None
+        spec = self.spec
+        target = legged.position_targets(spec.default_pose, spec.action_scale,
+                                         info.filtered_action)
+        torques = legged.pd_torques(view, target, spec.kp, spec.kd, spec.torque_limits)
+        to_go = self.metrics(info)["goal_distance"]
+        return jnp.concatenate([
+            self.observe(view, info), info.filtered_action, view.contacts[:, :4],
+            torques / jnp.asarray(spec.torque_limits), view.qpos[:, 2:3],
+            (to_go / 10.0)[:, None]], -1)
+
+    def mirrors(self) -> Mirrors:
+        """Left-right: the proprioception as Go1's (legs of a pair swap, abduction angles,
+        lateral velocity and gravity, roll and yaw rates, vy and yaw-rate commands flip);
+        the waypoint's lateral error and the heading error flip; distance and flags stay."""
+        obs = (legged.PROPRIOCEPTION_MIRROR + symmetry.signs(1, -1) + symmetry.signs(-1)
+               + symmetry.keep(3))
+        critic = None
+        if self.privileged_critic:  # filter state, feet, torques, height, distance to go
+            critic = (obs + legged.JOINTS_MIRROR + legged.FEET_MIRROR + legged.JOINTS_MIRROR
+                      + symmetry.keep(2))
+        return Mirrors(obs=obs, action=legged.JOINTS_MIRROR, critic_obs=critic)
 
     def video_marks(self, view: PhysicsView, info: NavInfo) -> dict[str, jax.Array]:
         """The derived command, the velocity reached and the current waypoint (drawn at

@@ -63,6 +63,12 @@ class PPOConfig:
     value_preprocessor: bool = True
     """Learn values in units normalised by running return statistics."""
 
+    # Symmetry
+    symmetry_augmentation: bool = False
+    """Each minibatch gains its left-right mirror image (the task's `mirrors()`): mirrored
+    observations and actions with the original log-probabilities, advantages and returns
+    (rsl_rl's symmetry data augmentation); the update's batches are twice as large."""
+
     # Run
     max_env_steps: int = 3_000_000
     """Total env steps per seed; rounded down to whole updates."""

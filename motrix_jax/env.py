@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from motrix_jax.symmetry import Mirrors
+
 Info = Any  # a task's per-env pytree (commands, last action, ...); leaves [N, ...]
 
 
@@ -237,6 +239,12 @@ class Env:
     def critic_obs_size(self) -> int | None:
         """The critic's own observation size, or None where it reads the policy's."""
         return getattr(self.task, "critic_obs_size", None)
+
+    @property
+    def mirrors(self) -> Mirrors | None:
+        """The task's left-right mirrors (`symmetry.Mirrors`), or None where it declares none."""
+        mirrors = getattr(self.task, "mirrors", None)
+        return None if mirrors is None else mirrors()
 
     def metrics(self, state: EnvState) -> dict[str, jax.Array]:
         """Batch means to log each step: every unscaled reward term and the task's own."""

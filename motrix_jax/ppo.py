@@ -27,6 +27,7 @@ from motrix_jax.config import PPOConfig
 from motrix_jax.env import Env, EnvState
 from motrix_jax.networks import ActorCritic, gaussian_entropy, gaussian_log_prob, make_network
 from motrix_jax.normalization import RunningStats
+from motrix_jax.symmetry import Mirrors
 
 
 @struct.dataclass
@@ -112,9 +113,25 @@ class Parts:
 
 def check_env(cfg: PPOConfig, env: Env) -> None:
     """ValueError where `cfg` cannot train on `env`."""
-    if cfg.share_features and getattr(env, "critic_obs_size", None) is not None:
+    critic_size = getattr(env, "critic_obs_size", None)
+    if cfg.share_features and critic_size is not None:
         raise ValueError("share_features needs the critic to read the policy's observation, "
                          f"but {env.task.name} gives the critic its own")
+    if cfg.symmetry_augmentation:
+        check_mirrors(getattr(env, "mirrors", None), env, critic_size)
+
+
+def check_mirrors(mirrors: Mirrors | None, env: Env, critic_size: int | None) -> None:
+    name = getattr(getattr(env, "task", None), "name", "this env")
+    if mirrors is None:
+        raise ValueError(f"symmetry_augmentation needs a task that declares its left-right "
+                         f"mirror (mirrors()); {name} does not")
+    sizes = {"obs": env.obs_size, "action": env.action_size, "critic_obs": critic_size}
+    for part, size in sizes.items():
+        mirror = getattr(mirrors, part)
+        if (None if mirror is None else mirror.size) != size:
+            raise ValueError(f"{name}'s {part} mirror has size "
+                             f"{None if mirror is None else mirror.size}, its {part} {size}")
 
 
 def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
@@ -234,8 +251,22 @@ def sgd_step(parts: Parts, params: dict, opt_state: optax.OptState, lr: jax.Arra
     return params, opt_state, terms
 
 
+def mirrored(batch: Minibatch, mirrors: Mirrors) -> Minibatch:
+    """`batch` followed by its left-right mirror image [2M, ...]: mirrored observations and
+    actions, the same old log-probabilities, values, returns and advantages (a symmetric
+    task's mirrored transition is as likely and as good; rsl_rl's augmentation)."""
+    def both(x, mirror=None):
+        return None if x is None else jnp.concatenate([x, x if mirror is None else mirror(x)])
+    return Minibatch(obs=both(batch.obs, mirrors.obs), action=both(batch.action, mirrors.action),
+                     log_prob=both(batch.log_prob), value=both(batch.value),
+                     returns=both(batch.returns), advantage=both(batch.advantage),
+                     critic_obs=both(batch.critic_obs, mirrors.critic_obs))
+
+
 def minibatch_step(parts: Parts, state: TrainState, carry: Learning,
                    batch: Minibatch) -> tuple[Learning, dict]:
+    if parts.cfg.symmetry_augmentation:
+        batch = mirrored(batch, parts.env.mirrors)
     params, opt_state, terms = sgd_step(parts, carry.params, carry.opt_state,
                                         carry.learning_rate, state.obs_stats, batch,
                                         state.critic_stats)

@@ -250,6 +250,20 @@ def sgd_step(model: ActorCritic, optimizer: torch.optim.Optimizer, obs_norm: Run
     return terms
 
 
+def mirrored(batch: dict[str, Tensor], mirrors) -> dict[str, Tensor]:
+    """A minibatch followed by its left-right mirror image (`mirrors`: a task's
+    `symmetry.Mirrors`): observations and actions mirrored (x[:, perm] * sign), the other
+    entries repeated."""
+    by_key = {"obs": mirrors.obs, "action": mirrors.action, "critic_obs": mirrors.critic_obs}
+    out = {}
+    for key, x in batch.items():
+        mirror = by_key.get(key)
+        image = x if mirror is None else \
+            x[:, list(mirror.perm)] * torch.tensor(mirror.sign, dtype=x.dtype)
+        out[key] = torch.cat([x, image])
+    return out
+
+
 def kl_adaptive_lr(lr: float, kl: float, threshold: float, kl_factor: float = 2.0,
                    lr_factor: float = 1.5, min_lr: float = 1e-6, max_lr: float = 1e-2) -> float:
     """The KL-adaptive rule: divide the rate by lr_factor when KL is well above the
@@ -272,12 +286,13 @@ def preserve_value_outputs(model: ActorCritic, old_mean: Tensor, old_std: Tensor
 
 def learn(model: ActorCritic, optimizer: torch.optim.Optimizer, obs_norm: RunningMeanStd,
           value_norm: RunningMeanStd, rollout: dict[str, Tensor], orders: Tensor,
-          cfg: PPOConfig, critic_norm: RunningMeanStd | None = None
+          cfg: PPOConfig, critic_norm: RunningMeanStd | None = None, mirrors=None
           ) -> list[dict[str, Tensor]]:
     """One PPO update on a rollout (obs, action, log_prob, value, reward, terminated,
     truncated, final_obs, and critic_obs and final_critic_obs with `critic_norm` where the
     critic has its own; each [T, B, ...], values in network units), one epoch per row of
-    `orders` [epochs, T * B]. Updates model, optimizer (and its learning rate) and the
+    `orders` [epochs, T * B]; with `cfg.symmetry_augmentation` each minibatch gains its
+    mirror image under `mirrors`. Updates model, optimizer (and its learning rate) and the
     normalisers in place; returns the loss terms of every minibatch."""
     num_steps, num_envs = rollout["reward"].shape
     privileged = "critic_obs" in rollout
@@ -313,8 +328,10 @@ def learn(model: ActorCritic, optimizer: torch.optim.Optimizer, obs_norm: Runnin
     for order in orders:
         kls = []
         for indices in order.reshape(cfg.mini_batches, cfg.minibatch_size):
-            terms = sgd_step(model, optimizer, obs_norm, {k: v[indices] for k, v in batch.items()},
-                             cfg, critic_norm)
+            minibatch = {k: v[indices] for k, v in batch.items()}
+            if cfg.symmetry_augmentation:
+                minibatch = mirrored(minibatch, mirrors)
+            terms = sgd_step(model, optimizer, obs_norm, minibatch, cfg, critic_norm)
             kls.append(terms["kl"])
             all_terms.append(terms)
         if cfg.learning_rate_scheduler_kl_threshold > 0:

@@ -247,3 +247,24 @@ def test_steps_on_mjx(name):
     traj = random_rollout(env, 10)(jax.random.PRNGKey(0))
     chex.assert_tree_all_finite((traj.obs, traj.reward))
     assert not bool(traj.nonfinite.any())
+
+
+def test_privileged_critic_sees_tcp_cube_velocity_contacts_and_penalty_growth():
+    env = envs.make("franka_lift_cube", 4, task_changes={"privileged_critic": True})
+    assert envs.make("franka_lift_cube", 4).critic_obs_size is None  # off by default
+    state = env.reset(jax.random.PRNGKey(0))
+    for _ in range(10):
+        state = env.step(state, jnp.zeros((4, 8)))
+    assert env.critic_obs_size == env.obs_size + 15 == state.critic_obs.shape[1]
+    np.testing.assert_array_equal(state.critic_obs[:, :env.obs_size], state.obs)
+    extra = np.asarray(state.critic_obs[:, env.obs_size:])
+    qpos = state.physics.qpos
+    tcp = panda.tcp_position(qpos[:, :7])
+    np.testing.assert_allclose(extra[:, :3], tcp, atol=1e-6)
+    np.testing.assert_allclose(extra[:, 3:6], qpos[:, 9:12] - tcp, atol=1e-6)
+    np.testing.assert_allclose(extra[:, 6:12], state.physics.qvel[:, 9:15], atol=1e-6)
+    np.testing.assert_array_equal(extra[:, 12:14], 0.0)  # the pads are far from the cube
+    np.testing.assert_array_equal(extra[:, 14], 0.0)  # log10 of growth 1 before warm-up
+    late = state.info.replace(train_steps=jnp.full((4,), 10 ** 6, jnp.int32))
+    growth = env.task.critic_observe(state.physics, late)[:, -1]
+    np.testing.assert_allclose(growth, 3.0, rtol=1e-6)  # 1000 after the ramp

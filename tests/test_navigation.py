@@ -240,3 +240,21 @@ def test_action_filter_and_position_targets():
     torques = legged.pd_torques(view_for(), jnp.asarray([q0 + 1.0]), 60.0, 0.8,
                                 navigation.VBOT.torque_limits)
     np.testing.assert_allclose(torques, [navigation.VBOT.torque_limits])  # clipped
+
+
+def test_privileged_critic_sees_the_filter_state_feet_torques_height_and_distance_to_go():
+    env = envs.make("vbot_navigation_flat", 4, task_changes={"privileged_critic": True})
+    assert envs.make("vbot_navigation_flat", 4).critic_obs_size is None  # off by default
+    state = env.reset(jax.random.PRNGKey(0))
+    for _ in range(40):  # dropped from its spawn height: standing on its feet by now
+        state = env.step(state, jnp.full((4, 12), 0.1))
+    assert env.critic_obs_size == env.obs_size + 30 == state.critic_obs.shape[1]
+    np.testing.assert_array_equal(state.critic_obs[:, :env.obs_size], state.obs)
+    extra = np.asarray(state.critic_obs[:, env.obs_size:])
+    np.testing.assert_allclose(extra[:, :12], 0.1, atol=1e-6)  # the filter has settled
+    np.testing.assert_array_equal(extra[:, 12:16], 1.0)  # every foot down
+    assert (np.abs(extra[:, 16:28]) <= 1.0).all() and np.abs(extra[:, 16:28]).max() > 0.01
+    assert ((extra[:, 28] > 0.15) & (extra[:, 28] < 0.35)).all()  # the base's height
+    to_go = env.task.metrics(state.info)["goal_distance"]
+    np.testing.assert_allclose(extra[:, 29], to_go / 10.0, rtol=1e-6)
+    assert (extra[:, 29] > 0.0).all()

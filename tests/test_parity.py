@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch", reason="parity tests need the `parity` extra (PyTorch)")
 
-from motrix_jax import losses, normalization, torch_twin
+from motrix_jax import losses, normalization, symmetry, torch_twin
 from motrix_jax.config import PPOConfig
 from motrix_jax.networks import gaussian_entropy, gaussian_log_prob, make_network
 from motrix_jax.ppo import Minibatch, TrainState, Transition, make_ppo
@@ -85,9 +85,13 @@ def random_stats(rng: np.random.Generator, shape: tuple[int, ...], dtype: str):
     return stats, twin
 
 
-def ppo_for(cfg: PPOConfig, obs_size: int, action_size: int):
-    # Only the learning functions are used, so the env needs no more than its sizes.
-    return make_ppo(cfg, types.SimpleNamespace(obs_size=obs_size, action_size=action_size))
+def ppo_for(cfg: PPOConfig, obs_size: int, action_size: int, critic_obs_size=None,
+            mirrors=None):
+    # Only the learning functions are used, so the env needs no more than its sizes (and
+    # its mirrors for the symmetry augmentation).
+    return make_ppo(cfg, types.SimpleNamespace(obs_size=obs_size, action_size=action_size,
+                                               critic_obs_size=critic_obs_size,
+                                               mirrors=mirrors))
 
 
 def policy_data(model, obs_norm, cfg, obs: np.ndarray, rng: np.random.Generator,
@@ -361,8 +365,16 @@ WHOLE_UPDATE = {
     # the value network reads a critic observation of its own (5 values), normalised by
     # its own statistics, and bootstraps from the final one
     "privileged_critic": {"learning_rate": 3e-3, "learning_rate_scheduler_kl_threshold": 0.002},
+    # each minibatch gains its mirror image (observations, actions and critic observations
+    # permuted with sign flips); with a critic observation of its own
+    "symmetry_augmentation": {"learning_rate": 3e-3, "symmetry_augmentation": True,
+                              "learning_rate_scheduler_kl_threshold": 0.002},
 }
-CRITIC_OBS_SIZE = {"privileged_critic": 5}
+CRITIC_OBS_SIZE = {"privileged_critic": 5, "symmetry_augmentation": 4}
+MIRRORS = {"symmetry_augmentation": symmetry.Mirrors(
+    obs=symmetry.signs(1, -1) + symmetry.blocks((0,), symmetry.signs(-1)),
+    action=symmetry.Mirror((1, 0), (-1.0, -1.0)),
+    critic_obs=symmetry.blocks((1, 0), symmetry.signs(1, -1)))}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -383,7 +395,8 @@ def test_one_whole_ppo_update(dtype, variant):
         traj = random_rollout(model, obs_norm, cfg, obs_size, rng, dtype,
                               None if critic_size is None else (critic_norm, critic_size))
         orders = np.stack([rng.permutation(cfg.batch_size) for _ in range(cfg.learning_epochs)])
-        ppo = ppo_for(cfg, obs_size, action_size)
+        mirrors = MIRRORS.get(variant)
+        ppo = ppo_for(cfg, obs_size, action_size, critic_size, mirrors)
         state = TrainState(
             params=params, opt_state=ppo.optimizer.init(params), obs_stats=obs_stats,
             value_stats=value_stats, learning_rate=jnp.asarray(cfg.learning_rate, dtype),
@@ -395,7 +408,7 @@ def test_one_whole_ppo_update(dtype, variant):
         "obs", "action", "log_prob", "value", "reward", "terminated", "truncated", "final_obs",
         *(() if critic_size is None else ("critic_obs", "final_critic_obs")))}
     twin_terms = torch_twin.learn(model, optimizer, obs_norm, value_norm, rollout,
-                                  torch.from_numpy(orders), cfg, critic_norm)
+                                  torch.from_numpy(orders), cfg, critic_norm, mirrors)
 
     for name in terms:
         assert_close(terms[name].reshape(-1), torch.stack([t[name] for t in twin_terms]),

@@ -1,12 +1,16 @@
 import dataclasses
+import types
 
 import chex
 import jax
+import jax.numpy as jnp
 import numpy as np
+import pytest
 from conftest import jax_cartpole, motrix_cartpole
 
-from motrix_jax import envs
-from motrix_jax.ppo import make_ppo, make_train, minibatch_orders, seed_keys
+from motrix_jax import envs, symmetry
+from motrix_jax.ppo import (Minibatch, check_env, make_ppo, make_train, minibatch_orders,
+                            mirrored, seed_keys)
 
 SMALL = {"num_envs": 32, "rollouts": 8, "learning_epochs": 2, "mini_batches": 4,
          "policy_hidden_sizes": (16, 16), "value_hidden_sizes": (16, 16)}
@@ -81,3 +85,34 @@ def test_minibatch_orders_are_seeded_permutations_and_vmap_per_seed():
     batched = np.asarray(jax.jit(jax.vmap(lambda k: minibatch_orders(k, 3, 1000)))(keys))
     for seed, key in enumerate(keys):  # a vmapped seed draws what it draws alone
         np.testing.assert_array_equal(batched[seed], np.asarray(draw(key)))
+
+
+def test_mirrored_minibatch_is_the_batch_then_its_mirror_image():
+    mirrors = symmetry.Mirrors(obs=symmetry.Mirror((1, 0, 2), (1.0, 1.0, -1.0)),
+                               action=symmetry.signs(-1), critic_obs=symmetry.grid(1, 2))
+    rng = np.random.default_rng(0)
+    draw = lambda *shape: jnp.asarray(rng.normal(size=shape), jnp.float32)
+    batch = Minibatch(obs=draw(4, 3), action=draw(4, 1), log_prob=draw(4), value=draw(4),
+                      returns=draw(4), advantage=draw(4), critic_obs=draw(4, 2))
+    both = mirrored(batch, mirrors)
+    chex.assert_shape([both.obs, both.action, both.critic_obs], [(8, 3), (8, 1), (8, 2)])
+    np.testing.assert_array_equal(both.obs[4:], batch.obs[:, [1, 0, 2]] * np.array([1, 1, -1]))
+    np.testing.assert_array_equal(both.action[4:], -batch.action)
+    np.testing.assert_array_equal(both.critic_obs[4:], batch.critic_obs[:, ::-1])
+    for name in ("obs", "action", "log_prob", "value", "returns", "advantage", "critic_obs"):
+        np.testing.assert_array_equal(getattr(both, name)[:4], getattr(batch, name))
+    for name in ("log_prob", "value", "returns", "advantage"):  # repeated as they were
+        np.testing.assert_array_equal(getattr(both, name)[4:], getattr(batch, name))
+
+
+def test_symmetry_augmentation_needs_a_task_with_mirrors_of_its_sizes():
+    cfg = small_cfg(symmetry_augmentation=True)
+    with pytest.raises(ValueError, match="declares its left-right mirror.*cartpole"):
+        make_ppo(cfg, jax_cartpole(8))
+    go1 = envs.make_task("go1_flat")
+    env = types.SimpleNamespace(task=go1, obs_size=go1.obs_size, action_size=12,
+                                critic_obs_size=None, mirrors=go1.mirrors())
+    check_env(cfg, env)  # go1_flat's own mirrors fit
+    env.obs_size = 47
+    with pytest.raises(ValueError, match="go1_flat's obs mirror has size 48, its obs 47"):
+        check_env(cfg, env)
