@@ -9,8 +9,15 @@ import pytest
 from conftest import jax_cartpole, motrix_cartpole
 
 from motrix_jax import envs, symmetry
-from motrix_jax.ppo import (Minibatch, check_env, make_ppo, make_train, minibatch_orders,
-                            mirrored, seed_keys)
+from motrix_jax.ppo import (
+    Minibatch,
+    check_env,
+    make_ppo,
+    make_train,
+    minibatch_orders,
+    mirrored,
+    seed_keys,
+)
 
 SMALL = {"num_envs": 32, "rollouts": 8, "learning_epochs": 2, "mini_batches": 4,
          "policy_hidden_sizes": (16, 16), "value_hidden_sizes": (16, 16)}
