@@ -60,8 +60,8 @@ FEET = ("FR_foot", "FL_foot", "RR_foot", "RL_foot")
 DEFAULT_POSE = (0.0, 0.9, -1.8) * 4  # abduction, thigh, calf per leg: FR, FL, RR, RL
 KP, KD = 80.0, 1.0
 TORQUE_LIMITS = (23.7, 23.7, 35.55) * 4
-# height-scan points (m) in the trunk's heading frame: 11 along x, 7 across
 PRIVILEGED_SIZE = 25  # what critic_observe adds to the policy's observation
+# height-scan points (m) in the trunk's heading frame: 11 along x, 7 across
 SCAN_SHAPE = (11, 7)
 SCAN_POINTS = np.stack(np.meshgrid(np.linspace(-0.6, 0.9, SCAN_SHAPE[0]),
                                    np.linspace(-0.3, 0.3, SCAN_SHAPE[1]), indexing="ij"),
@@ -274,15 +274,15 @@ class Go1:
         angles flipped; the lateral velocity and gravity, the roll and yaw rates and the vy
         and yaw-rate commands flip; foot values swap with their legs; the height scan's
         columns (across the trunk) reverse."""
-        obs = legged.PROPRIOCEPTION_MIRROR
-        if self.foot_contact_obs:  # contacts, air times, ground times
-            obs = obs + legged.FEET_MIRROR + legged.FEET_MIRROR + legged.FEET_MIRROR
+        feet = legged.FEET_MIRROR + legged.FEET_MIRROR + legged.FEET_MIRROR  # contacts,
+        obs = legged.PROPRIOCEPTION_MIRROR  # air times and ground times of the four feet
+        if self.foot_contact_obs:
+            obs = obs + feet
         if self.terrain_map is not None:
             obs = obs + symmetry.grid(*SCAN_SHAPE)
         critic = None
-        if self.privileged_critic:  # feet x3, base height, torques
-            critic = (obs + legged.FEET_MIRROR + legged.FEET_MIRROR + legged.FEET_MIRROR
-                      + symmetry.keep(1) + legged.JOINTS_MIRROR)
+        if self.privileged_critic:  # the feet's values, base height, torques
+            critic = obs + feet + symmetry.keep(1) + legged.JOINTS_MIRROR
         return Mirrors(obs=obs, action=legged.JOINTS_MIRROR, critic_obs=critic)
 
     def video_marks(self, view: PhysicsView, info: Go1Info) -> dict[str, jax.Array]:

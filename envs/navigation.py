@@ -192,11 +192,9 @@ class Navigation:
                                            self.spec.default_pose, self.reset_joint_noise)
         fresh = self.initial_info(n)
         distance = jnp.linalg.norm(waypoints[:, 0] - xy, axis=-1)
-        goal_distance = jnp.linalg.norm(info.waypoints[:, -1] - _take(
-            info.waypoints, info.index), axis=-1) + info.distance  # 0 once on the goal
         fresh = fresh.replace(
             waypoints=waypoints, goal_heading=heading, distance=distance,
-            episode_arrived=info.arrived, episode_distance=goal_distance,
+            episode_arrived=info.arrived, episode_distance=goal_distance(info),
             episode_checkpoints=(info.index + info.arrived).astype(jnp.float32))
         command = self.command(xy, yaw, fresh)
         return qpos, qvel, fresh.replace(command=command)
@@ -270,7 +268,7 @@ class Navigation:
         target = legged.position_targets(spec.default_pose, spec.action_scale,
                                          info.filtered_action)
         torques = legged.pd_torques(view, target, spec.kp, spec.kd, spec.torque_limits)
-        to_go = self.metrics(info)["goal_distance"]
+        to_go = goal_distance(info)
         return jnp.concatenate([
             self.observe(view, info), info.filtered_action, view.contacts[:, :4],
             torques / jnp.asarray(spec.torque_limits), view.qpos[:, 2:3],
@@ -350,14 +348,20 @@ class Navigation:
         """`reached`: the goal was reached (within reach_radius) in the running episode;
         `episode_reached`: in the last episode that ended (a success rate over envs);
         `goal_distance`: distance to the goal along the remaining waypoints."""
-        remaining = jnp.linalg.norm(info.waypoints[:, -1] - _take(info.waypoints, info.index),
-                                    axis=-1)
         out = {"reached": info.arrived, "episode_reached": info.episode_arrived,
-               "goal_distance": info.distance + remaining,
+               "goal_distance": goal_distance(info),
                "episode_goal_distance": info.episode_distance}
         if self.num_waypoints > 1:
             out["episode_checkpoints"] = info.episode_checkpoints
         return out
+
+
+def goal_distance(info: NavInfo) -> jax.Array:
+    """[N] the distance left to the goal: to the current waypoint, then from it to the goal
+    (0 once on the goal)."""
+    remaining = jnp.linalg.norm(info.waypoints[:, -1] - _take(info.waypoints, info.index),
+                                axis=-1)
+    return info.distance + remaining
 
 
 def _take(waypoints: jax.Array, index: jax.Array) -> jax.Array:
