@@ -78,12 +78,12 @@ def evaluate(cfg, env_name: str, params, obs_stats, task_changes: dict, physics:
     return out
 
 
-def terrain_evaluation(cfg, env_name: str, state, physics: str) -> dict:
+def terrain_evaluation(cfg, env_name: str, state, physics: str, task_changes: dict) -> dict:
     """go1_rough: the robots at the levels they ended training on (a sample of 512),
     full command ranges, levels held. go1_stairs: every robot on the 10 cm risers
     (level 4), `climbed` = the share that reached the top of the first flight."""
     task = envs.make_task(env_name)
-    held = {"command_levels": 1, "terrain_curriculum": False}
+    held = {**task_changes, "command_levels": 1, "terrain_curriculum": False}
     if task.terrain == "stairs":
         field = task.terrain_map
         level = 4
@@ -106,12 +106,14 @@ def terrain_evaluation(cfg, env_name: str, state, physics: str) -> dict:
 
 
 def learn(env_name: str, seed: int, minutes: float, overrides: list[str], physics: str,
-          run_dir: Path) -> dict:
+          run_dir: Path, task_changes: dict | None = None) -> dict:
     """Train the preset in `run_dir` with the train CLI's session (checkpoints, metrics,
-    TensorBoard) until `minutes` or the preset's env steps are spent; the result."""
+    TensorBoard) until `minutes` or the preset's env steps are spent; the result.
+    `task_changes` (e.g. the privileged critic) hold in training and in the evaluations."""
+    task_changes = task_changes or {}
     cfg = with_overrides(envs.preset(env_name), overrides, {"seed": seed})
-    env = envs.make(env_name, cfg.num_envs, physics)
-    info = RunInfo.of(env_name, env, cfg)
+    env = envs.make(env_name, cfg.num_envs, physics, task_changes=task_changes)
+    info = RunInfo.of(env_name, env, cfg, task_changes)
     write_run_info(run_dir, info)
     session = Session(env, info, run_dir, options=SessionOptions(
         max_seconds=minutes * 60, log_every=5), console=Console(highlight=False, soft_wrap=True))
@@ -121,17 +123,18 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str], physic
     summary = {k: float(np.mean([c[k] for c in tail])) for k in tail[-1] if k != "update"}
     evaluation = None
     if getattr(env.task, "terrain_map", None) is not None:
-        evaluation = terrain_evaluation(cfg, env_name, state, physics)
+        evaluation = terrain_evaluation(cfg, env_name, state, physics, task_changes)
         print("evaluation on terrain: " + json.dumps(
             {k: v for k, v in evaluation.items() if k != "climbed_m"}), flush=True)
     elif hasattr(env.task, "command_levels"):  # the full command ranges, no curriculum
         evaluation = evaluate(cfg, env_name, state.params, state.obs_stats,
-                              {"command_levels": 1}, physics)
+                              {**task_changes, "command_levels": 1}, physics)
         print(f"evaluation on the full command ranges: {evaluation}", flush=True)
     params = {"/".join(str(getattr(k, "key", k)) for k in path): np.asarray(leaf)
               for path, leaf in jax.tree_util.tree_leaves_with_path(
                   {"params": state.params, "obs_stats": state.obs_stats})}
     return {"env": env_name, "seed": seed, "budget_minutes": minutes, "physics": physics,
+            "task_changes": task_changes,
             "device": str(jax.devices()[0]),
             "episode_length_max": env.task.episode_length,
             "config": dataclasses.asdict(cfg), "updates": len(curve),
@@ -209,6 +212,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--minutes", type=float, default=45.0, help="wall-clock budget")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    parser.add_argument("--task-set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a task field, e.g. privileged_critic=true")
     parser.add_argument("--physics", choices=["motrixsim", "mjx", "mujoco"], default="motrixsim")
     parser.add_argument("--run-root", type=Path, default=Path("runs/bench"))
     parser.add_argument("--min-length-frac", type=float,
@@ -225,11 +230,12 @@ def main() -> None:
     args = parser.parse_args()
     try:
         name = envs.canonical_name(args.env)
-    except envs.UnknownEnvError as err:
+        task_changes = envs.parse_task_changes(name, args.task_set)
+    except (envs.UnknownEnvError, ValueError) as err:
         parser.error(str(err))
     out = make_run_dir(args.run_root, name)
     result = {"command": "python " + " ".join(sys.argv),
-              **learn(name, args.seed, args.minutes, args.set, args.physics, out)}
+              **learn(name, args.seed, args.minutes, args.set, args.physics, out, task_changes)}
     last = result["last_10_updates"]
     checks = {}
     if args.min_length_frac is not None:
