@@ -21,6 +21,32 @@ TOKEN_FILE = ".shared-storage-check"
 PATH_BYTES = 4096  # longest run-folder path that can be broadcast
 
 
+def check_flags(distributed: bool, coordinator: str | None, num_processes: int | None,
+                process_id: int | None, physics: str | None) -> bool:
+    """Whether this run joins other processes (`distributed`, or any multi-host flag
+    given); ValueError on a bad mix."""
+    distributed = distributed or any(x is not None for x in
+                                     (coordinator, num_processes, process_id))
+    if (num_processes is None) != (process_id is None):
+        raise ValueError("--num-processes and --process-id go together")
+    if num_processes is not None and not 0 <= process_id < num_processes:
+        raise ValueError(f"--process-id must be in 0 .. {num_processes - 1}, got {process_id}")
+    if distributed and physics not in (None, "auto", "mjx"):
+        raise ValueError("several processes need --physics mjx (MotrixSim is not sharded)")
+    return distributed
+
+
+def join(distributed: bool, coordinator: str | None, num_processes: int | None,
+         process_id: int | None) -> bool:
+    """With `distributed`, `jax.distributed.initialize` (before any JAX computation);
+    whether this process leads (writes the run folder)."""
+    if distributed:
+        from motrix_jax.sharding import init_distributed
+
+        init_distributed(coordinator, num_processes, process_id)
+    return jax.process_index() == 0
+
+
 def several() -> bool:
     return jax.process_count() > 1
 

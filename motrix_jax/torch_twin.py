@@ -284,6 +284,36 @@ def preserve_value_outputs(model: ActorCritic, old_mean: Tensor, old_std: Tensor
     head.bias.copy_((head.bias * old_std + old_mean - new.mean) / new.std)
 
 
+def advantages_and_targets(model: ActorCritic, obs_norm: RunningMeanStd,
+                           value_norm: RunningMeanStd, rollout: dict[str, Tensor],
+                           cfg: PPOConfig, critic_norm: RunningMeanStd | None
+                           ) -> tuple[Tensor, Tensor, Tensor]:
+    """GAE on `rollout` bootstrapped from its final observations: the standardised
+    advantages, the returns and the value targets (in network units)."""
+    def observe(obs: Tensor, norm: RunningMeanStd) -> Tensor:
+        return norm.normalize(obs) if cfg.state_preprocessor else obs
+
+    def to_value(value: Tensor) -> Tensor:
+        return value_norm.denormalize(value) if cfg.value_preprocessor else value
+
+    with torch.no_grad():
+        values = to_value(rollout["value"])
+        final_critic_obs = observe(rollout["final_critic_obs"], critic_norm) \
+            if "critic_obs" in rollout else None
+        next_values = to_value(model(observe(rollout["final_obs"], obs_norm),
+                                     final_critic_obs)[2])
+        terminated = rollout["terminated"]
+        if not cfg.time_limit_bootstrap:
+            terminated = terminated | rollout["truncated"]
+        advantages, returns = compute_gae(
+            rollout["reward"] * cfg.rewards_shaper_scale, values, next_values, terminated,
+            rollout["truncated"], cfg.discount_factor, cfg.lambda_param)
+        # Population std, as motrix_jax defines it (torch's .std() is the unbiased one).
+        advantages = (advantages - advantages.mean()) / (advantages.std(correction=0) + 1e-8)
+        targets = value_norm.normalize(returns, clip=None) if cfg.value_preprocessor else returns
+    return advantages, returns, targets
+
+
 def learn(model: ActorCritic, optimizer: torch.optim.Optimizer, obs_norm: RunningMeanStd,
           value_norm: RunningMeanStd, rollout: dict[str, Tensor], orders: Tensor,
           cfg: PPOConfig, critic_norm: RunningMeanStd | None = None, mirrors=None
@@ -296,28 +326,8 @@ def learn(model: ActorCritic, optimizer: torch.optim.Optimizer, obs_norm: Runnin
     normalisers in place; returns the loss terms of every minibatch."""
     num_steps, num_envs = rollout["reward"].shape
     privileged = "critic_obs" in rollout
-
-    def observe(obs: Tensor, norm: RunningMeanStd = obs_norm) -> Tensor:
-        return norm.normalize(obs) if cfg.state_preprocessor else obs
-
-    def to_value(value: Tensor) -> Tensor:
-        return value_norm.denormalize(value) if cfg.value_preprocessor else value
-
-    with torch.no_grad():
-        values = to_value(rollout["value"])
-        final_critic_obs = observe(rollout["final_critic_obs"], critic_norm) \
-            if privileged else None
-        next_values = to_value(model(observe(rollout["final_obs"]), final_critic_obs)[2])
-        terminated = rollout["terminated"]
-        if not cfg.time_limit_bootstrap:
-            terminated = terminated | rollout["truncated"]
-        advantages, returns = compute_gae(
-            rollout["reward"] * cfg.rewards_shaper_scale, values, next_values, terminated,
-            rollout["truncated"], cfg.discount_factor, cfg.lambda_param)
-        # Population std, as motrix_jax defines it (torch's .std() is the unbiased one).
-        advantages = (advantages - advantages.mean()) / (advantages.std(correction=0) + 1e-8)
-        targets = value_norm.normalize(returns, clip=None) if cfg.value_preprocessor else returns
-
+    advantages, returns, targets = advantages_and_targets(model, obs_norm, value_norm,
+                                                          rollout, cfg, critic_norm)
     batch = {"obs": rollout["obs"], "action": rollout["action"],
              "log_prob": rollout["log_prob"], "value": rollout["value"], "return": targets,
              "advantage": advantages}

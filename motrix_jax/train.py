@@ -93,19 +93,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def check_distributed(args: argparse.Namespace) -> None:
-    """Sets args.distributed when any multi-host flag is given; ValueError on a bad mix."""
-    given = (args.coordinator, args.num_processes, args.process_id)
-    args.distributed = args.distributed or any(x is not None for x in given)
-    if (args.num_processes is None) != (args.process_id is None):
-        raise ValueError("--num-processes and --process-id go together")
-    if args.num_processes is not None and not 0 <= args.process_id < args.num_processes:
-        raise ValueError(f"--process-id must be in 0 .. {args.num_processes - 1}, "
-                         f"got {args.process_id}")
-    if args.distributed and args.physics not in (None, "auto", "mjx"):
-        raise ValueError("several processes need --physics mjx (MotrixSim is not sharded)")
-
-
 def build_config(args: argparse.Namespace):
     """Preset + CLI flags + --set overrides; raises ValueError naming the bad field."""
 
@@ -148,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = None
     try:
         try:
-            check_distributed(args)
+            args.distributed = multihost.check_flags(
+                args.distributed, args.coordinator, args.num_processes, args.process_id,
+                args.physics)
             env, info, run_dir = prepare_resume(args) if args.resume else prepare_new(args)
         except ValueError as error:  # CheckpointError and UnknownEnvError are ValueErrors
             print(f"error: {error}", file=sys.stderr)
@@ -179,7 +168,7 @@ def check_run_options(args: argparse.Namespace) -> None:
 
 def prepare_new(args: argparse.Namespace):
     """Validate a new run, then create its folder and config.json; (env, info, run_dir).
-    With `args.distributed` (see check_distributed), join the other processes first;
+    With `args.distributed` (multihost.check_flags), join the other processes first;
     process 0 creates the folder and the others check they see it."""
 
     if not args.env:
@@ -187,7 +176,8 @@ def prepare_new(args: argparse.Namespace):
     check_run_options(args)
     name = envs.canonical_name(args.env)
     cfg = build_config(args)
-    join_processes(args)
+    args.lead = multihost.join(getattr(args, "distributed", False), args.coordinator,
+                               args.num_processes, args.process_id)
     physics, why = envs.choose_physics(args.physics or "auto")
     if getattr(args, "distributed", False) and physics != "mjx":
         raise ValueError(f"several processes need --physics mjx, got {physics} ({why})")
@@ -207,16 +197,6 @@ def prepare_new(args: argparse.Namespace):
         raise
 
 
-def join_processes(args: argparse.Namespace) -> None:
-    """With `args.distributed`, `jax.distributed.initialize` (before any JAX computation);
-    sets `args.lead`: whether this process writes the run folder."""
-    if getattr(args, "distributed", False):
-        from motrix_jax.sharding import init_distributed
-
-        init_distributed(args.coordinator, args.num_processes, args.process_id)
-    args.lead = jax.process_index() == 0
-
-
 def prepare_resume(args: argparse.Namespace):
     """Check that args.resume holds a usable run; (env, info, run_dir). Writes nothing."""
     given = [flag for flag, value in (
@@ -230,7 +210,8 @@ def prepare_resume(args: argparse.Namespace):
     info = read_run_info(args.resume)  # the session sets damaged checkpoints aside
     if not step_folders(args.resume / CHECKPOINT_DIR):
         raise CheckpointError(f"{args.resume}: has no checkpoint")
-    join_processes(args)
+    args.lead = multihost.join(getattr(args, "distributed", False), args.coordinator,
+                               args.num_processes, args.process_id)
     if info.processes != jax.process_count():
         raise ValueError(f"{args.resume} trained on {info.processes} process(es); resume it "
                          f"on as many (this is {jax.process_count()})")
