@@ -39,12 +39,15 @@ def ppo_loss(log_prob: jax.Array, old_log_prob: jax.Array, advantages: jax.Array
              values: jax.Array, old_values: jax.Array, returns: jax.Array,
              entropy: jax.Array, *, ratio_clip: float, value_clip: float,
              clip_predicted_values: bool, value_loss_scale: float,
-             entropy_loss_scale: float) -> tuple[jax.Array, dict[str, jax.Array]]:
+             entropy_loss_scale: float, kl_rows: int | None = None
+             ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """PPO loss on a minibatch; every array argument is [M] except `entropy` (scalar or [M]).
 
     Returns (total loss, terms): `policy` is the negated clipped surrogate,
     `value` the scaled squared error, `entropy` the negated scaled entropy, and
-    `kl` the (k3) estimate of KL(old || new), which is not differentiated.
+    `kl` the (k3) estimate of KL(old || new), which is not differentiated, over the
+    first `kl_rows` samples (all by default; the originals of a mirrored minibatch,
+    whose mirror images' old log-probabilities are not the old policy's).
     """
     log_ratio = log_prob - old_log_prob
     ratio = jnp.exp(log_ratio)
@@ -56,7 +59,7 @@ def ppo_loss(log_prob: jax.Array, old_log_prob: jax.Array, advantages: jax.Array
         values = old_values + jnp.clip(values - old_values, -value_clip, value_clip)
     value_loss = value_loss_scale * jnp.mean((returns - values) ** 2)
     entropy_loss = -entropy_loss_scale * jnp.mean(entropy)
-    kl = jax.lax.stop_gradient(jnp.mean((ratio - 1.0) - log_ratio))
+    kl = jax.lax.stop_gradient(jnp.mean(((ratio - 1.0) - log_ratio)[:kl_rows]))
     total = policy_loss + value_loss + entropy_loss
     return total, {"policy": policy_loss, "value": value_loss, "entropy": entropy_loss,
                    "kl": kl}

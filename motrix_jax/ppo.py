@@ -237,7 +237,8 @@ def loss(parts: Parts, params: dict, obs_stats: RunningStats, batch: Minibatch,
         log_prob, batch.log_prob, batch.advantage, value_n, batch.value, batch.returns,
         gaussian_entropy(log_std), ratio_clip=cfg.ratio_clip, value_clip=cfg.value_clip,
         clip_predicted_values=cfg.clip_predicted_values,
-        value_loss_scale=cfg.value_loss_scale, entropy_loss_scale=cfg.entropy_loss_scale)
+        value_loss_scale=cfg.value_loss_scale, entropy_loss_scale=cfg.entropy_loss_scale,
+        kl_rows=len(batch.obs) // 2 if cfg.symmetry_augmentation else None)
 
 
 def sgd_step(parts: Parts, params: dict, opt_state: optax.OptState, lr: jax.Array,

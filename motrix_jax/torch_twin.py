@@ -183,9 +183,10 @@ class RunningMeanStd:
 
 def ppo_loss(log_prob: Tensor, old_log_prob: Tensor, advantages: Tensor, values: Tensor,
              old_values: Tensor, returns: Tensor, entropy: Tensor,
-             cfg: PPOConfig) -> tuple[Tensor, dict[str, Tensor]]:
+             cfg: PPOConfig, kl_rows: int | None = None) -> tuple[Tensor, dict[str, Tensor]]:
     """skrl-style PPO loss on a minibatch [M]; (total, terms) with terms policy, value,
-    entropy (each as added to the total) and kl (k3 estimate, no gradient)."""
+    entropy (each as added to the total) and kl (k3 estimate, no gradient, over the first
+    `kl_rows` samples: the originals of a mirrored minibatch)."""
     ratio = torch.exp(log_prob - old_log_prob)
     surrogate = advantages * ratio
     surrogate_clipped = advantages * torch.clamp(ratio, 1.0 - cfg.ratio_clip, 1.0 + cfg.ratio_clip)
@@ -198,7 +199,7 @@ def ppo_loss(log_prob: Tensor, old_log_prob: Tensor, advantages: Tensor, values:
 
     with torch.no_grad():
         log_ratio = log_prob - old_log_prob
-        kl = ((torch.exp(log_ratio) - 1.0) - log_ratio).mean()
+        kl = ((torch.exp(log_ratio) - 1.0) - log_ratio)[:kl_rows].mean()
     terms = {"policy": policy_loss, "value": value_loss, "entropy": entropy_loss, "kl": kl}
     return policy_loss + value_loss + entropy_loss, terms
 
@@ -216,7 +217,8 @@ def minibatch_loss(model: ActorCritic, obs_norm: RunningMeanStd, batch: dict[str
     dist, values = model.distribution(obs, critic_obs)
     log_prob = dist.log_prob(batch["action"]).sum(-1)
     return ppo_loss(log_prob, batch["log_prob"], batch["advantage"], values, batch["value"],
-                    batch["return"], dist.entropy().sum(-1), cfg)
+                    batch["return"], dist.entropy().sum(-1), cfg,
+                    len(obs) // 2 if cfg.symmetry_augmentation else None)
 
 
 def make_optimizer(model: ActorCritic, lr: float) -> torch.optim.Adam:

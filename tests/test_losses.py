@@ -90,6 +90,12 @@ def test_ppo_loss_hand_computed():
     np.testing.assert_allclose(terms["entropy"], entropy, rtol=1e-6)
     np.testing.assert_allclose(terms["kl"], kl, rtol=1e-6)
     np.testing.assert_allclose(total, policy + value + entropy, rtol=1e-6)
+    _, first = ppo_loss(log_prob, old_log_prob, advantages, values, old_values, returns,
+                        jnp.array(1.5), ratio_clip=0.2, value_clip=0.2,
+                        clip_predicted_values=True, value_loss_scale=2.0,
+                        entropy_loss_scale=0.01, kl_rows=1)  # the first sample's KL only
+    np.testing.assert_allclose(first["kl"], np.exp(0.5) - 1 - 0.5, rtol=1e-6)
+    np.testing.assert_allclose(first["policy"], policy, rtol=1e-6)
 
 
 def test_ppo_loss_gradient_is_zero_outside_the_clip_region():

@@ -9,9 +9,12 @@ import pytest
 from conftest import jax_cartpole, motrix_cartpole
 
 from motrix_jax import envs, symmetry
+from motrix_jax.networks import gaussian_log_prob, make_network
 from motrix_jax.ppo import (
     Minibatch,
+    Parts,
     check_env,
+    loss,
     make_ppo,
     make_train,
     minibatch_orders,
@@ -110,6 +113,29 @@ def test_mirrored_minibatch_is_the_batch_then_its_mirror_image():
         np.testing.assert_array_equal(getattr(both, name)[:4], getattr(batch, name))
     for name in ("log_prob", "value", "returns", "advantage"):  # repeated as they were
         np.testing.assert_array_equal(getattr(both, name)[4:], getattr(batch, name))
+
+
+def test_kl_of_a_mirrored_minibatch_is_the_originals_kl():
+    # The mirror images keep the originals' old log-probabilities, which an asymmetric
+    # policy does not give them; counted in the KL they would drive the KL-adaptive
+    # learning rate to its floor (seen on go1_rough). Old = current policy: KL 0.
+    cfg = small_cfg(symmetry_augmentation=True, state_preprocessor=False)
+    mirrors = symmetry.Mirrors(obs=symmetry.Mirror((1, 0, 3, 2), (1.0, 1.0, 1.0, 1.0)),
+                               action=symmetry.signs(-1))
+    network = make_network(cfg, 1)
+    rng = np.random.default_rng(0)
+    obs = jnp.asarray(rng.normal(size=(64, 4)), jnp.float32)
+    params = jax.tree.map(lambda w: 5 * w, network.init(jax.random.PRNGKey(0), obs))
+    mean, log_std, value = network.apply(params, obs)
+    action = mean + jnp.exp(log_std) * jnp.asarray(rng.normal(size=(64, 1)), jnp.float32)
+    batch = Minibatch(obs=obs, action=action, log_prob=gaussian_log_prob(mean, log_std, action),
+                      value=value, returns=value, advantage=jnp.ones(64))
+    parts = Parts(cfg, None, network, None)
+    _, terms = loss(parts, params, None, mirrored(batch, mirrors))
+    assert abs(float(terms["kl"])) < 1e-6
+    _, unmirrored = loss(dataclasses.replace(parts, cfg=small_cfg(state_preprocessor=False)),
+                         params, None, mirrored(batch, mirrors))
+    assert float(unmirrored["kl"]) > 1e-2  # the images' ratios are far from 1
 
 
 def test_symmetry_augmentation_needs_a_task_with_mirrors_of_its_sizes():
