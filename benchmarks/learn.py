@@ -83,7 +83,7 @@ def terrain_evaluation(cfg, env_name: str, state, physics: str, task_changes: di
     full command ranges, levels held. go1_stairs: every robot on the 10 cm risers
     (level 4), `climbed` = the share that reached the top of the first flight."""
     task = envs.make_task(env_name)
-    held = {**task_changes, "command_levels": 1, "terrain_curriculum": False}
+    held = {**task_changes, **envs.evaluation_changes(env_name)}
     if task.terrain == "stairs":
         field = task.terrain_map
         level = 4
@@ -128,7 +128,7 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str], physic
             {k: v for k, v in evaluation.items() if k != "climbed_m"}), flush=True)
     elif hasattr(env.task, "command_levels"):  # the full command ranges, no curriculum
         evaluation = evaluate(cfg, env_name, state.params, state.obs_stats,
-                              {**task_changes, "command_levels": 1}, physics)
+                              {**task_changes, **envs.evaluation_changes(env_name)}, physics)
         print(f"evaluation on the full command ranges: {evaluation}", flush=True)
     params = {"/".join(str(getattr(k, "key", k)) for k in path): np.asarray(leaf)
               for path, leaf in jax.tree_util.tree_leaves_with_path(

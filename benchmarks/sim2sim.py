@@ -34,11 +34,8 @@ from motrix_jax.run_folder import read_run_info
 
 def on_engine(run_dir: Path, physics: str, num_envs: int, steps: int) -> dict:
     info = read_run_info(run_dir)
-    fields = {f.name for f in dataclasses.fields(envs.make_task(info.env))}
-    held = {"command_levels": 1} if "command_levels" in fields else {}
-    if "terrain_curriculum" in fields:
-        held["terrain_curriculum"] = False  # each robot stays on its starting level
-    info = dataclasses.replace(info, task_changes={**info.task_changes, **held})
+    info = dataclasses.replace(info, task_changes={**info.task_changes,
+                                                   **envs.evaluation_changes(info.env)})
     env = envs.make_for_run(run_dir, info, num_envs, physics)
     step, policy = load_policy_at(run_dir)
 

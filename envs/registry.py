@@ -172,6 +172,14 @@ def make_task(name: str):
     return REGISTRY[canonical_name(name)].task()
 
 
+def evaluation_changes(name: str) -> dict:
+    """The task changes an evaluation of env `name` holds: the full command ranges of a
+    command curriculum, and each robot kept on its starting terrain level."""
+    fields = {f.name for f in dataclasses.fields(make_task(name))}
+    held = {"command_levels": 1, "terrain_curriculum": False}
+    return {k: v for k, v in held.items() if k in fields}
+
+
 def parse_task_changes(name: str, assignments: list[str]) -> dict:
     """`field=value` strings for the task of env `name`, typed like the field's default
     (bool, int, float, str, a tuple of integers); `field.sub=value` reaches a field of a

@@ -352,6 +352,15 @@ def test_task_changes_parse_from_text():
     assert envs.make_task("go1_flat").command_levels == 4  # the registry is not changed
 
 
+def test_evaluations_hold_the_full_command_ranges_and_the_terrain_levels():
+    assert envs.evaluation_changes("go1_rough") == {"command_levels": 1,
+                                                    "terrain_curriculum": False}
+    assert envs.evaluation_changes("vbot_navigation_flat") == {}  # nothing to hold
+    held = envs.with_task_changes(envs.make_task("go1_rough"),
+                                  envs.evaluation_changes("go1_rough"))
+    assert held.command_levels == 1 and not held.terrain_curriculum
+
+
 def test_stairs_command_turns_the_robot_back_up_the_stairs():
     task = envs.make_task("go1_stairs")
     view = view_for()
