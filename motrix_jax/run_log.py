@@ -134,7 +134,8 @@ def fmt_eta(seconds: float | None) -> str:
 
 
 def fmt_return(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.1f}"  # nan: no episode ended yet
+    return "-" if math.isnan(value) else f"{value:.1f}"  # nan: no episode ended yet (a
+    # return or an episode length)
 
 
 class Display:
@@ -151,6 +152,7 @@ class Display:
         self.last_line = clock()
         self.bar = None
         self.told_duration = False
+        self.length = math.nan  # of the latest episodes that ended, as the return is
         if console.is_terminal:
             self.bar = Progress(
                 TextColumn("update {task.fields[update]}/{task.fields[total_updates]}"),
@@ -167,6 +169,8 @@ class Display:
         """`rate`: env steps/s over all seeds; `eta`: seconds left (None while unknown)."""
         update = record["update"]
         ret = record.get(metrics.RETURN_MEAN, math.nan)
+        if record.get(metrics.EPISODES, 0) > 0:
+            self.length = record[metrics.EPISODE_LENGTH]
         if eta and rate and not self.told_duration:
             self.told_duration = True  # the budget in wall-clock terms, said once
             self.console.print(f"at {fmt_rate(rate)} env steps/s this run needs about "
@@ -181,7 +185,7 @@ class Display:
                 f"update {update:>5}/{self.total}  env steps {record['env_steps']:>12,}  "
                 f"{fmt_rate(rate):>9} steps/s  ETA {fmt_eta(eta):>8}  "
                 f"return {fmt_return(ret):>8}  "
-                f"length {record[metrics.EPISODE_LENGTH]:7.1f}  "
+                f"length {fmt_return(self.length):>7}  "
                 f"lr {record[metrics.LEARNING_RATE]:.2e}")
 
     def print(self, text: str) -> None:

@@ -126,14 +126,19 @@ def test_plain_progress_lines_come_at_least_every_minute():
     out, now = io.StringIO(), [0.0]
     display = Display(Console(file=out, soft_wrap=True), total_updates=1000, steps_per_update=10,
                       start_update=0, log_every=100, every_s=60.0, clock=lambda: now[0])
-    record = {"update": 0, "env_steps": 0, "episode_length": 1.0, "learning_rate": 1e-3}
+    record = {"update": 0, "env_steps": 0, "episodes": 0, "episode_length": 0.0,
+              "learning_rate": 1e-3}
     shown = []
     for update, t in enumerate([10.0, 50.0, 61.0, 100.0, 122.0], start=1):
         now[0] = t
-        display.show({**record, "update": update}, None, None)
+        ended = {"episodes": 3, "episode_length": 57.0} if update == 4 else {}
+        display.show({**record, "update": update, **ended}, None, None)
         shown.append(out.getvalue().count("\n"))
     assert shown == [0, 0, 1, 1, 2]  # at 61 s and at 122 s, not per update
-    assert "return        -" in out.getvalue()  # no episode ended yet: not "nan"
+    first, second = out.getvalue().splitlines()
+    assert "return        -  length       -" in first  # no episode ended yet: not "nan"
+    # update 5 ended no episode: the length shown is update 4's, not 0
+    assert "length    57.0" in second
 
 
 def save_error(tmp_path, capsys, spoil=None) -> str:
