@@ -8,6 +8,7 @@ scenes are not redistributable):
 - section012: waves, then a river crossed by a narrow bridge (a box) or through a rough
   riverbed, stairs up and down, and a finish zone where the robot must stop.
 - section013: rolling ground with static balls and a finish zone.
+- section002: the whole course, sections 011, 012 and 013 joined in order (60 s).
 The heightfield floor is named `floor` (its contact with the base is a fall); markers
 (pickups, finish zones) are visual only.
 """
@@ -43,6 +44,8 @@ class Course:
     spawn_ground: float  # highest ground in the spawn region
     bounds: tuple[float, ...]  # (cx, cy, r) a circle or (x0, x1, y0, y1) a box
     episode_s: float
+    # a course of sections: the waypoints passed (the goal counts) at each section's end
+    section_ends: tuple[int, ...] = ()
 
     def spawn(self, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
         """Spawn points [N, 2] and headings [N]."""
@@ -136,9 +139,10 @@ def section001(seed: int) -> Course:
         (0.0, 0.0, radius), 40.0)
 
 
-def section011(seed: int) -> Course:
+def section011(seed: int, cell: float = 0.2) -> Course:
+    """`cell`: 0.2 m for smooth bumps (0.1 m cells stepped 1.35x slower on MotrixSim);
+    the heights are a function of position, so a finer grid samples the same ground."""
     rng = np.random.default_rng(seed)
-    cell = 0.2  # smooth bumps; 0.1 m cells stepped 1.35x slower on MotrixSim
     x, y, centre = _grid(-1.5, 25.5, -3.0, 3.0, cell)
     heights = _bumps(rng, x, y, 0.06, 2.0) * np.clip((x - 2.0) / 2.0, 0.0, 1.0)
     pickups = [(px, float(rng.uniform(-1.5, 1.5))) for px in (5.0, 9.5, 14.0, 18.5)]
@@ -185,9 +189,9 @@ def section012(seed: int) -> Course:
         (-1.0, 37.0, -2.5, 2.5), 120.0)
 
 
-def section013(seed: int) -> Course:
+def section013(seed: int, cell: float = 0.2) -> Course:
+    """`cell`: as for section011."""
     rng = np.random.default_rng(seed)
-    cell = 0.2
     x, y, centre = _grid(-1.5, 21.5, -3.5, 3.5, cell)
     heights = _bumps(rng, x, y, 0.25, 4.0, terms=4) * np.clip((x - 1.5) / 2.0, 0.0, 1.0)
     waypoints = np.array([(6.0, float(rng.uniform(-1.5, 1.5))),
@@ -211,13 +215,52 @@ def section013(seed: int) -> Course:
         _spawn_ground(heights, x, y, (0.5, 0.0), 1.0), (-1.0, 21.0, -3.0, 3.0), 40.0)
 
 
+def section002(seed: int) -> Course:
+    """Sections 011, 012 and 013 of `seed` joined in order along x on one 0.1 m grid (the
+    finest of the three), each raised or lowered so that its start meets the previous
+    one's end; waypoints through all three, the finish of 013 at the end, 60 s."""
+    parts = [section011(seed, cell=0.1), section012(seed), section013(seed, cell=0.1)]
+    half_y = max(part.ground.half_size[1] for part in parts)
+    x0 = parts[0].ground_pos[0] - parts[0].ground.half_size[0]  # the first stays in place
+    columns, shifts, end, level = [], [], x0, 0.0
+    for i, part in enumerate(parts):
+        rx, ry = part.ground.half_size
+        dx = end - (part.ground_pos[0] - rx)  # its first column on the previous last one
+        pad = round((half_y - ry) / 0.1)
+        h = np.pad(part.ground.heights, ((pad, pad), (0, 0)), mode="edge")
+        dz = level - h[:, 0].mean()
+        columns.append(h[:, 1:] + dz if i else h + dz)
+        shifts.append((dx, dz))
+        end, level = part.ground_pos[0] + rx + dx, float(h[:, -1].mean() + dz)
+    heights = np.concatenate(columns, axis=1)
+    lowest = heights.min()
+    shifts = [(dx, dz - lowest) for dx, dz in shifts]
+    first, last = parts[0], parts[-1]
+    return Course(
+        "section002", _heightfield(heights - lowest, 0.1), ((x0 + end) / 2, 0.0),
+        tuple(_moved(g, *d) for part, d in zip(parts, shifts) for g in part.obstacles),
+        tuple(_moved(g, *d) for part, d in zip(parts, shifts) for g in part.markers),
+        np.concatenate([part.waypoints + [d[0], 0.0] for part, d in zip(parts, shifts)]),
+        0.0, False, first.spawn_centre, first.spawn_ring, first.spawn_jitter,
+        first.spawn_yaw, first.spawn_ground + shifts[0][1],
+        (first.bounds[0], last.bounds[1] + shifts[-1][0],
+         min(p.bounds[2] for p in parts), max(p.bounds[3] for p in parts)),
+        60.0, tuple(np.cumsum([len(part.waypoints) for part in parts]).tolist()))
+
+
+def _moved(attrs: dict, dx: float, dz: float) -> dict:
+    """MJCF geom attributes with the position moved by dx along x and dz up."""
+    x, y, z = (float(v) for v in attrs["pos"].split())
+    return {**attrs, "pos": f"{x + dx:.3f} {y:.3f} {z + dz:.3f}"}
+
+
 def _at(heights, x, y, px, py) -> float:
     """Height of the sample nearest to (px, py) on the grid x, y."""
     return heights[np.argmin(np.abs(y[:, 0] - py)), np.argmin(np.abs(x[0] - px))]
 
 
 COURSES = {"section001": section001, "section011": section011, "section012": section012,
-           "section013": section013}
+           "section013": section013, "section002": section002}
 
 
 @functools.cache

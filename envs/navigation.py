@@ -347,12 +347,17 @@ class Navigation:
     def metrics(self, info: NavInfo) -> dict[str, jax.Array]:
         """`reached`: the goal was reached (within reach_radius) in the running episode;
         `episode_reached`: in the last episode that ended (a success rate over envs);
-        `goal_distance`: distance to the goal along the remaining waypoints."""
+        `goal_distance`: distance to the goal along the remaining waypoints; on a course
+        of sections (section002) `episode_sections`: the sections completed."""
         out = {"reached": info.arrived, "episode_reached": info.episode_arrived,
                "goal_distance": goal_distance(info),
                "episode_goal_distance": info.episode_distance}
         if self.num_waypoints > 1:
             out["episode_checkpoints"] = info.episode_checkpoints
+        ends = () if self.track is None else self.track.section_ends
+        if ends:
+            out["episode_sections"] = sum(
+                (info.episode_checkpoints >= end).astype(jnp.float32) for end in ends)
         return out
 
 

@@ -75,8 +75,9 @@ def _navigation_task(name: str, robot: str, course: str = "flat"):
             return Navigation(name=name, robot=robot)
         # walls, bridge and balls must stop the base: trunk and knees collide
         track = courses.build(course, 0)
-        # section013 runs its control at 100 Hz (MotrixLab's 40 s at 100 Hz)
-        ctrl_dt = 0.01 if course == "section013" else 0.02
+        # section013 runs its control at 100 Hz (MotrixLab's 40 s at 100 Hz), and the
+        # whole course (section002: 60 s, 6000 steps) too
+        ctrl_dt = 0.01 if course in ("section013", "section002") else 0.02
         return Navigation(name=name, robot=robot, course=course, ctrl_dt=ctrl_dt,
                           episode_length=round(track.episode_s / ctrl_dt), collision="full")
     return build
@@ -98,7 +99,8 @@ NAVIGATION = [
           ("section011", "VBot follows a straight course through bonus pickups to a finish"),
           ("section012", ("VBot crosses waves, a river (bridge or riverbed) and stairs, "
                           "and stops in a finish zone")),
-          ("section013", "VBot crosses rolling ground among static balls to a finish")]],
+          ("section013", "VBot crosses rolling ground among static balls to a finish"),
+          ("section002", "VBot runs the whole course: sections 011, 012 and 013, 60 s")]],
 ]
 
 CLASSIC = [

@@ -16,7 +16,7 @@ from motrix_jax.envs import courses, legged, navigation
 
 NAMES = ["vbot_navigation_flat", "anymal_c_navigation_flat", "vbot_navigation_section001",
          "vbot_navigation_section011", "vbot_navigation_section012",
-         "vbot_navigation_section013"]
+         "vbot_navigation_section013", "vbot_navigation_section002"]
 
 
 def half_random(k, n):
@@ -83,8 +83,9 @@ def test_registry_presets_and_aliases():
     lengths = {name: envs.make_task(name).episode_length * envs.make_task(name).ctrl_dt
                for name in NAMES[2:]}
     assert lengths == pytest.approx({NAMES[2]: 40.0, NAMES[3]: 40.0, NAMES[4]: 120.0,
-                                     NAMES[5]: 40.0})
+                                     NAMES[5]: 40.0, NAMES[6]: 60.0})
     assert envs.make_task(NAMES[5]).ctrl_dt == 0.01  # 100 Hz
+    assert envs.make_task(NAMES[6]).episode_length == 6000  # 60 s at 100 Hz
 
 
 @pytest.mark.parametrize("section", sorted(courses.COURSES))
@@ -105,6 +106,39 @@ def test_courses_are_deterministic_per_seed(section):
     assert bool(a.inside(xy).all())
     ground = a.height_at(np.asarray(xy[:, 0]), np.asarray(xy[:, 1]))
     assert (ground <= a.spawn_ground + 1e-6).all() and (a.spawn_ground - ground < 0.05).all()
+
+
+def test_section002_is_sections_011_012_013_joined_in_order():
+    whole = courses.section002(3)
+    parts = [courses.section011(3), courses.section012(3), courses.section013(3)]
+    assert whole.section_ends == (5, 9, 12) and whole.episode_s == 60.0
+    # each section starts where the previous one's ground ends
+    offsets = np.cumsum([0.0] + [2 * part.ground.half_size[0] for part in parts[:-1]])
+    for part, offset, first in zip(parts, offsets, (0, 5, 9)):
+        # the part's own samples (0.2 m or 0.1 m), read on the joined 0.1 m grid, differ
+        # from the part's by one constant: the ground is the part's, raised or lowered
+        rx, ry = part.ground.half_size
+        xs = part.ground_pos[0] - rx + part.ground.cell * np.arange(part.ground.heights.shape[1])
+        ys = -ry + part.ground.cell * np.arange(part.ground.heights.shape[0])
+        x, y = np.meshgrid(xs[1:-1], ys)
+        rise = whole.height_at(x + offset, y) - part.height_at(x, y)
+        np.testing.assert_allclose(rise, rise.flat[0], atol=1e-9)
+        np.testing.assert_allclose(whole.waypoints[first:first + len(part.waypoints)],
+                                   part.waypoints + [offset, 0.0])
+    assert whole.bounds[1] == pytest.approx(parts[-1].bounds[1] + offsets[-1])
+    # the sections meet: no step of more than a few centimetres where one ends
+    for seam in offsets[1:] - 1.5:
+        near = whole.height_at(np.array([seam - 0.1, seam + 0.1]), np.zeros(2))
+        assert abs(near[1] - near[0]) < 0.08
+
+
+def test_sections_completed_on_the_whole_course():
+    task = envs.make_task("vbot_navigation_section002")
+    info = task.initial_info(4).replace(
+        episode_checkpoints=jnp.array([0.0, 5.0, 11.0, 12.0]))  # 012's end is 9, 013's 12
+    np.testing.assert_array_equal(task.metrics(info)["episode_sections"], [0, 1, 2, 3])
+    assert "episode_sections" not in envs.make_task("vbot_navigation_section011").metrics(
+        envs.make_task("vbot_navigation_section011").initial_info(1))
 
 
 def view_for(xy=(0.0, 0.0), yaw=0.0, lin_vel=(0.0, 0.0, 0.0), gyro=(0.0, 0.0, 0.0), pitch=0.0,
