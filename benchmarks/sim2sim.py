@@ -32,7 +32,11 @@ from motrix_jax.evaluation import run_policy
 from motrix_jax.run_folder import read_run_info
 
 
-def on_engine(run_dir: Path, physics: str, num_envs: int, steps: int) -> dict:
+def on_engine(run_dir: Path, physics: str, num_envs: int, steps: int,
+              measure=None) -> dict:
+    """The run's policy on `physics` (see the module docstring). `measure(task, state)`
+    [N], where given, is also reported as its mean over steps and envs (`measure_mean`)
+    and over envs at the last step (`measure_final`)."""
     info = read_run_info(run_dir)
     info = dataclasses.replace(info, task_changes={**info.task_changes,
                                                    **envs.evaluation_changes(info.env)})
@@ -44,12 +48,13 @@ def on_engine(run_dir: Path, physics: str, num_envs: int, steps: int) -> dict:
         # episode_reached), read at each env's first end below
         ended_episode = {k: v for k, v in env.task.metrics(state.info).items()
                          if k.startswith("episode_")}
+        measured = 0.0 if measure is None else measure(env.task, state)
         return (env.metrics(state), ended_episode, state.done, state.terminated,
-                state.done_return, state.done_length)
+                state.done_return, state.done_length, measured)
 
     start = time.perf_counter()
-    _, (task_metrics, ended_episode, done, terminated, done_return, done_length) = run_policy(
-        env, policy, jax.random.PRNGKey(12345), steps, record)
+    _, (task_metrics, ended_episode, done, terminated, done_return, done_length,
+        measured) = run_policy(env, policy, jax.random.PRNGKey(12345), steps, record)
     first = np.where(done.any(0), done.argmax(0), steps - 1)  # each env's first end
     rows = np.arange(num_envs)
     ended = done.any(0)
@@ -61,7 +66,9 @@ def on_engine(run_dir: Path, physics: str, num_envs: int, steps: int) -> dict:
             "fell": float(terminated.any(0).mean()),
             **{f"first_{k}": float(np.asarray(v)[first, rows][ended].mean()) if ended.any()
                else None for k, v in ended_episode.items()},
-            **{k: float(np.asarray(v).mean()) for k, v in task_metrics.items()}}
+            **{k: float(np.asarray(v).mean()) for k, v in task_metrics.items()},
+            **({} if measure is None else {"measure_mean": float(np.mean(measured)),
+                                           "measure_final": float(np.mean(measured[-1]))})}
 
 
 def table(results: list[dict]) -> str:

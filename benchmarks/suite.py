@@ -1,0 +1,226 @@
+"""The learning suite: every registered task (or a named subset) trained from seed 0 for
+a stated budget, its deterministic policy evaluated by the task's own success measure,
+one table.
+
+    python benchmarks/suite.py [--tasks cartpole dm_walker ...] [--minutes M]
+                               [--physics motrixsim|mjx|mujoco] [--out benchmarks/results/suite]
+
+Each task trains its preset with `benchmarks/learn.py`'s loop (a run folder under
+runs/suite/) for BUDGET_MINUTES[task] (or `--minutes`), then its deterministic policy
+runs one episode on fresh envs (`sim2sim.on_engine`: full command ranges, terrain levels
+held; Go1 on terrain is judged by learn.py's terrain evaluation). A task's result is
+written to OUT/<task>.json as soon as it is done, and a later run skips every task whose
+result is there for the same backend and budget (`--redo` retrains), so the suite runs in
+pieces, on several machines, and the table fills up: OUT/suite.md (the table, also
+printed), OUT/suite.json and OUT/suite.png (every task's return curve).
+
+TARGETS holds what each task is for, as checks on the evaluation, each met or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import run_info
+from learn import learn
+from sim2sim import on_engine
+
+from motrix_jax import envs
+from motrix_jax.run_folder import make_run_dir
+
+SECTIONS = ("section001", "section011", "section012", "section013", "section002")
+# minutes of training on a 2-core CPU (MotrixSim)
+BUDGET_MINUTES = {"cartpole": 3, "go1_flat": 45, "go1_rough": 60, "go1_stairs": 60,
+                  "franka_lift_cube": 30, "franka_open_cabinet": 30, "bounce_ball": 20,
+                  **{f"vbot_navigation_{s}": 30 for s in SECTIONS}}
+DEFAULT_MINUTES = 10  # the DeepMind-control tasks and the flat navigation tasks
+
+
+def at_least(label: str, key: str, goal: float) -> tuple:
+    return label, key, goal, True
+
+
+def at_most(label: str, key: str, goal: float) -> tuple:
+    return label, key, goal, False
+
+
+def _reach(label: str, goal: float) -> tuple:
+    return "the goal reached", [at_least(label, "eval/first_episode_reached", goal)], None
+
+
+def _cube_within_5cm(task, state):
+    return jnp.linalg.norm(state.info.target - state.physics.qpos[:, 9:12], axis=-1) < 0.05
+
+
+def _at_reacher_target(task, state):
+    return task.metrics(state.info)["distance"] <= task.target_radius + task.finger_radius
+
+
+# task: (what it is for, checks (label, key, goal, at least?), per-step measure or None)
+TARGETS = {
+    "cartpole": ("upright for the whole episode",
+                 [at_most("envs that failed", "eval/fell", 0.05)], None),
+    "dm_cheetah": ("running forward (5 m/s: dm_control's run reward is 0.5 there)",
+                   [at_least("speed (m/s)", "eval/task/speed", 5.0)], None),
+    "dm_walker": ("walking at 1 m/s, upright",
+                  [at_least("speed (m/s)", "eval/task/speed", 0.9),
+                   at_least("steps with the torso >= 1 m", "eval/task/tall", 0.8)], None),
+    "dm_stander": ("standing: torso >= 1.0 m (dm_control's stand)",
+                   [at_least("steps with the torso >= 1 m", "eval/task/tall", 0.8)], None),
+    "dm_runner": ("running >= 4 m/s, upright",
+                  [at_least("speed (m/s)", "eval/task/speed", 4.0),
+                   at_least("steps with the torso >= 1 m", "eval/task/tall", 0.8)], None),
+    "dm_hopper_stand": ("standing: torso >= 0.6 m (dm_control's hopper)",
+                        [at_least("torso height (m)", "eval/task/torso_height", 0.6)], None),
+    "dm_hopper_hop": ("hopping forward >= 1 m/s",
+                      [at_least("speed (m/s)", "eval/task/speed", 1.0)], None),
+    "dm_reacher": ("at the target (within its radius) most of the episode",
+                   [at_least("steps at the target", "eval/measure_mean", 0.5)],
+                   _at_reacher_target),
+    "bounce_ball": ("the ball kept bouncing for the whole episode",
+                    [at_most("envs that dropped the ball", "eval/fell", 0.1)], None),
+    "franka_lift_cube": ("the cube at the target within 5 cm",
+                         [at_least("envs with the cube there at the end",
+                                   "eval/measure_final", 0.8)], _cube_within_5cm),
+    "franka_open_cabinet": ("the drawer opened >= 0.2 m",
+                            [at_least("first episodes that opened it",
+                                      "eval/first_episode_opened", 0.8)], None),
+    "go1_flat": ("walking on the full command ranges",
+                 [at_least("episode length / maximum", "train/length_frac", 0.9),
+                  at_least("lin-vel tracking", "eval/reward_terms/tracking_lin_vel", 0.7)],
+                 None),
+    "go1_rough": ("terrain level >= 3 of 9, >= 80 % not falling",
+                  [at_least("mean terrain level", "terrain/trained_level_mean", 3.0),
+                   at_most("robots that fell", "terrain/fell", 0.2)], None),
+    "go1_stairs": (">= 50 % climb a flight of 10 cm risers",
+                   [at_least("robots that climbed", "terrain/climbed", 0.5)], None),
+    "vbot_navigation_flat": _reach("first episodes reaching the goal", 0.9),
+    "anymal_c_navigation_flat": _reach("first episodes reaching the goal", 0.9),
+    **{f"vbot_navigation_{s}": _reach("first episodes reaching the finish", 0.8)
+       for s in SECTIONS},
+}
+
+
+def run_task(name: str, minutes: float, physics: str, run_root: Path) -> dict:
+    """Train `name` for `minutes`, evaluate its deterministic policy for one episode;
+    the task's result (curve in short, evaluations, checks)."""
+    run_dir = make_run_dir(run_root, name)
+    result = learn(name, 0, minutes, [], physics, run_dir)
+    result.pop("final_params")
+    steps = envs.make_task(name).episode_length
+    measure = TARGETS[name][2]
+    evaluation = on_engine(run_dir, physics, max(32, min(512, 500_000 // steps)), steps,
+                           measure)
+    measured = {f"eval/{k}": v for k, v in evaluation.items()}
+    measured |= {f"terrain/{k}": v for k, v in (result["evaluation"] or {}).items()
+                 if not isinstance(v, (list, dict))}
+    measured["train/length_frac"] = (result["last_10_updates"]["length"]
+                                     / result["episode_length_max"])
+    what, checks, _ = TARGETS[name]
+    judged = [judge(check, measured) for check in checks]
+    curve = result.pop("curve")
+    return {"task": name, "physics": physics, "budget_minutes": minutes,
+            "machine": run_info(sys.argv), "run_dir": str(run_dir),
+            "env_steps": result["env_steps"], "wall_s": result["wall_s"],
+            "steps_per_s": result["steps_per_s"],
+            "return": result["last_10_updates"]["return"], "target": what,
+            "checks": judged, "met": all(c["met"] for c in judged),
+            "evaluation": evaluation, "terrain_evaluation": result["evaluation"],
+            "curve": [[c["env_steps"], c["return"]] for c in curve]}
+
+
+def judge(check: tuple, measured: dict) -> dict:
+    label, key, goal, at_least_goal = check
+    value = measured.get(key)
+    met = value is not None and not math.isnan(value) and (
+        value >= goal if at_least_goal else value <= goal)
+    return {"label": label, "key": key, "value": value,
+            "goal": f"{'>=' if at_least_goal else '<='} {goal:g}", "met": bool(met)}
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| task | backend | machine | env steps | wall | return | target | measured | met |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        measured = "; ".join(
+            f"{c['label']} {'-' if c['value'] is None else format(c['value'], '.3g')} "
+            f"({c['goal']})" for c in r["checks"])
+        machine = r["machine"]
+        ret = "-" if math.isnan(r["return"]) else f"{r['return']:.1f}"
+        lines.append(
+            f"| {r['task']} | {r['physics']} | {machine['machine']}, {machine['cpus']} cpus, "
+            f"{machine['device']} | {r['env_steps'] / 1e6:.1f}M | {r['wall_s'] / 60:.0f} min | "
+            f"{ret} | {r['target']} | {measured} | {'met' if r['met'] else '**not met**'} |")
+    return "\n".join(lines) + "\n\nSeed 0; the deterministic policy, one episode per env.\n"
+
+
+def plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = min(4, len(results))
+    rows = math.ceil(len(results) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    for ax in axes.flat[len(results):]:
+        ax.axis("off")
+    for ax, r in zip(axes.flat, results):
+        curve = np.array(r["curve"], dtype=float)
+        ax.plot(curve[:, 0] / 1e6, curve[:, 1])
+        ax.set_title(f"{r['task']}: {'met' if r['met'] else 'not met'}", fontsize=9)
+        ax.set_xlabel("env steps (M)", fontsize=8)
+    fig.suptitle("mean episode return, seed 0")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", help="registered names (default: all)")
+    parser.add_argument("--minutes", type=float, help="the same budget for every task")
+    parser.add_argument("--physics", choices=["motrixsim", "mjx", "mujoco"], default="motrixsim")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/suite"))
+    parser.add_argument("--run-root", type=Path, default=Path("runs/suite"))
+    parser.add_argument("--redo", action="store_true", help="retrain tasks already done")
+    args = parser.parse_args()
+    try:
+        names = [envs.canonical_name(n) for n in args.tasks or envs.REGISTRY]
+    except envs.UnknownEnvError as err:
+        parser.error(str(err))
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        minutes = args.minutes or BUDGET_MINUTES.get(name, DEFAULT_MINUTES)
+        path = args.out / f"{name}.json"
+        if path.exists() and not args.redo:
+            done = json.loads(path.read_text())
+            if (done["physics"], done["budget_minutes"]) == (args.physics, minutes):
+                print(f"{name}: done ({'met' if done['met'] else 'not met'}), skipped")
+                continue
+        print(f"{name}: training {minutes:g} min on {args.physics}", flush=True)
+        result = run_task(name, minutes, args.physics, args.run_root)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result, indent=1))
+        tmp.replace(path)  # a result is there whole or not at all
+    results = [json.loads(p.read_text()) for p in sorted(args.out.glob("*.json"))
+               if p.name != "suite.json"]
+    order = list(envs.REGISTRY)
+    results.sort(key=lambda r: order.index(r["task"]))
+    text = table(results)
+    (args.out / "suite.md").write_text(text)
+    (args.out / "suite.json").write_text(json.dumps(
+        [{k: v for k, v in r.items() if k != "curve"} for r in results], indent=1))
+    plot(results, args.out / "suite.png")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
