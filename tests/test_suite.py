@@ -1,0 +1,52 @@
+"""The learning suite's bookkeeping (benchmarks/suite.py): every task has a target, a
+check is met only by a measured value on the right side, the table says which."""
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+from motrix_jax import envs
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+
+
+def load_suite():
+    sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location("suite", BENCHMARKS / "suite.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_registered_task_has_a_target_and_a_budget():
+    suite = load_suite()
+    assert set(suite.TARGETS) == set(envs.REGISTRY)
+    for name in envs.REGISTRY:
+        assert suite.BUDGET_MINUTES.get(name, suite.DEFAULT_MINUTES) > 0
+
+
+def test_checks_need_a_measured_value_on_the_right_side():
+    suite = load_suite()
+    most = suite.at_most("fell", "eval/fell", 0.2)
+    least = suite.at_least("level", "terrain/trained_level_mean", 3.0)
+    assert suite.judge(most, {"eval/fell": 0.2})["met"]
+    assert not suite.judge(most, {"eval/fell": 0.21})["met"]
+    assert suite.judge(least, {"terrain/trained_level_mean": 3.1})["met"]
+    assert not suite.judge(least, {"terrain/trained_level_mean": 2.9})["met"]
+    assert not suite.judge(least, {})["met"]  # never measured: not met
+    assert not suite.judge(least, {"terrain/trained_level_mean": math.nan})["met"]
+    assert suite.judge(least, {})["goal"] == ">= 3"
+
+
+def test_the_table_marks_each_task_met_or_not():
+    suite = load_suite()
+    machine = {"machine": "x86_64 box", "cpus": 2, "device": "cpu:cpu"}
+    rows = [{"task": name, "physics": "motrixsim", "machine": machine, "env_steps": 2.5e6,
+             "wall_s": 600.0, "return": ret, "target": "t", "met": met,
+             "checks": [suite.judge(suite.at_least("speed", "s", 1.0), {"s": speed})]}
+            for name, ret, met, speed in [("dm_walker", 310.5, True, 1.2),
+                                          ("dm_runner", math.nan, False, 0.4)]]
+    lines = suite.table(rows).splitlines()
+    assert lines[2].endswith("| speed 1.2 (>= 1) | met |") and "| 2.5M | 10 min | 310.5 |" in lines[2]
+    assert lines[3].endswith("| speed 0.4 (>= 1) | **not met** |") and "| - |" in lines[3]
