@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import signal
 import sys
-import threading
 from pathlib import Path
 
 import jax
@@ -42,7 +40,7 @@ from motrix_jax.run_folder import (
     read_run_info,
     write_run_info,
 )
-from motrix_jax.session import Interrupted, NonFiniteError, Session, SessionOptions
+from motrix_jax.session import Interrupted, NonFiniteError, Session, SessionOptions, StartSignals
 
 EXIT_NONFINITE = 1
 EXIT_USAGE = 2
@@ -129,34 +127,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         list_envs()
         return 0
-    # SIGTERM during start-up ends it like Ctrl-C (the session takes both over later)
-    previous = signal.signal(signal.SIGTERM, raise_interrupt) \
-        if threading.current_thread() is threading.main_thread() else None
-    run_dir = None
-    try:
+    with StartSignals() as signals:  # SIGTERM during start-up ends it like Ctrl-C
+        run_dir = None
         try:
-            args.distributed = multihost.check_flags(
-                args.distributed, args.coordinator, args.num_processes, args.process_id,
-                args.physics)
-            env, info, run_dir = prepare_resume(args) if args.resume else prepare_new(args)
-        except ValueError as error:  # CheckpointError and UnknownEnvError are ValueErrors
-            print(f"error: {error}", file=sys.stderr)
-            return EXIT_USAGE
-        return fit(env, info, run_dir, resume=args.resume is not None,
-                   keep=args.keep_checkpoints, chunk=args.chunk, log_every=args.log_every)
-    except KeyboardInterrupt:  # before the first update, or a second Ctrl-C
-        run_dir = run_dir or getattr(args, "created", None)  # interrupted while preparing
-        if not getattr(args, "lead", True):
-            return EXIT_INTERRUPTED  # process 0 says what happened to the folder
-        print(f"\n{after_interruption(run_dir, new_run=args.resume is None)}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+            try:
+                args.distributed = multihost.check_flags(
+                    args.distributed, args.coordinator, args.num_processes, args.process_id,
+                    args.physics)
+                env, info, run_dir = prepare_resume(args) if args.resume else prepare_new(args)
+                signals.check()
+            except ValueError as error:  # CheckpointError and UnknownEnvError are ValueErrors
+                print(f"error: {error}", file=sys.stderr)
+                return EXIT_USAGE
+            return fit(env, info, run_dir, resume=args.resume is not None, started=signals.check,
+                       keep=args.keep_checkpoints, chunk=args.chunk, log_every=args.log_every)
+        except KeyboardInterrupt:  # before the first update, or a second Ctrl-C
+            run_dir = run_dir or getattr(args, "created", None)  # interrupted while preparing
+            if not getattr(args, "lead", True):
+                return EXIT_INTERRUPTED  # process 0 says what happened to the folder
+            print(f"\n{after_interruption(run_dir, new_run=args.resume is None)}",
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED
 
 
 def check_run_options(args: argparse.Namespace) -> None:
@@ -220,9 +211,10 @@ def prepare_resume(args: argparse.Namespace):
 
 
 def fit(env, info, run_dir: Path | None, *, resume: bool = False, console=None,
-        **options) -> int:
+        started=None, **options) -> int:
     """Train `env` with `info.ppo` in `run_dir` (see session.Session; `options` are
-    SessionOptions fields); the exit code."""
+    SessionOptions fields); the exit code. `started()`, once the session has started,
+    may raise KeyboardInterrupt (a signal received meanwhile)."""
 
     try:
         session = Session(env, info, run_dir, resume=resume,
@@ -231,6 +223,12 @@ def fit(env, info, run_dir: Path | None, *, resume: bool = False, console=None,
     except CheckpointError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    if started is not None:
+        try:
+            started()
+        except KeyboardInterrupt:
+            session.close()
+            raise
     return run_session(session, state)
 
 

@@ -18,7 +18,7 @@ from rich.console import Console
 from test_checkpoint import new_run, small_cfg
 from test_reliability import half_run, one_line
 
-from motrix_jax import envs, play, train
+from motrix_jax import envs, play, session, train
 from motrix_jax.run_log import Display
 
 
@@ -47,7 +47,7 @@ def test_config_values_are_checked_before_anything_runs(tmp_path, capsys, args, 
     ("go1_rough", "terrain=rugh", ("terrain must be one of flat, rough, stairs, got 'rugh' "
                                   "(did you mean 'rough'?)")),
     ("vbot_navigation_flat", "robot=spot", "robot must be one of vbot, anymal_c"),
-    ("vbot_navigation_flat", "course=section00", "(did you mean 'section001'?)"),
+    ("vbot_navigation_flat", "course=secton013", "(did you mean 'section013'?)"),
 ])
 def test_string_task_fields_take_only_their_values(tmp_path, capsys, env, change, message):
     assert train.main(["--env", env, "--task-set", change, "--run-root", str(tmp_path)]) == 2
@@ -179,6 +179,26 @@ def test_sigterm_during_start_up_leaves_no_run_folder(tmp_path):
     assert process.returncode == train.EXIT_INTERRUPTED, err
     assert "interrupted before the first update; removed" in err
     assert os.listdir(root / "cartpole") == []
+
+
+def test_a_start_up_signal_python_ignored_still_ends_the_start_up(tmp_path, capsys):
+    # Under load a SIGTERM once landed in a JAX gc callback, where Python prints and
+    # ignores exceptions: the KeyboardInterrupt was lost and the run trained on. A
+    # finaliser is such a place too.
+    class Finaliser:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with session.StartSignals() as signals:
+        Finaliser()  # collected at once: its KeyboardInterrupt is ignored
+        with pytest.raises(KeyboardInterrupt):
+            signals.check()
+    cfg = small_cfg(4)  # and once the session has started, `fit` stops before training
+    info, run_dir = new_run(tmp_path, "run", cfg, jax_cartpole(cfg.num_envs))
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(jax_cartpole(cfg.num_envs), info, run_dir, started=signals.check,
+                  console=Console(file=io.StringIO()))
+    assert not (run_dir / "metrics.jsonl").exists() and not (run_dir / "lock").exists()
 
 
 def test_a_checkpoints_path_that_is_a_file_is_one_line_naming_it(tmp_path, capsys):

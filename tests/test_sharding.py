@@ -10,8 +10,8 @@ import pytest
 
 
 def run_check(physics: str) -> dict:
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2 "
-           "--xla_cpu_enable_concurrency_optimized_scheduler=false",
+    env = {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")  # conftest's
+           + " --xla_force_host_platform_device_count=2",
            "PYTHONPATH": str(Path(__file__).parent)}
     result = subprocess.run([sys.executable, str(Path(__file__).parent / "sharding_check.py"),
                              physics], capture_output=True, text=True, env=env, timeout=280,
