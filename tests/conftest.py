@@ -4,7 +4,8 @@ import os
 # jit(vmap(mjx.step)) on 2 cores (../shared/MOTRIXSIM.md); test_mjx.py may not be first.
 # The tests run most programs for a few steps, so compiling is most of their time: LLVM
 # without optimisation compiles them faster (measured: test_navigation.py and
-# test_go1.py 75 s -> 54 s on 2 cores); training itself keeps XLA's defaults.
+# test_go1.py 75 s -> 54 s on 2 cores); training itself keeps XLA's defaults, and so do
+# the tests' MJX rollouts (`jit_for`), whose physics runs long enough to want them.
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                            + " --xla_cpu_enable_concurrency_optimized_scheduler=false"
                            + " --xla_backend_optimization_level=0"
@@ -35,6 +36,14 @@ jax.config.update("jax_compilation_cache_dir",
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
+OPTIMISED = {"xla_backend_optimization_level": 2, "xla_llvm_disable_expensive_passes": False}
+
+
+def jit_for(physics, fn):
+    """`jax.jit(fn)`, with XLA's optimised code generation for MJX programs."""
+    return jax.jit(fn, compiler_options=OPTIMISED if physics.name == "mjx" else None)
+
+
 def random_rollout(env, steps: int):
     """A jitted function of a key: scan of `steps` env steps with N(0, 1) actions."""
     def body(state, k):
@@ -44,7 +53,7 @@ def random_rollout(env, steps: int):
     def run(key):
         key_reset, key_act = jax.random.split(key)
         return jax.lax.scan(body, env.reset(key_reset), jax.random.split(key_act, steps))[1]
-    return jax.jit(run)
+    return jit_for(env.physics, run)
 
 
 def check_rollout_contract(env, steps: int = 30):
@@ -75,7 +84,8 @@ def env_rollout(env):
     def body(state, action):
         state = env.step(state, action)
         return state, state
-    return jax.jit(lambda key, actions: jax.lax.scan(body, env.reset(key), actions)[1])
+    return jit_for(env.physics,
+                   lambda key, actions: jax.lax.scan(body, env.reset(key), actions)[1])
 
 
 def run_actions(env, steps: int, action_fn, key: int = 0):
@@ -85,7 +95,8 @@ def run_actions(env, steps: int, action_fn, key: int = 0):
         state = env.step(state, action_fn(k, env.num_envs))
         return state, state
     keys = jax.random.split(jax.random.PRNGKey(key + 1), steps)
-    return jax.jit(lambda k: jax.lax.scan(body, env.reset(k), keys)[1])(jax.random.PRNGKey(key))
+    return jit_for(env.physics, lambda k: jax.lax.scan(body, env.reset(k), keys)[1])(
+        jax.random.PRNGKey(key))
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 import pytest
-from conftest import env_rollout
+from conftest import env_rollout, jit_for
 
 from motrix_jax import envs
 from motrix_jax.physics.mjx import MjxPhysics, geom_pair_ids, quaternion_permutation
@@ -29,7 +29,7 @@ def physics_rollout(physics, qpos, qvel, ctrl):
         view = physics.step(view, c, jnp.zeros((n,), bool), qpos, qvel)
         return view, (view.qpos, view.qvel, view.contacts)
 
-    return jax.jit(lambda: jax.lax.scan(body, physics.reset(qpos, qvel), ctrl)[1])()
+    return jit_for(physics, lambda: jax.lax.scan(body, physics.reset(qpos, qvel), ctrl)[1])()
 
 
 def both_backends(mjcf, sim_dt, ctrl_dt, pairs, qpos, qvel, ctrl):
