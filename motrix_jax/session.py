@@ -380,31 +380,18 @@ class StopRequest:
             signal.signal(signum, handler)
 
 
-class StartSignals:
+class StartSignals(StopRequest):
     """Before training starts, Ctrl-C (SIGINT) and SIGTERM raise KeyboardInterrupt and
     are remembered: one raised where Python ignores exceptions (seen under load: inside
     a JAX gc callback, while start-up went on) still ends the start-up at `check()`."""
 
-    def __init__(self):
-        self.received = False
-        self.previous = {}
-
-    def __enter__(self) -> typing.Self:
-        if threading.current_thread() is threading.main_thread():
-            self.previous = {s: signal.signal(s, self._handle) for s in StopRequest.SIGNALS}
-        return self
-
     def _handle(self, signum, frame) -> None:
-        self.received = True
+        self.requested = True
         raise KeyboardInterrupt
 
     def check(self) -> None:
-        if self.received:
+        if self.requested:
             raise KeyboardInterrupt
-
-    def __exit__(self, *exc) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
 
 
 class NullLog:
