@@ -181,6 +181,7 @@ def test_sigterm_during_start_up_leaves_no_run_folder(tmp_path):
     assert os.listdir(root / "cartpole") == []
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # wanted
 def test_a_start_up_signal_python_ignored_still_ends_the_start_up(tmp_path, capsys):
     # Under load a SIGTERM once landed in a JAX gc callback, where Python prints and
     # ignores exceptions: the KeyboardInterrupt was lost and the run trained on. A
