@@ -134,8 +134,8 @@ def fmt_eta(seconds: float | None) -> str:
 
 
 def fmt_return(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.1f}"  # nan: no episode ended yet (a
-    # return or an episode length)
+    # a return or an episode length; nan: no episode ended yet
+    return "-" if math.isnan(value) else f"{value:.1f}"
 
 
 class Display:
