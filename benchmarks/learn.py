@@ -78,12 +78,12 @@ def evaluate(cfg, env_name: str, params, obs_stats, task_changes: dict, physics:
     return out
 
 
-def terrain_evaluation(cfg, env_name: str, state, physics: str, task_changes: dict) -> dict:
+def terrain_evaluation(cfg, env_name: str, state, physics: str, held: dict) -> dict:
     """go1_rough: the robots at the levels they ended training on (a sample of 512),
-    full command ranges, levels held. go1_stairs: every robot on the 10 cm risers
-    (level 4), `climbed` = the share that reached the top of the first flight."""
+    full command ranges, levels held (`held`: the task changes of the evaluation).
+    go1_stairs: every robot on the 10 cm risers (level 4), `climbed` = the share that
+    reached the top of the first flight."""
     task = envs.make_task(env_name)
-    held = {**task_changes, **envs.evaluation_changes(env_name)}
     if task.terrain == "stairs":
         field = task.terrain_map
         level = 4
@@ -122,13 +122,13 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str], physic
     tail = curve[-10:]
     summary = {k: float(np.mean([c[k] for c in tail])) for k in tail[-1] if k != "update"}
     evaluation = None
+    held = {**task_changes, **envs.evaluation_changes(env_name)}
     if getattr(env.task, "terrain_map", None) is not None:
-        evaluation = terrain_evaluation(cfg, env_name, state, physics, task_changes)
+        evaluation = terrain_evaluation(cfg, env_name, state, physics, held)
         print("evaluation on terrain: " + json.dumps(
             {k: v for k, v in evaluation.items() if k != "climbed_m"}), flush=True)
     elif hasattr(env.task, "command_levels"):  # the full command ranges, no curriculum
-        evaluation = evaluate(cfg, env_name, state.params, state.obs_stats,
-                              {**task_changes, **envs.evaluation_changes(env_name)}, physics)
+        evaluation = evaluate(cfg, env_name, state.params, state.obs_stats, held, physics)
         print(f"evaluation on the full command ranges: {evaluation}", flush=True)
     params = {"/".join(str(getattr(k, "key", k)) for k in path): np.asarray(leaf)
               for path, leaf in jax.tree_util.tree_leaves_with_path(

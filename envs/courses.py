@@ -219,14 +219,18 @@ def section002(seed: int) -> Course:
     """Sections 011, 012 and 013 of `seed` joined in order along x on one 0.1 m grid (the
     finest of the three), each raised or lowered so that its start meets the previous
     one's end; waypoints through all three, the finish of 013 at the end, 60 s."""
-    parts = [section011(seed, cell=0.1), section012(seed), section013(seed, cell=0.1)]
+    cell = 0.1  # section012's
+    parts = [section011(seed, cell=cell), section012(seed), section013(seed, cell=cell)]
+    if any(part.ground.cell != cell for part in parts):
+        raise ValueError(f"section002 joins its sections on one {cell} m grid, got cells "
+                         f"{[part.ground.cell for part in parts]}")
     half_y = max(part.ground.half_size[1] for part in parts)
     x0 = parts[0].ground_pos[0] - parts[0].ground.half_size[0]  # the first stays in place
     columns, shifts, end, level = [], [], x0, 0.0
     for i, part in enumerate(parts):
         rx, ry = part.ground.half_size
         dx = end - (part.ground_pos[0] - rx)  # its first column on the previous last one
-        pad = round((half_y - ry) / 0.1)
+        pad = round((half_y - ry) / cell)
         h = np.pad(part.ground.heights, ((pad, pad), (0, 0)), mode="edge")
         dz = level - h[:, 0].mean()
         columns.append(h[:, 1:] + dz if i else h + dz)
@@ -237,7 +241,7 @@ def section002(seed: int) -> Course:
     shifts = [(dx, dz - lowest) for dx, dz in shifts]
     first, last = parts[0], parts[-1]
     return Course(
-        "section002", _heightfield(heights - lowest, 0.1), ((x0 + end) / 2, 0.0),
+        "section002", _heightfield(heights - lowest, cell), ((x0 + end) / 2, 0.0),
         tuple(_moved(g, *d) for part, d in zip(parts, shifts) for g in part.obstacles),
         tuple(_moved(g, *d) for part, d in zip(parts, shifts) for g in part.markers),
         np.concatenate([part.waypoints + [d[0], 0.0] for part, d in zip(parts, shifts)]),
