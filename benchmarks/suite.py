@@ -146,7 +146,9 @@ def judge(check: tuple, measured: dict) -> dict:
             "goal": f"{'>=' if at_least_goal else '<='} {goal:g}", "met": bool(met)}
 
 
-def table(results: list[dict]) -> str:
+def table(results: list[dict], names: list[str] = ()) -> str:
+    """The Markdown table of `results`, then a "not run yet" row for each of `names`
+    without a result."""
     lines = ["| task | backend | machine | env steps | wall | return | target | measured | met |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
@@ -159,6 +161,12 @@ def table(results: list[dict]) -> str:
             f"| {r['task']} | {r['physics']} | {machine['machine']}, {machine['cpus']} cpus, "
             f"{machine['device']} | {r['env_steps'] / 1e6:.1f}M | {r['wall_s'] / 60:.0f} min | "
             f"{ret} | {r['target']} | {measured} | {'met' if r['met'] else '**not met**'} |")
+    done = {r["task"] for r in results}
+    for name in names:
+        if name not in done:
+            minutes = BUDGET_MINUTES.get(name, DEFAULT_MINUTES)
+            lines.append(f"| {name} | - | - | - | - | - | {TARGETS[name][0]} | "
+                         f"not run yet ({minutes:g} min budget) | not run yet |")
     return "\n".join(lines) + "\n\nSeed 0; the deterministic policy, one episode per env.\n"
 
 
@@ -214,7 +222,7 @@ def main() -> None:
                if p.name != "suite.json"]
     order = list(envs.REGISTRY)
     results.sort(key=lambda r: order.index(r["task"]))
-    text = table(results)
+    text = table(results, order)
     (args.out / "suite.md").write_text(text)
     (args.out / "suite.json").write_text(json.dumps(
         [{k: v for k, v in r.items() if k != "curve"} for r in results], indent=1))

@@ -1,13 +1,15 @@
-"""motrix_jax vs skrl's PPO (the MotrixLab stack's trainer) on the same MotrixSim task with
-the same PPO settings: throughput side by side, or learning curves.
+"""motrix_jax vs skrl's PPO (the MotrixLab stack's trainer) and rsl_rl's PPO (the legged-robot
+trainer of legged_gym and Isaac Lab) on the same MotrixSim task with the same PPO
+settings: throughput side by side, or learning curves.
 
     python benchmarks/vs_skrl.py --env cartpole go1_flat [--rounds 2] [--updates 5] \
-        [--frameworks torch jax] [--out benchmarks/results/vs_skrl_cpu]
+        [--frameworks torch jax rsl_rl] [--out benchmarks/results/vs_skrl_cpu]
     python benchmarks/vs_skrl.py --learn --env cartpole --minutes 2 [--seeds 0 1] \
         [--out benchmarks/results/learn_vs_skrl_cartpole]
 
 Speed (default): per task, at its preset (num_envs, rollouts, epochs, minibatches,
-network sizes, learning rate and the rest mapped one to one, see skrl_adapter.py):
+network sizes, learning rate and the rest mapped one to one, see skrl_adapter.py and
+rsl_rl_adapter.py):
 - physics: MotrixSim's host loop alone,
 - with --engines mujoco mjx: each engine's physics alone (MuJoCo C through its host, MJX's
   step under jit) and our whole PPO updates on it (ours_<engine>), beside ours on
@@ -17,22 +19,24 @@ network sizes, learning rate and the rest mapped one to one, see skrl_adapter.py
 - ours: whole jitted PPO updates, env-steps/s,
 - skrl_torch / skrl_jax: skrl's SequentialTrainer with its PPO agent; steady-state
   env-steps/s over `--updates` updates after one warm-up update (compilation for JAX),
-  and the share of that time spent inside env.step.
+  and the share of that time spent inside env.step,
+- rsl_rl (with --frameworks ... rsl_rl): rsl_rl's OnPolicyRunner, measured the same way.
 The systems run in turn, `--rounds` times, in an order rotated each round so machine
-drift affects all alike; the table shows each one's median and ours / skrl ratios.
+drift affects all alike; the table shows each one's median and ours / baseline ratios.
 
 Learning (--learn): each system trains the task from the same seeds for `--minutes` of
 wall-clock (compilation included); mean return of the episodes that ended in each
 update, against env steps and against seconds since the start, one curve per seed.
 
-skrl, gymnasium (and torch for its PyTorch agent) are benchmark-only:
-pip install -e '.[bench]'. A missing one is reported and skipped.
+skrl, rsl-rl-lib, gymnasium and torch are benchmark-only: pip install -e '.[bench]'. A
+missing one is reported and skipped.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import importlib.util
 import statistics
 import sys
@@ -58,9 +62,22 @@ from motrix_jax.ppo import make_ppo
 INSTALL = "pip install -e '.[bench]'"
 
 
+BASELINES = ("torch", "jax", "rsl_rl")  # skrl's PyTorch and JAX agents, rsl_rl's PPO
+
+
+def key_of(framework: str) -> str:
+    """The key of a baseline in results: skrl_torch, skrl_jax, rsl_rl."""
+    return framework if framework == "rsl_rl" else f"skrl_{framework}"
+
+
+def label(framework: str) -> str:
+    return key_of(framework).replace("_", " ", 1)
+
+
 def missing_baselines(frameworks: list[str]) -> dict[str, str]:
     """framework -> why it cannot run here (a module to install)."""
-    needs = {"torch": ["skrl", "gymnasium", "torch"], "jax": ["skrl", "gymnasium"]}
+    needs = {"torch": ["skrl", "gymnasium", "torch"], "jax": ["skrl", "gymnasium"],
+             "rsl_rl": ["rsl_rl", "tensordict", "gymnasium", "torch"]}
     missing = {}
     for framework in frameworks:
         absent = [m for m in needs[framework] if importlib.util.find_spec(m) is None]
@@ -69,19 +86,60 @@ def missing_baselines(frameworks: list[str]) -> dict[str, str]:
     return missing
 
 
-def skrl_run(framework: str, name: str, cfg, updates: int, seed: int = 0,
-             warmup: int = 1):
-    """Train with skrl for warmup + updates updates; (adapter env, steady-state figures)."""
-    from skrl.utils import set_seed
-    from skrl_adapter import MotrixVectorEnv, make_skrl
+class Stop(Exception):
+    """Raised from the env's step to end a baseline's training loop."""
 
-    set_seed(seed)
+
+def baseline_trainer(framework: str, name: str, cfg, seed: int, stop):
+    """(inner MotrixVectorEnv, train()) of a baseline; `stop(vec_env)` is checked before
+    each step and ends training (train() returns) when true."""
+    from skrl_adapter import MotrixVectorEnv
+
+    seed_baseline(framework, seed)
     vec_env = MotrixVectorEnv(envs.make(name, cfg.num_envs), seed=seed)
+    step = vec_env.step
+
+    def step_or_stop(actions):
+        if stop(vec_env):
+            raise Stop
+        return step(actions)
+    vec_env.step = step_or_stop
+    if framework == "rsl_rl":
+        from rsl_rl_adapter import RslVecEnv, make_rsl_rl
+        runner = make_rsl_rl(RslVecEnv(vec_env, cfg.rewards_shaper_scale), cfg)
+        run = functools.partial(runner.learn, cfg.num_updates + 1)
+    else:
+        from skrl_adapter import make_skrl
+        run = make_skrl(framework, vec_env, cfg,
+                        timesteps=cfg.rollouts * (cfg.num_updates + 1))[1].train
+
+    def train():
+        try:
+            run()
+        except Stop:
+            pass
+    return vec_env, train
+
+
+def seed_baseline(framework: str, seed: int) -> None:
+    if framework == "rsl_rl":
+        import torch
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+    else:
+        from skrl.utils import set_seed
+        set_seed(seed)
+
+
+def baseline_run(framework: str, name: str, cfg, updates: int, seed: int = 0,
+                 warmup: int = 1):
+    """Train a baseline for warmup + updates updates; (adapter env, steady-state figures)."""
     # The update after step k*R runs before step k*R + 1 starts: R*(warmup+updates)+1
     # step calls contain warmup+updates whole updates.
-    _, trainer = make_skrl(framework, vec_env, cfg,
-                           timesteps=cfg.rollouts * (warmup + updates) + 1)
-    trainer.train()
+    calls = cfg.rollouts * (warmup + updates) + 1
+    vec_env, train = baseline_trainer(framework, name, cfg, seed,
+                                      lambda env: len(env.step_times) >= calls)
+    train()
     first, last = cfg.rollouts * warmup, cfg.rollouts * (warmup + updates)
     seconds = vec_env.step_times[last] - vec_env.step_times[first]
     env_seconds = sum(vec_env.env_seconds[first:last])
@@ -121,7 +179,7 @@ def measure(system: str, name: str, cfg, updates: int):
     if system.removeprefix("ours_") in ENGINES:
         engine = system.removeprefix("ours_")
         return train_split(envs.make(name, cfg.num_envs, physics=engine), cfg, updates)
-    return skrl_run(system.removeprefix("skrl_"), name, cfg, updates)[1]
+    return baseline_run(system.removeprefix("skrl_"), name, cfg, updates)[1]  # a baseline
 
 
 def speed(args, frameworks: list[str]) -> dict:
@@ -129,7 +187,7 @@ def speed(args, frameworks: list[str]) -> dict:
               "engines": args.engines, "tasks": {}}
     systems = ["physics", "adapter", "ours",
                *(s for e in args.engines for s in (e, f"ours_{e}")),
-               *(f"skrl_{f}" for f in frameworks)]
+               *(key_of(f) for f in frameworks)]
     for name in args.env:
         cfg = envs.preset(name)
         runs = {system: [] for system in systems}
@@ -152,30 +210,30 @@ def show_speed(result: dict, frameworks: list[str]) -> None:
     engines = result.get("engines", [])
     header = ["task", "physics", "adapter", "ours",
               *(c for e in engines for c in (e, f"ours {e}")),
-              *(f"skrl {f}" for f in frameworks),
-              "ours/physics", *(f"ours/skrl {f}" for f in frameworks),
+              *(label(f) for f in frameworks),
+              "ours/physics", *(f"ours/{label(f)}" for f in frameworks),
               *(c for e in engines for c in (f"ours {e}/ours",
-                                              *(f"ours {e}/skrl {f}" for f in frameworks)))]
+                                              *(f"ours {e}/{label(f)}" for f in frameworks)))]
     rows = []
     for name, task in result["tasks"].items():
         rate, ratio = task["median_steps_per_s"], task["ratios"]
         rows.append([name, rate["physics"], rate["adapter"], rate["ours"],
                      *(rate[s] for e in engines for s in (e, f"ours_{e}")),
-                     *(rate[f"skrl_{f}"] for f in frameworks), rate["ours"] / rate["physics"],
-                     *(ratio[f"ours_over_skrl_{f}"] for f in frameworks),
+                     *(rate[key_of(f)] for f in frameworks), rate["ours"] / rate["physics"],
+                     *(ratio[f"ours_over_{key_of(f)}"] for f in frameworks),
                      *(r for e in engines for r in (
                          ratio[f"ours_{e}_over_ours"],
-                         *(ratio[f"ours_{e}_over_skrl_{f}"] for f in frameworks)))])
+                         *(ratio[f"ours_{e}_over_{key_of(f)}"] for f in frameworks)))])
     print(f"\nenv-steps/s, median of {result['rounds']} rounds, {result['device']} "
           f"({result['cpus']} CPUs)")
     print_table(header, rows)
     for name, task in result["tasks"].items():
         ours = task["runs"]["ours"]
         split = {k: statistics.median(r[k] for r in ours) for k in ("rollout_s", "learn_s")}
-        skrl = {f: statistics.median(r["env_share"] for r in task["runs"][f"skrl_{f}"])
+        skrl = {label(f): statistics.median(r["env_share"] for r in task["runs"][key_of(f)])
                 for f in frameworks}
         print(f"{name}: ours per update rollout {split['rollout_s']:.2f} s + learn "
-              f"{split['learn_s']:.2f} s; skrl time inside env.step: "
+              f"{split['learn_s']:.2f} s; baseline time inside env.step: "
               + ", ".join(f"{f} {v:.0%}" for f, v in skrl.items()))
 
 
@@ -186,7 +244,7 @@ def plot_speed(result: dict, frameworks: list[str], path: str) -> None:
     series = {"physics only": "physics", "ours (motrix_jax)": "ours",
               **{label: key for e in result.get("engines", [])
                  for label, key in ((f"{e} only", e), (f"ours on {e}", f"ours_{e}"))},
-              **{f"skrl {f}": f"skrl_{f}" for f in frameworks}}
+              **{label(f): key_of(f) for f in frameworks}}
     bar_chart(tasks, {label: [result["tasks"][t]["median_steps_per_s"][key] for t in tasks]
                       for label, key in series.items()},
               f"PPO end to end on MotrixSim, presets, {result['device']} "
@@ -210,32 +268,16 @@ def ours_curve(name: str, seed: int, minutes: float) -> list[dict]:
     return curve
 
 
-def skrl_curve(framework: str, name: str, seed: int, minutes: float) -> list[dict]:
-    """skrl trained for the preset's updates, cut at the budget by a time check in the env."""
-    from skrl.utils import set_seed
-    from skrl_adapter import MotrixVectorEnv, make_skrl
-
+def baseline_curve(framework: str, name: str, seed: int, minutes: float) -> list[dict]:
+    """A baseline trained for the preset's updates, cut at the budget by a time check in
+    the env at an update's end."""
     cfg = envs.preset(name)
-    set_seed(seed)
     start = time.perf_counter()
-    vec_env = MotrixVectorEnv(envs.make(name, cfg.num_envs), seed=seed)
-
-    class Budget(Exception):
-        pass
-
-    step = vec_env.step
-
-    def step_within_budget(actions):
-        if time.perf_counter() - start > 60 * minutes and \
-                len(vec_env.step_times) % cfg.rollouts == 0:
-            raise Budget
-        return step(actions)
-    vec_env.step = step_within_budget
-    _, trainer = make_skrl(framework, vec_env, cfg, timesteps=cfg.num_updates * cfg.rollouts)
-    try:
-        trainer.train()
-    except Budget:
-        pass
+    vec_env, train = baseline_trainer(
+        framework, name, cfg, seed,
+        lambda env: time.perf_counter() - start > 60 * minutes
+        and len(env.step_times) % cfg.rollouts == 0)
+    train()
     curve = []
     per_update = cfg.rollouts * cfg.num_envs
     for u in range(len(vec_env.step_times) // cfg.rollouts):
@@ -252,12 +294,13 @@ def learning(args, frameworks: list[str]) -> dict:
     result = {**run_info(sys.argv), "env": name, "minutes": args.minutes,
               "config": dataclasses.asdict(envs.preset(name)), "curves": {}}
     for seed in args.seeds:
-        for system in ["ours", *(f"skrl_{f}" for f in frameworks)]:
-            curve = (ours_curve(name, seed, args.minutes) if system == "ours" else
-                     skrl_curve(system.removeprefix("skrl_"), name, seed, args.minutes))
-            result["curves"].setdefault(system, []).append({"seed": seed, "curve": curve})
+        for framework in ["ours", *frameworks]:
+            curve = (ours_curve(name, seed, args.minutes) if framework == "ours" else
+                     baseline_curve(framework, name, seed, args.minutes))
+            key = "ours" if framework == "ours" else key_of(framework)
+            result["curves"].setdefault(key, []).append({"seed": seed, "curve": curve})
             last = [c["return"] for c in curve[-5:] if c["return"] is not None]
-            print(f"{name} seed {seed} {system}: {curve[-1]['env_steps']:,} env steps in "
+            print(f"{name} seed {seed} {key}: {curve[-1]['env_steps']:,} env steps in "
                   f"{curve[-1]['seconds']:.0f} s, last returns {np.mean(last):.1f}", flush=True)
     return result
 
@@ -280,7 +323,7 @@ def plot_learning(result: dict, path: str) -> None:
         ax.set_ylabel("mean episode return")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    fig.suptitle(f"{result['env']}: motrix_jax vs skrl PPO, same preset and MotrixSim task, "
+    fig.suptitle(f"{result['env']}: motrix_jax vs baseline PPO, same preset and MotrixSim task, "
                  f"{result['device']} ({result['cpus']} CPUs)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -292,7 +335,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", nargs="+", default=["cartpole", "go1_flat"])
     parser.add_argument("--frameworks", nargs="+", default=["torch", "jax"],
-                        choices=["torch", "jax"])
+                        choices=list(BASELINES))
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--updates", type=int, default=5, help="PPO updates timed per run")
     parser.add_argument("--engines", nargs="*", default=[], choices=list(ENGINES),
@@ -308,7 +351,7 @@ def main() -> None:
     jax.numpy.zeros(())  # initialise the backend before timing
     missing = missing_baselines(args.frameworks)
     for framework, why in missing.items():
-        print(f"skipping skrl {framework}: {why}")
+        print(f"skipping {label(framework)}: {why}")
     frameworks = [f for f in args.frameworks if f not in missing]
     if args.learn:
         result = learning(args, frameworks)
