@@ -141,12 +141,19 @@ def _layout(num_levels, length, width, border, cell):
     return x, y, np.where(inside, row, -1)
 
 
-def rough(rng: np.random.Generator, num_levels: int = 10, tile: float = 16.0,
+def rough(rng: np.random.Generator, num_levels: int = 10, tile: float = 32.0,
           cell: float = 0.3, max_bump: float = 0.1, max_slope: float = 0.3,
-          border: float = 4.0) -> Terrain:
+          border: float = 8.0) -> Terrain:
     """Square tiles of random bumps (uniform per sample, up to `max_bump` m) on rolling
     hills (slopes up to `max_slope`), both growing with level from flat at level 0. The
-    relief fades out over the last metre of each tile, so tiles and border meet flat."""
+    relief fades out over the last metre of each tile, so tiles and border meet flat.
+
+    A tile holds an episode: Go1 tracking its full command ranges for 20 s from a tile's
+    centre stays on the tile in about 94 % of episodes with 32 m tiles (62 % with 16 m),
+    and the border keeps about 99 % on the field, which has no ground beyond it (see
+    test_go1). On 16 m tiles with a 4 m border a fast robot ended its episode on the
+    flat border (level 0, so its next episode was on level 1) or walked off the field
+    and fell, which held go1_rough's mean level near 2.9 whatever the policy learned."""
     x, y, level = _layout(num_levels, tile, tile, border, cell)
     difficulty = np.where(level >= 0, level, 0) / max(num_levels - 1, 1)
     wavelength = 4.0
@@ -183,7 +190,7 @@ def stair_boxes(x0: float, length: float, y: float, width: float, rise: float,
 def stairs(rng: np.random.Generator, num_levels: int = 10, length: float = 30.0,
            width: float = 5.0, cell: float = 0.1, steps: int = 8, depth: float = 0.3,
            landing: float = 1.5, rise_per_level: float = 0.02,
-           border: float = 4.0) -> Terrain:
+           border: float = 8.0) -> Terrain:
     """Flights of `steps` stairs up and down along +x, one strip per level, of rise
     `rise_per_level` x (level + 1) (+-5 % per strip): 2 cm at level 0, 10 cm at level
     4, 20 cm at level 9. Robots spawn on the first landing."""

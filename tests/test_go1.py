@@ -284,6 +284,31 @@ def test_logged_level_is_the_strip_under_the_robot():
                                [1 / 3, 0, 1 / 3, 1 / 3])
 
 
+def test_a_rough_tile_holds_an_episode_of_tracked_commands():
+    """Robots that track the task's own full-range commands exactly (any heading, a new
+    command every `resample_commands_s`) from their tile's spawn points: >= 90 % end the
+    20 s episode on the level they spawned on, >= 98 % are still on the field."""
+    task = envs.make_task("go1_rough")
+    field, n = task.terrain_map, 2000
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    level = jnp.arange(n, dtype=jnp.int32) % field.num_levels
+    xy = np.array(field.spawn(keys[0], level)[0])
+    yaw = np.array(jax.random.uniform(keys[1], (n,), minval=-math.pi, maxval=math.pi))
+    period = round(task.resample_commands_s / task.ctrl_dt)
+    full = jnp.full((n,), task.command_levels - 1)
+    for k in range(task.episode_length):
+        if k % period == 0:
+            command = np.array(task.sample_command(jax.random.fold_in(keys[2], k), full))
+        c, s = np.cos(yaw), np.sin(yaw)
+        xy += task.ctrl_dt * np.stack([c * command[:, 0] - s * command[:, 1],
+                                       s * command[:, 0] + c * command[:, 1]], -1)
+        yaw += task.ctrl_dt * command[:, 2]
+    stayed = np.asarray(field.level_at(jnp.asarray(xy))) == np.asarray(level)
+    rx, ry = field.grid.half_size
+    on_field = (np.abs(xy[:, 0]) < rx) & (np.abs(xy[:, 1]) < ry)
+    assert stayed.mean() >= 0.9 and on_field.mean() >= 0.98, (stayed.mean(), on_field.mean())
+
+
 def test_command_curriculum_steps_when_the_command_is_resampled():
     task = envs.make_task("go1_flat")
     period = round(task.resample_commands_s / task.ctrl_dt)
