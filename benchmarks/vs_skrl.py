@@ -71,7 +71,7 @@ def key_of(framework: str) -> str:
 
 
 def label(framework: str) -> str:
-    return key_of(framework).replace("_", " ", 1)
+    return "rsl_rl" if framework == "rsl_rl" else f"skrl {framework}"
 
 
 def missing_baselines(frameworks: list[str]) -> dict[str, str]:
