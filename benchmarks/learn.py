@@ -37,6 +37,9 @@ import jax.numpy as jnp
 import numpy as np
 from rich.console import Console
 
+sys.path.insert(0, str(Path(__file__).parent))
+from common import run_info
+
 from motrix_jax import envs, metrics
 from motrix_jax.config import with_overrides
 from motrix_jax.evaluation import run_policy
@@ -234,7 +237,7 @@ def main() -> None:
     except (envs.UnknownEnvError, ValueError) as err:
         parser.error(str(err))
     out = make_run_dir(args.run_root, name)
-    result = {"command": "python " + " ".join(sys.argv),
+    result = {**run_info(sys.argv),  # command, commit, machine, package versions, date
               **learn(name, args.seed, args.minutes, args.set, args.physics, out, task_changes)}
     last = result["last_10_updates"]
     checks = {}
