@@ -126,8 +126,8 @@ def run_info(argv: list[str]) -> dict:
     except OSError:
         commit = ""
     versions = {}
-    for package in ("jax", "flax", "optax", "motrixsim", "mujoco-mjx", "skrl", "torch",
-                    "brax"):
+    for package in ("jax", "flax", "optax", "motrixsim", "mujoco", "mujoco-mjx", "skrl",
+                    "rsl-rl-lib", "torch", "brax", "playground"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

@@ -32,11 +32,19 @@ from motrix_jax.evaluation import run_policy
 from motrix_jax.run_folder import read_run_info
 
 
+def at_first_end(values: np.ndarray, done: np.ndarray) -> np.ndarray:
+    """[N]: `values` [steps, N] at the last state of each env's first episode, the step
+    before its first `done` (with same-step autoreset the state after the ending step is
+    already the next episode's); at the last step where no episode ended."""
+    first = np.where(done.any(0), done.argmax(0), done.shape[0])
+    return values[np.maximum(first - 1, 0), np.arange(done.shape[1])]
+
+
 def on_engine(run_dir: Path, physics: str, num_envs: int, steps: int,
               measure=None) -> dict:
     """The run's policy on `physics` (see the module docstring). `measure(task, state)`
     [N], where given, is also reported as its mean over steps and envs (`measure_mean`)
-    and over envs at the last step (`measure_final`)."""
+    and over envs at the last state of their first episode (`measure_final`)."""
     info = read_run_info(run_dir)
     info = dataclasses.replace(info, task_changes={**info.task_changes,
                                                    **envs.evaluation_changes(info.env)})
@@ -68,7 +76,7 @@ def on_engine(run_dir: Path, physics: str, num_envs: int, steps: int,
                else None for k, v in ended_episode.items()},
             **{k: float(np.asarray(v).mean()) for k, v in task_metrics.items()},
             **({} if measure is None else {"measure_mean": float(np.mean(measured)),
-                                           "measure_final": float(np.mean(measured[-1]))})}
+                                           "measure_final": float(np.mean(at_first_end(measured, done)))})}
 
 
 def table(results: list[dict]) -> str:

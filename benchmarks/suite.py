@@ -10,7 +10,8 @@ runs/suite/) for BUDGET_MINUTES[task] (or `--minutes`), then its deterministic p
 runs one episode on fresh envs (`sim2sim.on_engine`: full command ranges, terrain levels
 held; Go1 on terrain is judged by learn.py's terrain evaluation). A task's result is
 written to OUT/<task>.json as soon as it is done, and a later run skips every task whose
-result is there for the same backend and budget (`--redo` retrains), so the suite runs in
+result is there for the same backend and budget (`--redo` retrains; `--reevaluate` runs
+the evaluation of done tasks again from their run folders), so the suite runs in
 pieces, on several machines, and the table fills up: OUT/suite.md (the table, also
 printed), OUT/suite.json and OUT/suite.png (every task's return curve).
 
@@ -114,27 +115,34 @@ def run_task(name: str, minutes: float, physics: str, run_root: Path) -> dict:
     the task's result (curve in short, evaluations, checks)."""
     run_dir = make_run_dir(run_root, name)
     result = learn(name, 0, minutes, [], physics, run_dir)
-    result.pop("final_params")
+    curve = result["curve"]
+    trained = {"task": name, "physics": physics, "budget_minutes": minutes,
+               "machine": run_info(sys.argv), "run_dir": str(run_dir),
+               "env_steps": result["env_steps"], "wall_s": result["wall_s"],
+               "steps_per_s": result["steps_per_s"],
+               "return": result["last_10_updates"]["return"],
+               "length_frac": (result["last_10_updates"]["length"]
+                               / result["episode_length_max"]),
+               "terrain_evaluation": result["evaluation"],
+               "curve": [[c["env_steps"], c["return"]] for c in curve]}
+    return evaluated(trained)
+
+
+def evaluated(trained: dict) -> dict:
+    """`trained` (a task's training record) with the one-episode evaluation of its run's
+    deterministic policy and the checks of its target."""
+    name, run_dir = trained["task"], Path(trained["run_dir"])
     steps = envs.make_task(name).episode_length
-    measure = TARGETS[name][2]
-    evaluation = on_engine(run_dir, physics, max(32, min(512, 500_000 // steps)), steps,
-                           measure)
+    what, checks, measure = TARGETS[name]
+    evaluation = on_engine(run_dir, trained["physics"], max(32, min(512, 500_000 // steps)),
+                           steps, measure)
     measured = {f"eval/{k}": v for k, v in evaluation.items()}
-    measured |= {f"terrain/{k}": v for k, v in (result["evaluation"] or {}).items()
+    measured |= {f"terrain/{k}": v for k, v in (trained["terrain_evaluation"] or {}).items()
                  if not isinstance(v, (list, dict))}
-    measured["train/length_frac"] = (result["last_10_updates"]["length"]
-                                     / result["episode_length_max"])
-    what, checks, _ = TARGETS[name]
+    measured["train/length_frac"] = trained.get("length_frac")
     judged = [judge(check, measured) for check in checks]
-    curve = result.pop("curve")
-    return {"task": name, "physics": physics, "budget_minutes": minutes,
-            "machine": run_info(sys.argv), "run_dir": str(run_dir),
-            "env_steps": result["env_steps"], "wall_s": result["wall_s"],
-            "steps_per_s": result["steps_per_s"],
-            "return": result["last_10_updates"]["return"], "target": what,
-            "checks": judged, "met": all(c["met"] for c in judged),
-            "evaluation": evaluation, "terrain_evaluation": result["evaluation"],
-            "curve": [[c["env_steps"], c["return"]] for c in curve]}
+    return trained | {"target": what, "checks": judged, "met": all(c["met"] for c in judged),
+                      "evaluation": evaluation, "evaluated_by": run_info(sys.argv)}
 
 
 def judge(check: tuple, measured: dict) -> dict:
@@ -199,6 +207,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/suite"))
     parser.add_argument("--run-root", type=Path, default=Path("runs/suite"))
     parser.add_argument("--redo", action="store_true", help="retrain tasks already done")
+    parser.add_argument("--reevaluate", action="store_true",
+                        help="evaluate tasks already done again from their runs, no training")
     args = parser.parse_args()
     try:
         names = [envs.canonical_name(n) for n in args.tasks or envs.REGISTRY]
@@ -208,13 +218,19 @@ def main() -> None:
     for name in names:
         minutes = args.minutes or BUDGET_MINUTES.get(name, DEFAULT_MINUTES)
         path = args.out / f"{name}.json"
-        if path.exists() and not args.redo:
-            done = json.loads(path.read_text())
-            if (done["physics"], done["budget_minutes"]) == (args.physics, minutes):
-                print(f"{name}: done ({'met' if done['met'] else 'not met'}), skipped")
-                continue
-        print(f"{name}: training {minutes:g} min on {args.physics}", flush=True)
-        result = run_task(name, minutes, args.physics, args.run_root)
+        done = json.loads(path.read_text()) if path.exists() else None
+        if done and args.reevaluate:
+            print(f"{name}: evaluating {done['run_dir']} again", flush=True)
+            result = evaluated(done)
+        elif (done and not args.redo
+              and (done["physics"], done["budget_minutes"]) == (args.physics, minutes)):
+            print(f"{name}: done ({'met' if done['met'] else 'not met'}), skipped")
+            continue
+        elif args.reevaluate:
+            continue  # nothing to evaluate again
+        else:
+            print(f"{name}: training {minutes:g} min on {args.physics}", flush=True)
+            result = run_task(name, minutes, args.physics, args.run_root)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(result, indent=1))
         tmp.replace(path)  # a result is there whole or not at all

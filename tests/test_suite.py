@@ -6,6 +6,8 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from motrix_jax import envs
 
 BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
@@ -53,3 +55,16 @@ def test_the_table_marks_each_task_met_or_not():
     assert lines[4].endswith("| not run yet (10 min budget) | not run yet |")
     assert lines[2].endswith("| speed 1.2 (>= 1) | met |") and "| 2.5M | 10 min | 310.5 |" in lines[2]
     assert lines[3].endswith("| speed 0.4 (>= 1) | **not met** |") and "| - |" in lines[3]
+
+
+def test_a_final_measure_is_read_before_the_autoreset():
+    """Same-step autoreset: the state after an episode's last step is the next episode's
+    first, so "at the end" is the step before each env's first done."""
+    load_suite()  # puts benchmarks/ on the path
+    from sim2sim import at_first_end
+
+    values = np.arange(12.0).reshape(4, 3)  # [steps, envs]
+    done = np.zeros((4, 3), bool)
+    done[2, 0] = done[3, 0] = True  # env 0 ends at step 2 (and again later)
+    done[3, 2] = True               # env 2 ends at the last step
+    np.testing.assert_array_equal(at_first_end(values, done), [3.0, 10.0, 8.0])
