@@ -21,6 +21,7 @@ TARGETS holds what each task is for, as checks on the evaluation, each met or no
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import sys
@@ -214,6 +215,8 @@ def main() -> None:
         names = [envs.canonical_name(n) for n in args.tasks or envs.REGISTRY]
     except envs.UnknownEnvError as err:
         parser.error(str(err))
+    if importlib.util.find_spec("matplotlib") is None:  # before hours of training, not after
+        parser.error("suite.png needs matplotlib: pip install -e '.[bench]'")
     args.out.mkdir(parents=True, exist_ok=True)
     for name in names:
         minutes = args.minutes or BUDGET_MINUTES.get(name, DEFAULT_MINUTES)
@@ -242,8 +245,8 @@ def main() -> None:
     (args.out / "suite.md").write_text(text)
     (args.out / "suite.json").write_text(json.dumps(
         [{k: v for k, v in r.items() if k != "curve"} for r in results], indent=1))
-    plot(results, args.out / "suite.png")
     print(text)
+    plot(results, args.out / "suite.png")
 
 
 if __name__ == "__main__":
