@@ -77,6 +77,17 @@ class Course:
         return self.ground.height_at(np.asarray(x) - self.ground_pos[0],
                                      np.asarray(y) - self.ground_pos[1])
 
+    def ground_near(self, points: np.ndarray, reach: float) -> np.ndarray:
+        """[P] the highest ground sample within `reach` m of each point [P, 2] (a spawn's
+        ground: the robot is dropped from its spawn height above it)."""
+        step = 0.05 if self.ground is None else self.ground.cell / 2
+        offsets = np.arange(-reach, reach + 1e-9, step)
+        dx, dy = (d.ravel() for d in np.meshgrid(offsets, offsets))
+        disc = np.hypot(dx, dy) <= reach
+        x = np.asarray(points)[:, :1] + dx[disc]
+        y = np.asarray(points)[:, 1:] + dy[disc]
+        return self.height_at(x, y).max(-1)
+
     def geoms(self) -> tuple[ET.Element, ...]:
         solid = [ET.Element("geom", name=f"obstacle{i}", contype="0", conaffinity="1",
                             **attrs) for i, attrs in enumerate(self.obstacles)]

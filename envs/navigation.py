@@ -15,6 +15,8 @@ stop-ready flag (reached and facing the goal heading within `heading_tolerance`)
 With `privileged_critic` the value network also sees the action filter's state, the foot
 contacts, the PD torques, the base height and the distance left along the waypoints
 (`critic_observe`); the policy's input is unchanged.
+With `course_spawns` a share of the training episodes starts at a waypoint along the
+course instead of at its start (a curriculum over the course).
 Derived command: walk toward the current waypoint at min(max_speed, distance) m/s
 (max_speed 0.6 m/s: at rest the lin-vel tracking term still pays exp(-0.36 / 0.25)), turn
 to face the way to go (the goal heading within 0.5 m of the goal); zero on the goal.
@@ -41,6 +43,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from motrix_jax import symmetry
@@ -128,12 +131,25 @@ class Navigation:
     # The critic's own observation (`critic_observe`): off until a learning benchmark
     # shows it helps (issue 20)
     privileged_critic: bool = False
+    # The share of episodes that start at a waypoint along the course (uniform among all
+    # but the goal, facing the next one, which is their target) instead of at its start:
+    # a curriculum over the course, so robots meet its later terrain before they can
+    # cross all that comes first. Evaluations start every robot at the start
+    # (envs.evaluation_changes); in training logs the episodes started along the course
+    # count their checkpoints from the course's start.
+    course_spawns: float = 0.0
     reward_scales: dict[str, float] = field(default_factory=default_reward_scales)
 
     def __post_init__(self):
         legged.check_collision(self.collision)
         legged.check_choice("robot", self.robot, tuple(ROBOTS))
         legged.check_choice("course", self.course, ("flat", *courses.COURSES))
+        if not 0.0 <= self.course_spawns <= 1.0:
+            raise ValueError(f"{self.name}: course_spawns is a share of episodes in "
+                             f"[0, 1], got {self.course_spawns}")
+        if self.course_spawns > 0 and self.num_waypoints < 2:
+            raise ValueError(f"{self.name}: course_spawns needs a course of several "
+                             f"waypoints; {self.course!r} has {self.num_waypoints}")
         if self.course != "flat" and self.collision != "full":
             raise ValueError(f"{self.name}: collision must be 'full' on a course (its "
                              f"walls and obstacles must stop the base), got "
@@ -177,13 +193,16 @@ class Navigation:
             episode_arrived=zeros, episode_distance=zeros, episode_checkpoints=zeros)
 
     def reset(self, key: jax.Array, n: int, info: NavInfo):
-        key_spawn, key_goal, key_q = jax.random.split(key, 3)
+        key_spawn, key_goal, key_q, key_along = jax.random.split(key, 4)
         track = self.track
+        index = jnp.zeros((n,), jnp.int32)
         if track is None:
             xy, yaw, ground, waypoints, heading = self._flat_episode(key_spawn, key_goal, n)
         else:
             xy, yaw = track.spawn(key_spawn, n)
             ground = jnp.full((n,), track.spawn_ground)
+            if self.course_spawns > 0:
+                xy, yaw, ground, index = self._along_course(key_along, xy, yaw, ground)
             waypoints = jnp.broadcast_to(jnp.asarray(track.waypoints, jnp.float32),
                                          (n, *track.waypoints.shape))
             heading = (jax.random.uniform(key_goal, (n,), minval=-math.pi, maxval=math.pi)
@@ -191,13 +210,33 @@ class Navigation:
         qpos, qvel = legged.standing_state(key_q, xy, ground, self.spec.spawn_height, yaw,
                                            self.spec.default_pose, self.reset_joint_noise)
         fresh = self.initial_info(n)
-        distance = jnp.linalg.norm(waypoints[:, 0] - xy, axis=-1)
+        distance = jnp.linalg.norm(_take(waypoints, index) - xy, axis=-1)
         fresh = fresh.replace(
-            waypoints=waypoints, goal_heading=heading, distance=distance,
+            waypoints=waypoints, goal_heading=heading, index=index, distance=distance,
             episode_arrived=info.arrived, episode_distance=goal_distance(info),
             episode_checkpoints=(info.index + info.arrived).astype(jnp.float32))
         command = self.command(xy, yaw, fresh)
         return qpos, qvel, fresh.replace(command=command)
+
+    def _along_course(self, key, xy, yaw, ground):
+        """A `course_spawns` share of the start spawns (xy [N, 2], yaw, ground [N]) moved
+        to a waypoint (+- 0.2 m, yaw +- the course's spawn range about the way to the
+        next waypoint); with the index [N] of each spawn's target waypoint."""
+        track = self.track
+        key_moved, key_at, key_xy, key_yaw = jax.random.split(key, 4)
+        n, points = xy.shape[0], track.waypoints[:-1]
+        way = track.waypoints[1:] - points
+        at = jax.random.randint(key_at, (n,), 0, len(points))
+        moved = jax.random.uniform(key_moved, (n,)) < self.course_spawns
+        jitter = jax.random.uniform(key_xy, (n, 2), minval=-0.2, maxval=0.2)
+        turn = jax.random.uniform(key_yaw, (n,), minval=track.spawn_yaw[0],
+                                  maxval=track.spawn_yaw[1])
+        xy = jnp.where(moved[:, None], jnp.asarray(points, jnp.float32)[at] + jitter, xy)
+        yaw = jnp.where(moved, jnp.asarray(np.arctan2(way[:, 1], way[:, 0]),
+                                           jnp.float32)[at] + turn, yaw)
+        ground = jnp.where(moved, jnp.asarray(track.ground_near(points, 0.6),
+                                              jnp.float32)[at], ground)
+        return xy, yaw, ground, jnp.where(moved, at + 1, 0).astype(jnp.int32)
 
     def _flat_episode(self, key_spawn, key_goal, n):
         """Flat ground: spawn pose, one target [N, 1, 2] and its heading."""

@@ -176,9 +176,10 @@ def make_task(name: str):
 
 def evaluation_changes(name: str) -> dict:
     """The task changes an evaluation of env `name` holds: the full command ranges of a
-    command curriculum, and each robot kept on its starting terrain level."""
+    command curriculum, each robot kept on its starting terrain level, and every robot
+    starting at its course's start."""
     fields = {f.name for f in dataclasses.fields(make_task(name))}
-    held = {"command_levels": 1, "terrain_curriculum": False}
+    held = {"command_levels": 1, "terrain_curriculum": False, "course_spawns": 0.0}
     return {k: v for k, v in held.items() if k in fields}
 
 

@@ -61,6 +61,48 @@ def check_two_seconds_half_standing(env):
     np.testing.assert_array_equal(traj.physics.contacts[-1, standing, :4], 1.0)  # feet down
     if env.task.collision == "full":
         np.testing.assert_array_equal(traj.physics.contacts[-1, standing, 4], 0.0)  # base clear
+    return traj
+
+
+COURSES_OF_WAYPOINTS = [n for n in NAMES[3:]]  # section001's one waypoint is its goal
+
+
+@pytest.mark.parametrize("name", COURSES_OF_WAYPOINTS)
+def test_course_spawns_stand_at_every_waypoint(name):
+    env = envs.make(name, 32, task_changes={"course_spawns": 1.0})
+    traj = check_two_seconds_half_standing(env)
+    targets = np.asarray(traj.info.index[0, :16])
+    assert set(targets) == set(range(1, env.task.num_waypoints))  # every waypoint but the goal
+
+
+def test_course_spawns_start_a_share_along_the_course_and_evaluations_at_its_start():
+    name = "vbot_navigation_section012"
+    track = envs.make_task(name).track
+    key, n = jax.random.PRNGKey(3), 400
+    for share in (1.0, 0.5, 0.0):
+        task = envs.with_task_changes(envs.make_task(name), {"course_spawns": share})
+        qpos, _, info = task.reset(key, n, task.initial_info(n))
+        xy, index = np.asarray(qpos[:, :2]), np.asarray(info.index)
+        moved = index > 0
+        np.testing.assert_allclose(moved.mean(), share, atol=0.06)
+        at = track.waypoints[index[moved] - 1]  # the waypoint each moved robot starts at
+        assert (np.abs(xy[moved] - at) <= 0.2 + 1e-6).all()
+        start = np.asarray(track.spawn_centre)
+        assert (np.abs(xy[~moved] - start) <= np.asarray(track.spawn_jitter) + 1e-6).all()
+        np.testing.assert_allclose(info.distance, np.linalg.norm(
+            track.waypoints[index] - xy, axis=-1), rtol=1e-5)
+        way = track.waypoints[index[moved]] - at
+        yaw = np.asarray(legged.yaw_of(qpos[moved, 3:7]))
+        off = np.angle(np.exp(1j * (yaw - np.arctan2(way[:, 1], way[:, 0]))))
+        assert (np.abs(off) <= 0.3 + 1e-5).all()  # facing the next waypoint
+        ground = track.ground_near(at, 0.6)
+        np.testing.assert_allclose(qpos[moved, 2], ground + task.spec.spawn_height, atol=1e-5)
+    assert envs.evaluation_changes(name)["course_spawns"] == 0.0
+    for bad, words in ((1.5, "a share of episodes"),
+                       (0.5, "needs a course of several waypoints")):
+        target = name if bad > 1 else "vbot_navigation_section001"
+        with pytest.raises(ValueError, match=words):
+            envs.with_task_changes(envs.make_task(target), {"course_spawns": bad})
 
 
 def test_same_key_same_trajectory():
