@@ -380,7 +380,8 @@ def test_task_changes_parse_from_text():
 def test_evaluations_hold_the_full_command_ranges_and_the_terrain_levels():
     assert envs.evaluation_changes("go1_rough") == {"command_levels": 1,
                                                     "terrain_curriculum": False}
-    assert envs.evaluation_changes("vbot_navigation_flat") == {}  # nothing to hold
+    assert envs.evaluation_changes("vbot_navigation_section012") == {"course_spawns": 0.0}
+    assert envs.evaluation_changes("cartpole") == {}  # nothing to hold
     held = envs.with_task_changes(envs.make_task("go1_rough"),
                                   envs.evaluation_changes("go1_rough"))
     assert held.command_levels == 1 and not held.terrain_curriculum
