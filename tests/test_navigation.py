@@ -64,7 +64,7 @@ def check_two_seconds_half_standing(env):
     return traj
 
 
-COURSES_OF_WAYPOINTS = [n for n in NAMES[3:]]  # section001's one waypoint is its goal
+COURSES_OF_WAYPOINTS = NAMES[3:]  # section001's one waypoint is its goal
 
 
 @pytest.mark.parametrize("name", COURSES_OF_WAYPOINTS)
