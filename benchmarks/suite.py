@@ -4,6 +4,7 @@ one table.
 
     python benchmarks/suite.py [--tasks cartpole dm_walker ...] [--minutes M]
                                [--physics motrixsim|mjx|mujoco] [--out benchmarks/results/suite]
+                               [--task-set FIELD=VALUE ...]
 
 Each task trains its preset with `benchmarks/learn.py`'s loop (a run folder under
 runs/suite/) for BUDGET_MINUTES[task] (or `--minutes`), then its deterministic policy
@@ -13,7 +14,9 @@ written to OUT/<task>.json as soon as it is done, and a later run skips every ta
 result is there for the same backend and budget (`--redo` retrains; `--reevaluate` runs
 the evaluation of done tasks again from their run folders), so the suite runs in
 pieces, on several machines, and the table fills up: OUT/suite.md (the table, also
-printed), OUT/suite.json and OUT/suite.png (every task's return curve).
+printed), OUT/suite.json and OUT/suite.png (every task's return curve). `--task-set`
+changes a task field in training (a trial of a task option, best with its own `--out`);
+evaluations still hold `envs.evaluation_changes`.
 
 TARGETS holds what each task is for, as checks on the evaluation, each met or not.
 """
@@ -111,13 +114,15 @@ TARGETS = {
 }
 
 
-def run_task(name: str, minutes: float, physics: str, run_root: Path) -> dict:
+def run_task(name: str, minutes: float, physics: str, run_root: Path,
+             task_changes: dict) -> dict:
     """Train `name` for `minutes`, evaluate its deterministic policy for one episode;
     the task's result (curve in short, evaluations, checks)."""
     run_dir = make_run_dir(run_root, name)
-    result = learn(name, 0, minutes, [], physics, run_dir)
+    result = learn(name, 0, minutes, [], physics, run_dir, task_changes)
     curve = result["curve"]
     trained = {"task": name, "physics": physics, "budget_minutes": minutes,
+               "task_changes": task_changes,
                "machine": run_info(sys.argv), "run_dir": str(run_dir),
                "env_steps": result["env_steps"], "wall_s": result["wall_s"],
                "steps_per_s": result["steps_per_s"],
@@ -210,10 +215,13 @@ def main() -> None:
     parser.add_argument("--redo", action="store_true", help="retrain tasks already done")
     parser.add_argument("--reevaluate", action="store_true",
                         help="evaluate tasks already done again from their runs, no training")
+    parser.add_argument("--task-set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a task field in training, e.g. course_spawns=0.5")
     args = parser.parse_args()
     try:
         names = [envs.canonical_name(n) for n in args.tasks or envs.REGISTRY]
-    except envs.UnknownEnvError as err:
+        changes = {n: envs.parse_task_changes(n, args.task_set) for n in names}
+    except (envs.UnknownEnvError, ValueError) as err:
         parser.error(str(err))
     if importlib.util.find_spec("matplotlib") is None:  # before hours of training, not after
         parser.error("suite.png needs matplotlib: pip install -e '.[bench]'")
@@ -226,14 +234,15 @@ def main() -> None:
             print(f"{name}: evaluating {done['run_dir']} again", flush=True)
             result = evaluated(done)
         elif (done and not args.redo
-              and (done["physics"], done["budget_minutes"]) == (args.physics, minutes)):
+              and (done["physics"], done["budget_minutes"], done.get("task_changes", {}))
+              == (args.physics, minutes, changes[name])):
             print(f"{name}: done ({'met' if done['met'] else 'not met'}), skipped")
             continue
         elif args.reevaluate:
             continue  # nothing to evaluate again
         else:
             print(f"{name}: training {minutes:g} min on {args.physics}", flush=True)
-            result = run_task(name, minutes, args.physics, args.run_root)
+            result = run_task(name, minutes, args.physics, args.run_root, changes[name])
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(result, indent=1))
         tmp.replace(path)  # a result is there whole or not at all
