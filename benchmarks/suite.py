@@ -171,8 +171,10 @@ def table(results: list[dict], names: list[str] = ()) -> str:
             f"({c['goal']})" for c in r["checks"])
         machine = r["machine"]
         ret = "-" if math.isnan(r["return"]) else f"{r['return']:.1f}"
+        changes = ", ".join(f"{k}={v}" for k, v in r.get("task_changes", {}).items())
+        task = f"{r['task']} ({changes})" if changes else r["task"]
         lines.append(
-            f"| {r['task']} | {r['physics']} | {machine['machine']}, {machine['cpus']} cpus, "
+            f"| {task} | {r['physics']} | {machine['machine']}, {machine['cpus']} cpus, "
             f"{machine['device']} | {r['env_steps'] / 1e6:.1f}M | {r['wall_s'] / 60:.0f} min | "
             f"{ret} | {r['target']} | {measured} | {'met' if r['met'] else '**not met**'} |")
     done = {r["task"] for r in results}

@@ -49,12 +49,14 @@ def test_the_table_marks_each_task_met_or_not():
              "checks": [suite.judge(suite.at_least("speed", "s", 1.0), {"s": speed})]}
             for name, ret, met, speed in [("dm_walker", 310.5, True, 1.2),
                                           ("dm_runner", math.nan, False, 0.4)]]
+    rows[1]["task_changes"] = {"course_spawns": 0.5}  # trained with a changed task field
     lines = suite.table(rows, ["dm_walker", "dm_runner", "dm_cheetah"]).splitlines()
     assert sum(line.startswith("| d") for line in lines) == 3
     assert lines[4].startswith("| dm_cheetah | - |")
     assert lines[4].endswith("| not run yet (10 min budget) | not run yet |")
     assert lines[2].endswith("| speed 1.2 (>= 1) | met |") and "| 2.5M | 10 min | 310.5 |" in lines[2]
     assert lines[3].endswith("| speed 0.4 (>= 1) | **not met** |") and "| - |" in lines[3]
+    assert lines[3].startswith("| dm_runner (course_spawns=0.5) | motrixsim |")
 
 
 def test_a_final_measure_is_read_before_the_autoreset():
