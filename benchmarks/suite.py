@@ -11,7 +11,7 @@ runs/suite/) for BUDGET_MINUTES[task] (or `--minutes`), then its deterministic p
 runs one episode on fresh envs (`sim2sim.on_engine`: full command ranges, terrain levels
 held; Go1 on terrain is judged by learn.py's terrain evaluation). A task's result is
 written to OUT/<task>.json as soon as it is done, and a later run skips every task whose
-result is there for the same backend and budget (`--redo` retrains; `--reevaluate` runs
+result is there for the same backend, budget and task changes (`--redo` retrains; `--reevaluate` runs
 the evaluation of done tasks again from their run folders), so the suite runs in
 pieces, on several machines, and the table fills up: OUT/suite.md (the table, also
 printed), OUT/suite.json and OUT/suite.png (every task's return curve). `--task-set`
