@@ -9,6 +9,7 @@ import pytest
 from conftest import jax_cartpole, motrix_cartpole
 
 from motrix_jax import envs, symmetry
+from motrix_jax.env import Env
 from motrix_jax.networks import gaussian_log_prob, make_network
 from motrix_jax.ppo import (
     Minibatch,
@@ -149,3 +150,32 @@ def test_symmetry_augmentation_needs_a_task_with_mirrors_of_its_sizes():
     env.obs_size = 47
     with pytest.raises(ValueError, match="go1_flat's obs mirror has size 48, its obs 47"):
         check_env(cfg, env)
+
+
+def test_a_critic_reading_the_policys_observation_learns_bit_for_bit_as_without_one():
+    # A task that opts in to a critic observation of its own but gives the policy's
+    # changes nothing: the value network reads the same numbers through its own
+    # normaliser, so a whole run (rollouts, GAE, every epoch) equals today's bit for bit.
+    cartpole = envs.make_task("cartpole")
+
+    @dataclasses.dataclass(frozen=True)
+    class CriticReadsObs(type(cartpole)):
+        critic_obs_size: int = cartpole.obs_size
+
+        def critic_observe(self, view, info):
+            return self.observe(view, info)
+
+    cfg = small_cfg()
+    plain = jax_cartpole(cfg.num_envs)
+    opted_in = Env(CriticReadsObs(), plain.physics, cfg.num_envs)
+    assert opted_in.critic_obs_size == cartpole.obs_size and plain.critic_obs_size is None
+    (state, metrics), (own, own_metrics) = (
+        jax.jit(make_train(cfg, env))(jax.random.PRNGKey(3)) for env in (plain, opted_in))
+    assert own.critic_stats is not None and state.critic_stats is None
+    chex.assert_trees_all_equal(own.params, state.params)
+    chex.assert_trees_all_equal(own.opt_state, state.opt_state)
+    chex.assert_trees_all_equal((own.obs_stats, own.value_stats, own.learning_rate),
+                                (state.obs_stats, state.value_stats, state.learning_rate))
+    chex.assert_trees_all_equal(own.critic_stats, state.obs_stats)
+    chex.assert_trees_all_equal(own_metrics, metrics)
+    assert float(jnp.abs(state.params["params"]["value_head"]["kernel"]).sum()) > 0

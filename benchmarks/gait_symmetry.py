@@ -1,0 +1,110 @@
+"""How left-right symmetric a trained legged policy is, and the gait it walks with.
+
+    python benchmarks/gait_symmetry.py --run runs/bench/go1_flat/<ts> [--run ...]
+                                       [--num-envs 512] [--steps 1000] [--out results/x]
+
+Per run (newest intact checkpoint, the deterministic policy, the run's task changes plus
+the evaluation's: full command ranges, whose vy and yaw-rate ranges are symmetric), on
+fresh envs from one key, every step of each env's first episode:
+- `mirror_error`: |pi(M_obs o) - M_act pi(o)| / |pi(o)| (mean of the norms), the task's
+  own mirrors (`mirrors()`, as symmetry augmentation uses them): 0 for a policy that acts
+  on the mirror-image state as the mirror image of itself.
+- `duty_factor`: the share of steps each foot is on the ground, and `duty_asymmetry`, the
+  mean over the front and the rear pair of |left - right|.
+- `joint_asymmetry` (rad): the mean joint angles against their mirror image (the legs of
+  a pair swapped, abduction flipped), the mean |difference| over the 12 joints: a policy
+  that leans on one side's legs stands out here.
+- `fell`: the share of envs whose first episode ended in a fall.
+Writes <out>.json with every run's figures and prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import print_table, run_info, save_json
+
+from motrix_jax import envs
+from motrix_jax.checkpoint import load_policy_at
+from motrix_jax.envs import legged
+from motrix_jax.evaluation import run_policy
+from motrix_jax.run_folder import read_run_info
+
+
+def gait_of(run_dir: Path, num_envs: int, steps: int) -> dict:
+    """The figures of the module docstring for the policy of `run_dir`."""
+    info = read_run_info(run_dir)
+    info = dataclasses.replace(info, task_changes={**info.task_changes,
+                                                   **envs.evaluation_changes(info.env)})
+    env = envs.make_for_run(run_dir, info, num_envs, "motrixsim")
+    if not hasattr(env.task, "mirrors") or not hasattr(env.task.initial_info(1), "last_contact"):
+        raise SystemExit(f"{info.env}: needs a task with mirrors and foot contacts (Go1)")
+    mirrors = env.task.mirrors()
+    update, policy = load_policy_at(run_dir)
+
+    def record(state):
+        action = policy(state.obs)
+        mirrored = policy(mirrors.obs(state.obs))
+        error = jnp.linalg.norm(mirrored - mirrors.action(action), axis=-1)
+        return (error, jnp.linalg.norm(action, axis=-1), state.info.last_contact,
+                state.physics.qpos[:, 7:], state.done, state.terminated)
+
+    _, (error, norm, contact, joints, done, terminated) = run_policy(
+        env, policy, jax.random.PRNGKey(12345), steps, record)
+    # [steps, N]: the steps of each env's first episode (with same-step autoreset the
+    # state after its ending step is already the next episode's)
+    first = np.cumsum(done, 0) == 0
+    duty = (contact * first[..., None]).sum((0, 1)) / first.sum()
+    mean_joints = (joints * first[..., None]).sum((0, 1)) / first.sum()
+    left, right = (1, 3), (0, 2)  # FL, RL and FR, RR
+    return {"run": str(run_dir), "env": info.env, "checkpoint_update": update,
+            "task_changes": info.task_changes,
+            "symmetry_augmentation": info.ppo.symmetry_augmentation,
+            "num_envs": num_envs, "steps": steps,
+            "fell": float(terminated.any(0).mean()),
+            "mirror_error": float(error[first].mean() / norm[first].mean()),
+            "duty_factor": dict(zip(("FR", "FL", "RR", "RL"), duty.round(4).tolist())),
+            "duty_asymmetry": float(np.abs(duty[list(left)] - duty[list(right)]).mean()),
+            "joint_asymmetry": float(np.abs(
+                mean_joints - legged.JOINTS_MIRROR(mean_joints)).mean())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, action="append", required=True)
+    parser.add_argument("--num-envs", type=int, default=512)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--out", help="write <out>.json")
+    args = parser.parse_args()
+    for run in args.run:
+        if not (run / "config.json").is_file():
+            parser.error(f"{run}: not a run folder (no config.json)")
+    results = [gait_of(run, args.num_envs, args.steps) for run in args.run]
+    print_table(["run", "switches", "fell", "mirror error", "duty FR/FL/RR/RL",
+                 "duty asym.", "joint asym. (rad)"],
+                [[r["run"], switches(r), f"{r['fell']:.3f}", f"{r['mirror_error']:.3f}",
+                  "/".join(f"{d:.3f}" for d in r["duty_factor"].values()),
+                  f"{r['duty_asymmetry']:.3f}", f"{r['joint_asymmetry']:.4f}"]
+                 for r in results])
+    if args.out:
+        save_json({**run_info(sys.argv), "results": results}, f"{args.out}.json")
+
+
+def switches(result: dict) -> str:
+    on = [name for name, value in (
+        ("symmetry", result["symmetry_augmentation"]),
+        ("privileged", result["task_changes"].get("privileged_critic", False))) if value]
+    return "+".join(on) or "neither"
+
+
+if __name__ == "__main__":
+    main()
