@@ -4,19 +4,21 @@ one table.
 
     python benchmarks/suite.py [--tasks cartpole dm_walker ...] [--minutes M]
                                [--physics motrixsim|mjx|mujoco] [--out benchmarks/results/suite]
-                               [--task-set FIELD=VALUE ...]
+                               [--task-set FIELD=VALUE ...] [--set FIELD=VALUE ...]
 
 Each task trains its preset with `benchmarks/learn.py`'s loop (a run folder under
 runs/suite/) for BUDGET_MINUTES[task] (or `--minutes`), then its deterministic policy
 runs one episode on fresh envs (`sim2sim.on_engine`: full command ranges, terrain levels
 held; Go1 on terrain is judged by learn.py's terrain evaluation). A task's result is
 written to OUT/<task>.json as soon as it is done, and a later run skips every task whose
-result is there for the same backend, budget and task changes (`--redo` retrains; `--reevaluate` runs
-the evaluation of done tasks again from their run folders), so the suite runs in
-pieces, on several machines, and the table fills up: OUT/suite.md (the table, also
-printed), OUT/suite.json and OUT/suite.png (every task's return curve). `--task-set`
-changes a task field in training (a trial of a task option, best with its own `--out`);
-evaluations still hold `envs.evaluation_changes`.
+result is there for the same backend, budget, task and PPO changes (`--redo` retrains;
+`--reevaluate` runs the evaluation of done tasks again from their run folders), so the
+suite runs in pieces, on several machines, and the table fills up: OUT/suite.md (the
+table, also printed), OUT/suite.json and OUT/suite.png (every task's return curve).
+`--task-set` changes a task field in training (a trial of a task option, best with its
+own `--out`; evaluations still hold `envs.evaluation_changes`) and `--set` a field of
+the preset's PPO config (e.g. a network sized for this CPU); the table names both
+beside the task.
 
 TARGETS holds what each task is for, as checks on the evaluation, each met or not.
 """
@@ -39,6 +41,7 @@ from learn import learn
 from sim2sim import on_engine
 
 from motrix_jax import envs
+from motrix_jax.config import with_overrides
 from motrix_jax.run_folder import make_run_dir
 
 SECTIONS = ("section001", "section011", "section012", "section013", "section002")
@@ -114,15 +117,24 @@ TARGETS = {
 }
 
 
+def ppo_changes(name: str, assignments: list[str]) -> dict[str, str]:
+    """`--set field=value` strings as {field: value text}, checked against the preset of
+    `name` (ValueError naming a bad field, value or config)."""
+    with_overrides(envs.preset(name), assignments)
+    return {k.strip(): v.strip() for k, v in (item.split("=", 1) for item in assignments)}
+
+
 def run_task(name: str, minutes: float, physics: str, run_root: Path,
-             task_changes: dict) -> dict:
-    """Train `name` for `minutes`, evaluate its deterministic policy for one episode;
-    the task's result (curve in short, evaluations, checks)."""
+             task_changes: dict, ppo: dict[str, str]) -> dict:
+    """Train `name` for `minutes` (its preset with the `ppo` changes), evaluate its
+    deterministic policy for one episode; the task's result (curve in short, evaluations,
+    checks)."""
     run_dir = make_run_dir(run_root, name)
-    result = learn(name, 0, minutes, [], physics, run_dir, task_changes)
+    result = learn(name, 0, minutes, [f"{k}={v}" for k, v in ppo.items()], physics,
+                   run_dir, task_changes)
     curve = result["curve"]
     trained = {"task": name, "physics": physics, "budget_minutes": minutes,
-               "task_changes": task_changes,
+               "task_changes": task_changes, "ppo_changes": ppo,
                "machine": run_info(sys.argv), "run_dir": str(run_dir),
                "env_steps": result["env_steps"], "wall_s": result["wall_s"],
                "steps_per_s": result["steps_per_s"],
@@ -171,7 +183,7 @@ def table(results: list[dict], names: list[str] = ()) -> str:
             f"({c['goal']})" for c in r["checks"])
         machine = r["machine"]
         ret = "-" if math.isnan(r["return"]) else f"{r['return']:.1f}"
-        changes = ", ".join(f"{k}={v}" for k, v in r.get("task_changes", {}).items())
+        changes = describe_changes(r)
         task = f"{r['task']} ({changes})" if changes else r["task"]
         lines.append(
             f"| {task} | {r['physics']} | {machine['machine']}, {machine['cpus']} cpus, "
@@ -184,6 +196,12 @@ def table(results: list[dict], names: list[str] = ()) -> str:
             lines.append(f"| {name} | - | - | - | - | - | {TARGETS[name][0]} | "
                          f"not run yet ({minutes:g} min budget) | not run yet |")
     return "\n".join(lines) + "\n\nSeed 0; the deterministic policy, one episode per env.\n"
+
+
+def describe_changes(result: dict) -> str:
+    """The task and PPO changes a result was trained with, `field=value, ...`."""
+    changes = {**result.get("task_changes", {}), **result.get("ppo_changes", {})}
+    return ", ".join(f"{k}={v}" for k, v in changes.items())
 
 
 def plot(results: list[dict], path: Path) -> None:
@@ -219,10 +237,13 @@ def main() -> None:
                         help="evaluate tasks already done again from their runs, no training")
     parser.add_argument("--task-set", action="append", default=[], metavar="FIELD=VALUE",
                         help="a task field in training, e.g. course_spawns=0.5")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a PPO config field in training, e.g. learning_epochs=5")
     args = parser.parse_args()
     try:
         names = [envs.canonical_name(n) for n in args.tasks or envs.REGISTRY]
         changes = {n: envs.parse_task_changes(n, args.task_set) for n in names}
+        ppo = {n: ppo_changes(n, args.set) for n in names}
     except (envs.UnknownEnvError, ValueError) as err:
         parser.error(str(err))
     if importlib.util.find_spec("matplotlib") is None:  # before hours of training, not after
@@ -236,15 +257,20 @@ def main() -> None:
             print(f"{name}: evaluating {done['run_dir']} again", flush=True)
             result = evaluated(done)
         elif (done and not args.redo
-              and (done["physics"], done["budget_minutes"], done.get("task_changes", {}))
-              == (args.physics, minutes, changes[name])):
+              and (done["physics"], done["budget_minutes"], done.get("task_changes", {}),
+                   done.get("ppo_changes", {}))
+              == (args.physics, minutes, changes[name], ppo[name])):
             print(f"{name}: done ({'met' if done['met'] else 'not met'}), skipped")
             continue
         elif args.reevaluate:
             continue  # nothing to evaluate again
         else:
-            print(f"{name}: training {minutes:g} min on {args.physics}", flush=True)
-            result = run_task(name, minutes, args.physics, args.run_root, changes[name])
+            described = describe_changes({"task_changes": changes[name],
+                                          "ppo_changes": ppo[name]})
+            print(f"{name}: training {minutes:g} min on {args.physics}"
+                  + (f" with {described}" if described else ""), flush=True)
+            result = run_task(name, minutes, args.physics, args.run_root, changes[name],
+                              ppo[name])
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(result, indent=1))
         tmp.replace(path)  # a result is there whole or not at all

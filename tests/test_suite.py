@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from motrix_jax import envs
 
@@ -50,13 +51,14 @@ def test_the_table_marks_each_task_met_or_not():
             for name, ret, met, speed in [("dm_walker", 310.5, True, 1.2),
                                           ("dm_runner", math.nan, False, 0.4)]]
     rows[1]["task_changes"] = {"course_spawns": 0.5}  # trained with a changed task field
+    rows[1]["ppo_changes"] = {"learning_epochs": "5"}  # and a changed PPO field
     lines = suite.table(rows, ["dm_walker", "dm_runner", "dm_cheetah"]).splitlines()
     assert sum(line.startswith("| d") for line in lines) == 3
     assert lines[4].startswith("| dm_cheetah | - |")
     assert lines[4].endswith("| not run yet (10 min budget) | not run yet |")
     assert lines[2].endswith("| speed 1.2 (>= 1) | met |") and "| 2.5M | 10 min | 310.5 |" in lines[2]
     assert lines[3].endswith("| speed 0.4 (>= 1) | **not met** |") and "| - |" in lines[3]
-    assert lines[3].startswith("| dm_runner (course_spawns=0.5) | motrixsim |")
+    assert lines[3].startswith("| dm_runner (course_spawns=0.5, learning_epochs=5) | motrixsim |")
 
 
 def test_a_final_measure_is_read_before_the_autoreset():
@@ -70,3 +72,15 @@ def test_a_final_measure_is_read_before_the_autoreset():
     done[2, 0] = done[3, 0] = True  # env 0 ends at step 2 (and again later)
     done[3, 2] = True               # env 2 ends at the last step
     np.testing.assert_array_equal(at_first_end(values, done), [3.0, 10.0, 8.0])
+
+
+def test_ppo_changes_are_checked_against_the_preset_and_kept_as_given():
+    suite = load_suite()
+    assert suite.ppo_changes("bounce_ball", ["policy_hidden_sizes=256,128,64",
+                                             " learning_epochs = 5"]) == {
+        "policy_hidden_sizes": "256,128,64", "learning_epochs": "5"}
+    assert suite.ppo_changes("cartpole", []) == {}
+    with pytest.raises(ValueError, match="unknown config field 'learning_epoch'.*learning_epochs"):
+        suite.ppo_changes("cartpole", ["learning_epoch=5"])
+    with pytest.raises(ValueError, match="field=value"):
+        suite.ppo_changes("cartpole", ["learning_epochs"])
