@@ -57,24 +57,29 @@ def gait_of(run_dir: Path, num_envs: int, steps: int) -> dict:
         return (error, jnp.linalg.norm(action, axis=-1), state.info.last_contact,
                 state.physics.qpos[:, 7:], state.done, state.terminated)
 
-    _, (error, norm, contact, joints, done, terminated) = run_policy(
-        env, policy, jax.random.PRNGKey(12345), steps, record)
+    _, recorded = run_policy(env, policy, jax.random.PRNGKey(12345), steps, record)
+    return {"run": str(run_dir), "env": info.env, "checkpoint_update": update,
+            "task_changes": info.task_changes,
+            "symmetry_augmentation": info.ppo.symmetry_augmentation,
+            "num_envs": num_envs, "steps": steps, **figures(*recorded)}
+
+
+def figures(error, norm, contact, joints, done, terminated) -> dict:
+    """The docstring's figures from what each step recorded ([steps, N, ...]): the mirror
+    error and action norms, foot contacts (FR, FL, RR, RL), joint angles, done and
+    terminated flags."""
     # [steps, N]: the steps of each env's first episode (with same-step autoreset the
     # state after its ending step is already the next episode's)
     first = np.cumsum(done, 0) == 0
     duty = (contact * first[..., None]).sum((0, 1)) / first.sum()
     mean_joints = (joints * first[..., None]).sum((0, 1)) / first.sum()
-    left, right = (1, 3), (0, 2)  # FL, RL and FR, RR
-    return {"run": str(run_dir), "env": info.env, "checkpoint_update": update,
-            "task_changes": info.task_changes,
-            "symmetry_augmentation": info.ppo.symmetry_augmentation,
-            "num_envs": num_envs, "steps": steps,
-            "fell": float(terminated.any(0).mean()),
+    left, right = [1, 3], [0, 2]  # FL, RL and FR, RR
+    return {"fell": float(terminated.any(0).mean()),
             "mirror_error": float(error[first].mean() / norm[first].mean()),
             "duty_factor": dict(zip(("FR", "FL", "RR", "RL"), duty.round(4).tolist())),
-            "duty_asymmetry": float(np.abs(duty[list(left)] - duty[list(right)]).mean()),
+            "duty_asymmetry": float(np.abs(duty[left] - duty[right]).mean()),
             "joint_asymmetry": float(np.abs(
-                mean_joints - legged.JOINTS_MIRROR(mean_joints)).mean())}
+                mean_joints - np.asarray(legged.JOINTS_MIRROR(mean_joints))).mean())}
 
 
 def main() -> None:
