@@ -6,9 +6,9 @@
 Per run (newest intact checkpoint, the deterministic policy, the run's task changes plus
 the evaluation's: full command ranges, whose vy and yaw-rate ranges are symmetric), on
 fresh envs from one key, every step of each env's first episode:
-- `mirror_error`: |pi(M_obs o) - M_act pi(o)| / |pi(o)| (mean of the norms), the task's
-  own mirrors (`mirrors()`, as symmetry augmentation uses them): 0 for a policy that acts
-  on the mirror-image state as the mirror image of itself.
+- `mirror_error`: mean |pi(M_obs o) - M_act pi(o)| / mean |pi(o)| over those steps, with
+  the task's own mirrors (`mirrors()`, as symmetry augmentation uses them): 0 for a
+  policy that acts on the mirror-image state as the mirror image of itself.
 - `duty_factor`: the share of steps each foot is on the ground, and `duty_asymmetry`, the
   mean over the front and the rear pair of |left - right|.
 - `joint_asymmetry` (rad): the mean joint angles against their mirror image (the legs of
@@ -21,7 +21,6 @@ Writes <out>.json with every run's figures and prints one table.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -31,9 +30,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import print_table, run_info, save_json
+from sim2sim import evaluation_setup
 
 from motrix_jax import envs
-from motrix_jax.checkpoint import load_policy_at
 from motrix_jax.envs import legged
 from motrix_jax.evaluation import run_policy
 from motrix_jax.run_folder import read_run_info
@@ -41,14 +40,8 @@ from motrix_jax.run_folder import read_run_info
 
 def gait_of(run_dir: Path, num_envs: int, steps: int) -> dict:
     """The figures of the module docstring for the policy of `run_dir`."""
-    info = read_run_info(run_dir)
-    info = dataclasses.replace(info, task_changes={**info.task_changes,
-                                                   **envs.evaluation_changes(info.env)})
-    env = envs.make_for_run(run_dir, info, num_envs, "motrixsim")
-    if not hasattr(env.task, "mirrors") or not hasattr(env.task.initial_info(1), "last_contact"):
-        raise SystemExit(f"{info.env}: needs a task with mirrors and foot contacts (Go1)")
-    mirrors = env.task.mirrors()
-    update, policy = load_policy_at(run_dir)
+    info, env, update, policy = evaluation_setup(run_dir, "motrixsim", num_envs)
+    mirrors = env.mirrors
 
     def record(state):
         action = policy(state.obs)
@@ -71,15 +64,24 @@ def figures(error, norm, contact, joints, done, terminated) -> dict:
     # [steps, N]: the steps of each env's first episode (with same-step autoreset the
     # state after its ending step is already the next episode's)
     first = np.cumsum(done, 0) == 0
+    ended = done.any(0)
+    fell = ended & terminated[done.argmax(0), np.arange(done.shape[1])]
     duty = (contact * first[..., None]).sum((0, 1)) / first.sum()
     mean_joints = (joints * first[..., None]).sum((0, 1)) / first.sum()
     left, right = [1, 3], [0, 2]  # FL, RL and FR, RR
-    return {"fell": float(terminated.any(0).mean()),
+    return {"fell": float(fell.mean()),
             "mirror_error": float(error[first].mean() / norm[first].mean()),
             "duty_factor": dict(zip(("FR", "FL", "RR", "RL"), duty.round(4).tolist())),
             "duty_asymmetry": float(np.abs(duty[left] - duty[right]).mean()),
-            "joint_asymmetry": float(np.abs(
-                mean_joints - np.asarray(legged.JOINTS_MIRROR(mean_joints))).mean())}
+            "joint_asymmetry": float(np.abs(mean_joints - legged.JOINTS_MIRROR(mean_joints)).mean())}
+
+
+def switches(result: dict) -> str:
+    """Which of symmetry augmentation and the privileged critic a result's run used."""
+    on = [name for name, value in (
+        ("symmetry", result["symmetry_augmentation"]),
+        ("privileged", result["task_changes"].get("privileged_critic", False))) if value]
+    return "+".join(on) or "neither"
 
 
 def main() -> None:
@@ -90,9 +92,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--out", help="write <out>.json")
     args = parser.parse_args()
-    for run in args.run:
+    for run in args.run:  # every run checked before any is evaluated
         if not (run / "config.json").is_file():
             parser.error(f"{run}: not a run folder (no config.json)")
+        try:
+            task = envs.make_task(read_run_info(run).env)
+        except (envs.CheckpointError, ValueError) as err:
+            parser.error(f"{run}: {err}")
+        if not hasattr(task, "mirrors") or not hasattr(task.initial_info(1), "last_contact"):
+            parser.error(f"{run}: {task.name} has no mirrors or foot contacts (a Go1 task has)")
     results = [gait_of(run, args.num_envs, args.steps) for run in args.run]
     print_table(["run", "switches", "fell", "mirror error", "duty FR/FL/RR/RL",
                  "duty asym.", "joint asym. (rad)"],
@@ -102,13 +110,6 @@ def main() -> None:
                  for r in results])
     if args.out:
         save_json({**run_info(sys.argv), "results": results}, f"{args.out}.json")
-
-
-def switches(result: dict) -> str:
-    on = [name for name, value in (
-        ("symmetry", result["symmetry_augmentation"]),
-        ("privileged", result["task_changes"].get("privileged_critic", False))) if value]
-    return "+".join(on) or "neither"
 
 
 if __name__ == "__main__":

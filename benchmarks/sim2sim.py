@@ -40,16 +40,23 @@ def at_first_end(values: np.ndarray, done: np.ndarray) -> np.ndarray:
     return values[np.maximum(first - 1, 0), np.arange(done.shape[1])]
 
 
-def on_engine(run_dir: Path, physics: str, num_envs: int, steps: int,
-              measure=None) -> dict:
-    """The run's policy on `physics` (see the module docstring). `measure(task, state)`
-    [N], where given, is also reported as its mean over steps and envs (`measure_mean`)
-    and over envs at the last state of their first episode (`measure_final`)."""
+def evaluation_setup(run_dir: Path, physics: str, num_envs: int):
+    """(the run's info with the evaluation's task changes, its env of `num_envs` on
+    `physics`, the newest intact checkpoint's update, its deterministic policy)."""
     info = read_run_info(run_dir)
     info = dataclasses.replace(info, task_changes={**info.task_changes,
                                                    **envs.evaluation_changes(info.env)})
     env = envs.make_for_run(run_dir, info, num_envs, physics)
     step, policy = load_policy_at(run_dir)
+    return info, env, step, policy
+
+
+def on_engine(run_dir: Path, physics: str, num_envs: int, steps: int,
+              measure=None) -> dict:
+    """The run's policy on `physics` (see the module docstring). `measure(task, state)`
+    [N], where given, is also reported as its mean over steps and envs (`measure_mean`)
+    and over envs at the last state of their first episode (`measure_final`)."""
+    _, env, step, policy = evaluation_setup(run_dir, physics, num_envs)
 
     def record(state):
         # per env: the task's record of the episode that just ended (e.g. navigation's

@@ -42,6 +42,7 @@ from sim2sim import on_engine
 
 from motrix_jax import envs
 from motrix_jax.config import with_overrides
+from motrix_jax.ppo import check_env
 from motrix_jax.run_folder import make_run_dir
 
 SECTIONS = ("section001", "section011", "section012", "section013", "section002")
@@ -117,11 +118,18 @@ TARGETS = {
 }
 
 
-def ppo_changes(name: str, assignments: list[str]) -> dict[str, str]:
+def ppo_changes(name: str, assignments: list[str], task_changes: dict | None = None
+                ) -> dict[str, str]:
     """`--set field=value` strings as {field: value text}, checked against the preset of
-    `name` (ValueError naming a bad field, value or config)."""
-    with_overrides(envs.preset(name), assignments)
-    return {k.strip(): v.strip() for k, v in (item.split("=", 1) for item in assignments)}
+    `name` and its task with `task_changes` (ValueError naming a bad field, value or
+    config, e.g. symmetry augmentation on a task without mirrors), before any training."""
+    cfg = with_overrides(envs.preset(name), assignments)
+    changes = {k.strip(): v.strip() for k, v in (item.split("=", 1) for item in assignments)}
+    if {"seed", "num_seeds"} & set(changes):
+        raise ValueError("the suite trains seed 0 alone: --set seed or num_seeds is not for it")
+    task = envs.with_task_changes(envs.make_task(name), task_changes or {})
+    check_env(cfg, envs.Env(task, None, cfg.num_envs))
+    return changes
 
 
 def run_task(name: str, minutes: float, physics: str, run_root: Path,
@@ -243,7 +251,7 @@ def main() -> None:
     try:
         names = [envs.canonical_name(n) for n in args.tasks or envs.REGISTRY]
         changes = {n: envs.parse_task_changes(n, args.task_set) for n in names}
-        ppo = {n: ppo_changes(n, args.set) for n in names}
+        ppo = {n: ppo_changes(n, args.set, changes[n]) for n in names}
     except (envs.UnknownEnvError, ValueError) as err:
         parser.error(str(err))
     if importlib.util.find_spec("matplotlib") is None:  # before hours of training, not after

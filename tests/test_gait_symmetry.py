@@ -50,11 +50,13 @@ def test_a_symmetric_trot_scores_zero(gait):
 
 def test_a_limp_and_a_lean_show_up(gait):
     contact = trot(8, 2)
-    contact[:, :, 1] = 1.0  # FL never lifts: FL 1.0 against FR 0.5
+    contact[:, :, [1, 3]] = 1.0  # the left feet never lift: 1.0 against 0.5 on the right
     leaning = STANCE.copy()
     leaning[4] += 0.2  # FL's hip 0.2 rad further forward than FR's
     figures = gait.figures(*recorded(contact, np.broadcast_to(leaning, (8, 2, 12))))
-    assert figures["duty_asymmetry"] == pytest.approx(0.25)  # (|1 - 0.5| + 0) / 2
+    # left against right in each pair: (|1 - 0.5| + |1 - 0.5|) / 2; front against rear,
+    # or diagonal pairs, would give 0 or 0.25
+    assert figures["duty_asymmetry"] == pytest.approx(0.5)
     # FL against FR and FR against FL: 0.2 each, over 12 joints
     assert figures["joint_asymmetry"] == pytest.approx(0.4 / 12)
 
@@ -72,3 +74,14 @@ def test_only_each_envs_first_episode_counts(gait):
     assert figures["duty_asymmetry"] == 0.0 and figures["duty_factor"]["FR"] == 0.5
     assert figures["mirror_error"] == 0.5  # over 8 first-episode steps, each 0.5 / 1
     assert figures["fell"] == 0.5
+
+
+def test_a_fall_counts_only_where_it_ends_the_first_episode(gait):
+    done = np.zeros((6, 3), bool)
+    terminated = np.zeros((6, 3), bool)
+    done[1, 0] = True  # env 0: its first episode runs out of time...
+    done[4, 0] = terminated[4, 0] = True  # ...and its second one falls: not counted
+    done[3, 1] = terminated[3, 1] = True  # env 1's first episode falls
+    figures = gait.figures(*recorded(trot(6, 3), np.broadcast_to(STANCE, (6, 3, 12)), done,
+                                     terminated))
+    assert figures["fell"] == pytest.approx(1 / 3)

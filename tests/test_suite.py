@@ -84,3 +84,13 @@ def test_ppo_changes_are_checked_against_the_preset_and_kept_as_given():
         suite.ppo_changes("cartpole", ["learning_epoch=5"])
     with pytest.raises(ValueError, match="field=value"):
         suite.ppo_changes("cartpole", ["learning_epochs"])
+    with pytest.raises(ValueError, match="seed 0 alone"):
+        suite.ppo_changes("cartpole", ["seed=3"])
+    # checked against the task too, before any training: cartpole has no mirrors, and a
+    # critic of its own cannot share the policy's features
+    with pytest.raises(ValueError, match="mirror.*cartpole does not"):
+        suite.ppo_changes("cartpole", ["symmetry_augmentation=true"])
+    with pytest.raises(ValueError, match="share_features"):
+        suite.ppo_changes("go1_flat", ["share_features=true"], {"privileged_critic": True})
+    assert suite.ppo_changes("go1_flat", ["symmetry_augmentation=true"],
+                             {"privileged_critic": True}) == {"symmetry_augmentation": "true"}
