@@ -28,8 +28,9 @@ def go1_preset(hidden: tuple[int, ...] = (256, 128, 64), max_env_steps: int = 10
 
     Symmetry augmentation and the privileged critic stay off: on go1_flat (seeds 0 and
     1, 20 min each) neither reached the walking criteria in fewer env steps (every
-    variant met them at 2.1-2.2M on seed 1), symmetry cost 20-26 % of the throughput, and
-    the switched runs fell more often after 20 min (14.5-20.5 % against 11.9 %); on
+    variant met them at 2.1-2.4M but seed 0's privileged critic, 8.8M), symmetry cost
+    16-26 % of the throughput, and the switched runs fell as often or more often after
+    20 min (seed 0: 16.8-17.8 % against 16.2 %; seed 1: 14.5-20.5 % against 11.9 %); on
     go1_rough (16 m tiles, seed 0) both together reached terrain level 1.97 against 2.88.
     Symmetry does give a symmetric gait (policy mirror error 0.05 against 0.55)."""
     def build() -> PPOConfig:
