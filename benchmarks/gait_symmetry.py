@@ -64,15 +64,15 @@ def figures(error, norm, contact, joints, done, terminated) -> dict:
     # [steps, N]: the steps of each env's first episode (with same-step autoreset the
     # state after its ending step is already the next episode's)
     first = np.cumsum(done, 0) == 0
-    ended = done.any(0)
-    fell = ended & terminated[done.argmax(0), np.arange(done.shape[1])]
+    fell = done.any(0) & terminated[done.argmax(0), np.arange(done.shape[1])]
     duty = (contact * first[..., None]).sum((0, 1)) / first.sum()
     mean_joints = (joints * first[..., None]).sum((0, 1)) / first.sum()
-    left, right = [1, 3], [0, 2]  # FL, RL and FR, RR
+    # each foot against its mirror-image foot: the mean over the four is the mean over
+    # the front and the rear pair of |left - right|
     return {"fell": float(fell.mean()),
             "mirror_error": float(error[first].mean() / norm[first].mean()),
             "duty_factor": dict(zip(("FR", "FL", "RR", "RL"), duty.round(4).tolist())),
-            "duty_asymmetry": float(np.abs(duty[left] - duty[right]).mean()),
+            "duty_asymmetry": float(np.abs(duty - legged.FEET_MIRROR(duty)).mean()),
             "joint_asymmetry": float(np.abs(mean_joints - legged.JOINTS_MIRROR(mean_joints)).mean())}
 
 
