@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from motrix_jax import symmetry
 from motrix_jax.names import did_you_mean
@@ -213,3 +214,68 @@ def scene_xml(robot_xml: Path, heightfield=None, floor_pos: tuple[float, float] 
     for geom in extra_geoms:
         worldbody.append(geom)
     return ET.tostring(root, encoding="unicode")
+
+
+def _euler_xyz(angles) -> np.ndarray:
+    """The rotation matrix of MJCF's `euler` (intrinsic x, then y, then z; radians)."""
+    out = np.eye(3)
+    for axis, a in enumerate(angles):
+        c, s = math.cos(a), math.sin(a)
+        i, j = [k for k in range(3) if k != axis]
+        r = np.eye(3)
+        r[i, i], r[i, j], r[j, i], r[j, j] = c, -s, s, c
+        if axis == 1:  # about y: x' = c x + s z
+            r[i, j], r[j, i] = s, -s
+        out = out @ r
+    return out
+
+
+def body_chain(robot_xml: Path, body: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kinematic chain from the floating base's body down to `body` (MJCF whose bodies
+    each carry one hinge joint, placed by `pos` and `euler` only): (offsets [K, 3],
+    fixed rotations [K, 3, 3], joint axes [K, 3]) of its K bodies below the base."""
+    root = ET.fromstring(Path(robot_xml).read_text())
+    parents = {child: parent for parent in root.iter("body") for child in parent}
+    node = root.find(f".//body[@name='{body}']")
+    if node is None:
+        raise ValueError(f"no body {body!r} in {robot_xml}")
+    links = []
+    while node in parents and node.find("freejoint") is None:
+        joint = node.find("joint")
+        links.append((np.array(node.get("pos", "0 0 0").split(), float),
+                      _euler_xyz([float(v) for v in node.get("euler", "0 0 0").split()]),
+                      np.array(joint.get("axis", "0 0 1").split(), float)))
+        node = parents[node]
+    links.reverse()
+    return tuple(np.stack([link[i] for link in links]) for i in range(3))
+
+
+def quat_matrix(quat_xyzw: jax.Array) -> jax.Array:
+    """Rotation matrices [..., 3, 3] of quaternions [..., 4] (xyzw)."""
+    x, y, z, w = (quat_xyzw[..., i] for i in range(4))
+    return jnp.stack([
+        jnp.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        jnp.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        jnp.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)],
+        -2)
+
+
+def axis_angle_matrix(axis: np.ndarray, angle: jax.Array) -> jax.Array:
+    """Rotation matrices [N, 3, 3] by angle [N] about a fixed unit axis [3] (Rodrigues)."""
+    k = jnp.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]],
+                   [-axis[1], axis[0], 0.0]])
+    s, c = jnp.sin(angle)[:, None, None], jnp.cos(angle)[:, None, None]
+    return jnp.eye(3) + s * k + (1 - c) * (k @ k)
+
+
+def chain_point(qpos: jax.Array, chain, joints: jax.Array, point) -> jax.Array:
+    """World position [N, 3] of `point` [3] (in the last body's frame) on a `body_chain`
+    whose joint angles are joints [N, K], below the floating base of qpos [N, 7 + nj]
+    (forward kinematics in JAX: no engine query, so every backend gives the same)."""
+    offsets, fixed, axes = chain
+    rot = quat_matrix(qpos[:, 3:7])
+    pos = qpos[:, :3]
+    for k in range(len(offsets)):
+        pos = pos + rot @ jnp.asarray(offsets[k])
+        rot = rot @ jnp.asarray(fixed[k]) @ axis_angle_matrix(axes[k], joints[:, k])
+    return pos + rot @ jnp.asarray(point, jnp.float32)

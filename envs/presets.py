@@ -72,3 +72,20 @@ def navigation_preset() -> PPOConfig:
                      learning_epochs=6,
                      mini_batches=32, learning_rate=3e-4, grad_norm_clip=1.0,
                      max_env_steps=200_000_000, check_point_interval=20)
+
+
+def g1_preset(max_env_steps: int = 100_000_000):
+    """The G1 humanoid's PPO settings, sized for a 2-core CPU: Go1's (256, 128, 64)
+    networks (the larger (512, 256, 128) of legged_gym's G1 cost ~30 % of a CPU's
+    throughput with 83 observations and 23 actions), 2048 envs x 24 steps (legged_gym's
+    4096 x 24 halved: a 2-core CPU steps 2048 G1 worlds in about the time a PPO update
+    takes, so neither waits long), 5 epochs of 4 minibatches, lr 3e-4 as Go1. The initial policy std is 0.5 (log -0.7), as for Go1: with kp
+    100-150 legs, std-1 targets knock a standing humanoid over at once. Symmetry
+    augmentation stays off as for Go1 (it costs throughput, which a 2-core CPU lacks);
+    `--set symmetry_augmentation=true` turns it on (the task declares its mirrors)."""
+    def build() -> PPOConfig:
+        return PPOConfig(policy_hidden_sizes=(256, 128, 64),
+                         value_hidden_sizes=(256, 128, 64), initial_log_std=-0.7,
+                         num_envs=2048, rollouts=24, learning_epochs=5, mini_batches=4,
+                         learning_rate=3e-4, max_env_steps=max_env_steps, check_point_interval=20)
+    return build

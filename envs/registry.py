@@ -13,6 +13,7 @@ from motrix_jax.envs.presets import (
     cartpole_preset,
     classic_preset,
     franka_preset,
+    g1_preset,
     go1_preset,
     navigation_preset,
 )
@@ -127,6 +128,24 @@ CLASSIC = [
             aliases=("bounce-ball",), summary="6-DOF arm bounces a ball on a paddle"),
 ]
 
+def _g1_task(name: str, terrain: str):
+    # on terrain the first episodes start spread over levels 0-4, as Go1's
+    initial_levels = () if terrain == "flat" else (0, 1, 2, 3, 4)
+
+    def build():
+        from motrix_jax.envs.g1 import G1
+
+        return G1(name=name, terrain=terrain, initial_levels=initial_levels)
+    return build
+
+
+HUMANOID = [
+    EnvSpec("g1_flat", _g1_task("g1_flat", "flat"), g1_preset(),
+            summary="Unitree G1 humanoid (23 DoF) tracks velocity commands on flat ground"),
+    EnvSpec("g1_rough", _g1_task("g1_rough", "rough"), g1_preset(max_env_steps=200_000_000),
+            summary="G1 velocity tracking on generated rough terrain, with a curriculum"),
+]
+
 REGISTRY: dict[str, EnvSpec] = {
     spec.name: spec for spec in [
         EnvSpec("cartpole", _cartpole_task, cartpole_preset, aliases=("CartPole",),
@@ -146,6 +165,7 @@ REGISTRY: dict[str, EnvSpec] = {
         *CLASSIC,
         *MANIPULATION,
         *NAVIGATION,
+        *HUMANOID,
     ]
 }
 ALIASES = {alias: spec.name for spec in REGISTRY.values() for alias in spec.aliases}
