@@ -49,7 +49,8 @@ SECTIONS = ("section001", "section011", "section012", "section013", "section002"
 # minutes of training on a 2-core CPU (MotrixSim)
 BUDGET_MINUTES = {"cartpole": 3, "go1_flat": 45, "go1_rough": 60, "go1_stairs": 60,
                   "franka_lift_cube": 30, "franka_open_cabinet": 30, "bounce_ball": 20,
-                  **{f"vbot_navigation_{s}": 30 for s in SECTIONS}}
+                  **{f"vbot_navigation_{s}": 30 for s in SECTIONS},
+                  "g1_flat": 60, "g1_rough": 120}
 DEFAULT_MINUTES = 10  # the DeepMind-control tasks and the flat navigation tasks
 
 
@@ -111,6 +112,13 @@ TARGETS = {
                    at_most("robots that fell", "terrain/fell", 0.2)], None),
     "go1_stairs": (">= 50 % climb a flight of 10 cm risers",
                    [at_least("robots that climbed", "terrain/climbed", 0.5)], None),
+    "g1_flat": ("walking on the full command ranges, <= 10 % falls in 20 s",
+                [at_least("episode length / maximum", "train/length_frac", 0.9),
+                 at_least("lin-vel tracking", "eval/reward_terms/tracking_lin_vel", 0.7),
+                 at_most("robots that fell", "eval/fell", 0.1)], None),
+    "g1_rough": ("terrain level >= 3 of 9, >= 80 % not falling",
+                 [at_least("mean terrain level", "terrain/trained_level_mean", 3.0),
+                  at_most("robots that fell", "terrain/fell", 0.2)], None),
     "vbot_navigation_flat": _reach("first episodes reaching the goal", 0.9),
     "anymal_c_navigation_flat": _reach("first episodes reaching the goal", 0.9),
     **{f"vbot_navigation_{s}": _reach("first episodes reaching the finish", 0.8)
