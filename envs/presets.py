@@ -75,17 +75,21 @@ def navigation_preset() -> PPOConfig:
 
 
 def g1_preset(max_env_steps: int = 100_000_000):
-    """The G1 humanoid's PPO settings, sized for a 2-core CPU: Go1's (256, 128, 64)
-    networks (the larger (512, 256, 128) of legged_gym's G1 cost ~30 % of a CPU's
-    throughput with 83 observations and 23 actions), 2048 envs x 24 steps (legged_gym's
-    4096 x 24 halved: a 2-core CPU steps 2048 G1 worlds in about the time a PPO update
-    takes, so neither waits long), 5 epochs of 4 minibatches, lr 3e-4 as Go1. The initial policy std is 0.5 (log -0.7), as for Go1: with kp
-    100-150 legs, std-1 targets knock a standing humanoid over at once. Symmetry
-    augmentation stays off as for Go1 (it costs throughput, which a 2-core CPU lacks);
-    `--set symmetry_augmentation=true` turns it on (the task declares its mirrors)."""
+    """The G1 humanoid's PPO settings, sized for a 2-core CPU: Go1's preset, whose
+    (256, 128, 64) networks train go1_rough at 6.0k env-steps/s on MotrixSim against
+    4.35k with the (512, 256, 128) of legged_gym's humanoids, and whose 2048 envs x 24
+    steps give 49k env steps per update; 4 minibatches (Go1: 3) so an update of the
+    larger humanoid batch still makes 20 gradient steps. A G1 world costs about twice a
+    Go1 world on the host engines (MuJoCo C, 64 envs under load: 1.1k against 2.2k
+    env-steps/s), so its budgets are longer (suite: 60 min flat, 120 min rough). The
+    initial policy std is 0.5 (log -0.7), as for Go1: with kp 100-150 legs, std-1
+    targets knock a standing humanoid over at once. Symmetry augmentation stays off as
+    for Go1 (it cost 16-26 % of Go1's throughput); `--set symmetry_augmentation=true`
+    turns it on (the task declares its mirrors). Not yet tuned on a full G1 run."""
     def build() -> PPOConfig:
         return PPOConfig(policy_hidden_sizes=(256, 128, 64),
                          value_hidden_sizes=(256, 128, 64), initial_log_std=-0.7,
                          num_envs=2048, rollouts=24, learning_epochs=5, mini_batches=4,
-                         learning_rate=3e-4, max_env_steps=max_env_steps, check_point_interval=20)
+                         learning_rate=3e-4, max_env_steps=max_env_steps,
+                         check_point_interval=20)
     return build
