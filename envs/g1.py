@@ -178,7 +178,8 @@ class G1:
                 "joint_target": f"default_joint_pos + {self.action_scale} * action",
                 "pd_gains": {"kp": list(KP), "kd": list(KD)},
                 "torque_limits": list(TORQUE_LIMITS),
-                "gait_clock": f"obs[-2:] (no scan) = sin, cos of 2 pi t / {GAIT_PERIOD} s"}
+                "gait_clock": f"obs[81:83] = sin, cos of 2 pi t / {GAIT_PERIOD} s, t since "
+                              "the episode began"}
 
     # --- episodes -----------------------------------------------------------------
 
