@@ -289,6 +289,21 @@ def test_rough_spawns_on_its_levels_and_keeps_the_go1_curriculum():
     np.testing.assert_array_equal(promoted, np.minimum(np.arange(10) + 1, 9))
 
 
+@pytest.mark.slow(reason="compiles a MotrixSim rollout on the heightfield")
+def test_rough_lands_and_stands_on_every_level_on_motrixsim():
+    """One robot per level dropped onto its strip: 0.5 s later none has fallen and each
+    pelvis is at its standing height above the ground (+-5 cm: the bumps under the feet)."""
+    env = envs.make("g1_rough", 10, task_changes={"initial_levels": tuple(range(10))})
+    run = env_rollout(env)(jax.random.PRNGKey(0), jnp.zeros((STAND_STEPS, 10, 23)))
+    assert not bool(run.done.any())
+    chex.assert_tree_all_finite(run.physics.qpos)
+    final = run.physics.qpos[-1]
+    field = env.task.terrain_map
+    np.testing.assert_array_equal(field.level_at(final[:, :2]), np.arange(10))
+    height = np.asarray(final[:, 2] - field.grid.ground(final[:, :2]))
+    assert (np.abs(height - g1.STANDING_HEIGHT) < 0.05).all(), height
+
+
 def test_export_metadata_gives_joint_order_defaults_and_gains():
     info = RunInfo(env="g1_flat", physics="motrixsim", ppo=PPOConfig(), obs_size=83,
                    action_size=23)
