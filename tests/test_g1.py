@@ -75,15 +75,27 @@ def test_feet_forward_kinematics_match_mujoco(model):
 
 
 @pytest.fixture(scope="module")
-def standing():
+def rollouts():
+    """physics -> (env, its jitted rollout of (key, actions)) for g1_flat, built once."""
+    cache = {}
+
+    def build(physics):
+        if physics not in cache:
+            env = envs.make("g1_flat", N, physics=physics)
+            cache[physics] = env, env_rollout(env)
+        return cache[physics]
+    return build
+
+
+@pytest.fixture(scope="module")
+def standing(rollouts):
     """physics -> the zero-action rollout of g1_flat from the same initial states."""
     cache = {}
 
     def run(physics):
         if physics not in cache:
-            env = envs.make("g1_flat", N, physics=physics)
-            cache[physics] = env_rollout(env)(jax.random.PRNGKey(0),
-                                              jnp.zeros((STAND_STEPS, N, 23)))
+            cache[physics] = rollouts(physics)[1](jax.random.PRNGKey(0),
+                                                  jnp.zeros((STAND_STEPS, N, 23)))
         return cache[physics]
     return run
 
@@ -109,11 +121,11 @@ def test_stands_on_motrixsim_as_on_mujoco_c(standing):
 
 
 @pytest.mark.slow(reason="MJX compiles the 23-DoF humanoid's step for ~1 min on 2 cores")
-def test_stands_on_mjx_as_on_mujoco_c_and_survives_random_actions(standing):
+def test_stands_on_mjx_as_on_mujoco_c_and_survives_random_actions(rollouts, standing):
+    # measured: 0.777 / 0.779 m on MJX, within 1 mm of MuJoCo C; touchdowns at step 2
     check_standing_agrees(standing("mujoco"), standing("mjx"))
-    env = envs.make("g1_flat", N, physics="mjx")
-    wild = env_rollout(env)(jax.random.PRNGKey(1),
-                            jax.random.normal(jax.random.PRNGKey(2), (STAND_STEPS, N, 23)))
+    wild = rollouts("mjx")[1](jax.random.PRNGKey(1), jax.random.normal(
+        jax.random.PRNGKey(2), (STAND_STEPS, N, 23)))  # the same program: no recompile
     chex.assert_tree_all_finite((wild.obs, wild.reward, wild.physics.qpos))
     assert not bool(wild.nonfinite.any())
 
