@@ -139,6 +139,9 @@ def test_the_mujoco_engines_run_the_lean_solver():
         backend = envs.make("g1_flat", N, physics=physics).physics
         model = backend.mj_model if physics == "mjx" else backend.host.model
         assert solver_in_force(model) == LEAN_SOLVER
+    # MJX allocates 4 contacts per box foot on the plane (4 rows each) and 23 joint limits
+    options = envs.make("g1_flat", N, physics="mjx").physics.options
+    assert (options["contacts"], options["constraint_rows"]) == (8, 55)
 
 
 def test_mirrors_are_involutions_of_the_right_sizes():
