@@ -147,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
 
             viewer.check_display()
         recorded = args.video_envs if args.video else 1 if args.viewer else 0
+        if recorded and envs.is_host_name(read_run_info(args.run).env):
+            raise ValueError("--video/--viewer: a host env has no MJCF scene that play "
+                             "can render; drop them")
         result = evaluate(args.run, args.episodes, step, args.seed, recorded, args.physics)
     except (CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -157,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
           f"length {result.lengths.mean():.1f} ± {result.lengths.std():.1f}")
     print("reward terms (sum per episode, mean over episodes): " + ", ".join(
         f"{k} {v.mean():.2f}" for k, v in result.term_sums.items()))
+    if not (args.video or args.viewer):
+        return 0
     mjcf = envs.make_task(read_run_info(args.run).env).mjcf()
     if args.video and (code := write_episode_video(args.video, mjcf, result)):
         return code
