@@ -1,0 +1,185 @@
+"""Host envs (motrix_jax/host_env.py): the protocol's same-step autoreset and final_obs,
+the time-limit bootstrap from V(final_obs) learned on a hand-built env, vmapped seeds
+through one callback, a resumed run restarting its envs and going on, one-line errors
+for bad names and missing packages, and a smoke test per adapter (train, play, export)."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from host_probes import TASK, AlternatingClock, values
+
+from motrix_jax import adapters, export, play, train
+from motrix_jax.config import PPOConfig
+from motrix_jax.host_env import HostEnv
+from motrix_jax.networks import make_network
+from motrix_jax.ppo import forward, make_train, seed_keys, to_value
+from motrix_jax.run_folder import RunInfo, make_run_dir, write_run_info
+
+GAMMA = 0.5
+
+
+def clock_env(num_envs: int, log: list | None = None) -> HostEnv:
+    return HostEnv(TASK, functools.partial(AlternatingClock, log=log), num_envs)
+
+
+def rollout(env: HostEnv, steps: int, key=jax.random.PRNGKey(0)):
+    """The env states after each of `steps` steps with zero actions, stacked [T, ...]."""
+    def body(state, _):
+        state = env.step(state, jnp.zeros((env.num_envs, 1)))
+        return state, state
+    return jax.jit(lambda k: jax.lax.scan(body, env.reset(k), None, length=steps)[1])(key)
+
+
+def test_same_step_autoreset_keeps_the_final_observation_and_logs_metrics():
+    env = clock_env(3)
+    states = rollout(env, 4)
+    # env 0 starts at step 0 of its episode, env 1 at step 1, env 2 at step 2
+    np.testing.assert_array_equal(states.truncated, [[0, 0, 1], [0, 1, 0], [1, 0, 0],
+                                                     [0, 0, 1]])
+    assert not states.terminated.any()
+    # where an episode ended: obs is the next episode's first ([0]), final_obs the [1]
+    # the step reached; elsewhere they are equal
+    np.testing.assert_array_equal(states.final_obs[..., 0], [[1, 0, 1], [0, 1, 1],
+                                                            [1, 1, 0], [1, 0, 1]])
+    np.testing.assert_array_equal(states.obs[..., 0], [[1, 0, 0], [0, 0, 1], [0, 1, 0],
+                                                      [1, 0, 0]])
+    np.testing.assert_array_equal(states.done_length[2], [3, 0, 0])
+    np.testing.assert_array_equal(states.done_return[2], [1, 0, 0])
+    assert set(env.metrics(jax.tree.map(lambda x: x[0], states))) == {"task/clock",
+                                                                      "task/action"}
+    # ticks count the host calls: a dropped or repeated step would raise on the host
+    np.testing.assert_array_equal(states.physics.tick, [1, 2, 3, 4])
+
+
+def test_actions_reach_the_host_clipped_to_the_bounds():
+    env = clock_env(2)
+    state = env.reset(jax.random.PRNGKey(0))
+    state = jax.jit(env.step)(state, jnp.array([[5.0], [-0.25]]))
+    np.testing.assert_allclose(state.info["action"], [1.0, -0.25])
+
+
+CFG = PPOConfig(num_envs=48, rollouts=6, learning_epochs=4, mini_batches=4,
+                policy_hidden_sizes=(16,), value_hidden_sizes=(16,), discount_factor=GAMMA,
+                learning_rate_scheduler_kl_threshold=0.0, learning_rate=3e-3,
+                max_env_steps=48 * 6 * 60, check_point_interval=5)
+
+
+def test_truncation_bootstraps_from_the_value_of_the_final_observation():
+    """V(0) and V(1) of the endless chain (0.667, 1.333 at gamma 0.5); bootstrapped from
+    the reset observation they would be 0.40 and 1.20, without a bootstrap 0.29 and 1.14."""
+    log = []
+    env = clock_env(CFG.num_envs, log)
+    state, _ = jax.jit(jax.vmap(make_train(CFG, env)))(seed_keys(CFG))
+    state = jax.tree.map(lambda x: x[0], state)
+    network = make_network(CFG, env.action_size)
+    _, _, value_n = forward(CFG, network, state.params, state.obs_stats,
+                            jnp.array([[0.0], [1.0]]))
+    value = np.asarray(to_value(CFG, state.value_stats, value_n)).reshape(-1)
+    np.testing.assert_allclose(value, values(GAMMA), atol=0.1)
+    assert [c for c, _ in log].count("step") == CFG.num_updates * CFG.rollouts
+
+
+def test_vmapped_seeds_are_one_host_env_stepped_once_per_control_step():
+    log = []
+    env = clock_env(4, log)
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in range(3)])
+    states = jax.jit(jax.vmap(lambda k: rollout_body(env, k, 5)))(keys)
+    assert log[:2] == [("make", 12), ("reset", 12)]
+    assert log[2:] == [("step", 12)] * 5  # one host call per step for all 3 seeds
+    assert states.obs.shape == (3, 5, 4, 1)
+    np.testing.assert_array_equal(states.physics.tick, np.tile(np.arange(1, 6), (3, 1)))
+
+
+def rollout_body(env, key, steps):
+    def body(state, _):
+        state = env.step(state, jnp.zeros((env.num_envs, 1)))
+        return state, state
+    return jax.lax.scan(body, env.reset(key), None, length=steps)[1]
+
+
+def test_a_resumed_host_env_run_restarts_its_envs_and_continues(tmp_path, capsys):
+    cfg = PPOConfig(num_envs=8, rollouts=4, learning_epochs=1, mini_batches=1,
+                    policy_hidden_sizes=(8,), value_hidden_sizes=(8,),
+                    max_env_steps=8 * 4 * 4, check_point_interval=2)
+    log = []
+    env = clock_env(cfg.num_envs, log)
+    info = RunInfo.of(TASK.name, env, cfg)
+    run_dir = make_run_dir(tmp_path, "clock")
+    write_run_info(run_dir, info)
+    assert train.fit(env, info, run_dir, stop_after=2) == 0
+    # the same env object (its compiled programs are cached), its host envs restarted
+    assert train.fit(env, info, run_dir, resume=True) == 0
+    assert "its envs restart" in capsys.readouterr().out
+    updates = [json.loads(line)["update"] for line in (run_dir / "metrics.jsonl").open()]
+    assert updates == [1, 2, 3, 4]
+    resets = [i for i, (call, _) in enumerate(log) if call == "reset"]
+    assert len(resets) == 2  # the first session's envs, then the resumed one's
+    assert [c for c, _ in log[resets[1]:]].count("step") == 2 * cfg.rollouts
+
+
+@pytest.mark.parametrize("name, message", [
+    ("gymnasum:HalfCheetah-v5", "unknown host-env prefix 'gymnasum'"),
+    ("envpol:HalfCheetah-v5", "did you mean 'envpool'?"),
+    ("gymnasium:", "names no env"),
+])
+def test_a_bad_host_env_prefix_is_one_line_exit_2(tmp_path, capsys, name, message):
+    assert train.main(["--env", name, "--run-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_missing_adapter_package_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    module, _, install = adapters.ADAPTERS["envpool"]
+    monkeypatch.setitem(adapters.ADAPTERS, "envpool", (module, "no_such_pkg_xyz", install))
+    assert train.main(["--env", "envpool:Ant-v5", "--run-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "need the no_such_pkg_xyz package" in err and "pip install" in err
+    assert "\n" not in err
+
+
+gymnasium = pytest.mark.skipif(importlib.util.find_spec("gymnasium") is None,
+                               reason="gymnasium is not installed (the gymnasium extra)")
+
+
+@gymnasium
+@pytest.mark.parametrize("name, message", [
+    ("gymnasium:HalfCheeta-v5", "did you mean 'HalfCheetah-v5'?"),
+    ("gymnasium:CartPole-v1", "discrete actions are not supported"),
+])
+def test_bad_gymnasium_envs_are_one_line_exit_2(tmp_path, capsys, name, message):
+    assert train.main(["--env", name, "--run-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+def smoke(tmp_path, capsys, name: str, *flags: str) -> None:
+    """Train 2 small updates of host env `name`, play 2 episodes, export to ONNX."""
+    args = ["--env", name, "--run-root", str(tmp_path), "--num-envs", "4",
+            "--max-env-steps", "64", "--set", "rollouts=8", "--set", "learning_epochs=1",
+            "--set", "mini_batches=2", "--set", "policy_hidden_sizes=8",
+            "--set", "value_hidden_sizes=8", *flags]
+    assert train.main(args) == 0
+    run_dir = next((tmp_path / name).iterdir())
+    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 2
+    assert json.loads((run_dir / "config.json").read_text())["physics"] == "host"
+    assert play.main(["--run", str(run_dir), "--episodes", "2"]) == 0
+    assert "2 deterministic episodes on host" in capsys.readouterr().out
+    assert play.main(["--run", str(run_dir), "--episodes", "2", "--video",
+                      str(tmp_path / "v.mp4")]) == 2
+    assert "no MJCF scene" in capsys.readouterr().err
+    assert export.main(["--run", str(run_dir), "--out", str(tmp_path / "p.onnx")]) == 0
+    assert "max |difference|" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@gymnasium
+def test_gymnasium_smoke_train_play_export(tmp_path, capsys):
+    smoke(tmp_path, capsys, "gymnasium:Pendulum-v1")
