@@ -29,12 +29,9 @@ def clock_env(num_envs: int, log: list | None = None) -> HostEnv:
     return HostEnv(TASK, functools.partial(AlternatingClock, log=log), num_envs)
 
 
-def rollout(env: HostEnv, steps: int, key=jax.random.PRNGKey(0)):
+def rollout(env: HostEnv, steps: int):
     """The env states after each of `steps` steps with zero actions, stacked [T, ...]."""
-    def body(state, _):
-        state = env.step(state, jnp.zeros((env.num_envs, 1)))
-        return state, state
-    return jax.jit(lambda k: jax.lax.scan(body, env.reset(k), None, length=steps)[1])(key)
+    return jax.jit(lambda k: rollout_body(env, k, steps))(jax.random.PRNGKey(0))
 
 
 def test_same_step_autoreset_keeps_the_final_observation_and_logs_metrics():
@@ -183,3 +180,33 @@ def smoke(tmp_path, capsys, name: str, *flags: str) -> None:
 @gymnasium
 def test_gymnasium_smoke_train_play_export(tmp_path, capsys):
     smoke(tmp_path, capsys, "gymnasium:Pendulum-v1")
+
+
+envpool = pytest.mark.skipif(importlib.util.find_spec("envpool") is None,
+                             reason="envpool is not installed (the envpool extra; no wheel "
+                                    "for every Python)")
+
+
+@envpool
+def test_envpool_next_step_autoreset_becomes_same_step():
+    from motrix_jax.adapters.envpool_envs import EnvPoolEnvs
+
+    envs = EnvPoolEnvs("HalfCheetah-v5", 3)
+    envs.pool = __import__("envpool").make_gymnasium("HalfCheetah-v5", num_envs=3, seed=0,
+                                                      max_episode_steps=4)
+    envs.reset(0)
+    zeros = np.zeros((3, envs.action_size), np.float32)
+    steps = [envs.step(zeros) for _ in range(5)]
+    assert [s.truncated.tolist() for s in steps] == [[False] * 3] * 3 + [[True] * 3] + \
+        [[False] * 3]
+    ended = steps[3]
+    assert not np.allclose(ended.obs, ended.final_obs)  # the next episode's first obs
+    # the step after the reset is a real step of the new episode, not an ignored one
+    assert not np.allclose(steps[4].obs, ended.obs)
+    envs.close()
+
+
+@pytest.mark.slow
+@envpool
+def test_envpool_smoke_train_play_export(tmp_path, capsys):
+    smoke(tmp_path, capsys, "envpool:HalfCheetah-v5")
