@@ -210,3 +210,30 @@ def test_envpool_next_step_autoreset_becomes_same_step():
 @envpool
 def test_envpool_smoke_train_play_export(tmp_path, capsys):
     smoke(tmp_path, capsys, "envpool:HalfCheetah-v5")
+
+
+motrixlab = pytest.mark.skipif(importlib.util.find_spec("motrix_env_core") is None,
+                               reason="motrix-env-core is not installed (the motrixlab extra)")
+PENDULUM = "motrixlab:motrix-jax-test-pendulum@motrixlab_pendulum"
+
+
+@motrixlab
+def test_motrixlab_truncations_carry_their_final_observation():
+    from motrix_jax.adapters.motrixlab_envs import make
+
+    envs = make(PENDULUM.split(":", 1)[1], 3)
+    envs.env.cfg.max_episode_seconds = 0.05  # 5 steps: before the pole falls
+    first = envs.reset(0)
+    steps = [envs.step(np.zeros((3, 1), np.float32)) for _ in range(5)]
+    assert [s.truncated.all() for s in steps] == [False] * 4 + [True]
+    end = steps[-1]
+    # the pole fell a little from rest in 5 steps: final_obs is there, obs starts anew
+    assert (end.final_obs[:, 2] != 0).all() and (end.obs[:, 2] == 0).all()
+    assert not np.allclose(end.final_obs, first)
+    assert set(end.metrics) == {"angle"}
+
+
+@pytest.mark.slow
+@motrixlab
+def test_motrixlab_smoke_train_play_export(tmp_path, capsys):
+    smoke(tmp_path, capsys, PENDULUM)
