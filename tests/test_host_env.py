@@ -114,8 +114,10 @@ def test_a_resumed_host_env_run_restarts_its_envs_and_continues(tmp_path, capsys
     # the same env object (its compiled programs are cached), its host envs restarted
     assert train.fit(env, info, run_dir, resume=True) == 0
     assert "its envs restart" in capsys.readouterr().out
-    updates = [json.loads(line)["update"] for line in (run_dir / "metrics.jsonl").open()]
-    assert updates == [1, 2, 3, 4]
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
+    assert [r["update"] for r in records] == [1, 2, 3, 4]
+    assert all("task/clock" in r for r in records)  # the host env's metrics are logged
+    assert any((run_dir / "tensorboard").iterdir())
     resets = [i for i, (call, _) in enumerate(log) if call == "reset"]
     assert len(resets) == 2  # the first session's envs, then the resumed one's
     assert [c for c, _ in log[resets[1]:]].count("step") == 2 * cfg.rollouts
