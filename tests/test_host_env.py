@@ -5,6 +5,7 @@ for bad names and missing packages, and a smoke test per adapter (train, play, e
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 import json
@@ -19,8 +20,9 @@ from motrix_jax import adapters, export, play, train
 from motrix_jax.config import PPOConfig
 from motrix_jax.host_env import HostEnv
 from motrix_jax.networks import make_network
-from motrix_jax.ppo import forward, make_train, seed_keys, to_value
+from motrix_jax.ppo import forward, to_value
 from motrix_jax.run_folder import RunInfo, make_run_dir, write_run_info
+from motrix_jax.session import Session
 
 GAMMA = 0.5
 
@@ -66,21 +68,45 @@ CFG = PPOConfig(num_envs=48, rollouts=6, learning_epochs=4, mini_batches=4,
                 policy_hidden_sizes=(16,), value_hidden_sizes=(16,), discount_factor=GAMMA,
                 learning_rate_scheduler_kl_threshold=0.0, learning_rate=3e-3,
                 max_env_steps=48 * 6 * 60, check_point_interval=5)
+CLOCK_LOG: list = []
+# One env object for the training tests: the session's compiled programs are cached per
+# env and config, so they compile once for both.
+CLOCK = clock_env(CFG.num_envs, CLOCK_LOG)
 
 
 def test_truncation_bootstraps_from_the_value_of_the_final_observation():
     """V(0) and V(1) of the endless chain (0.667, 1.333 at gamma 0.5); bootstrapped from
     the reset observation they would be 0.40 and 1.20, without a bootstrap 0.29 and 1.14."""
-    log = []
-    env = clock_env(CFG.num_envs, log)
-    state, _ = jax.jit(jax.vmap(make_train(CFG, env)))(seed_keys(CFG))
-    state = jax.tree.map(lambda x: x[0], state)
-    network = make_network(CFG, env.action_size)
+    session = Session(CLOCK, RunInfo.of(TASK.name, CLOCK, CFG), None)
+    first = len(CLOCK_LOG)
+    state = jax.tree.map(lambda x: x[0], session.run(session.start()))
+    network = make_network(CFG, CLOCK.action_size)
     _, _, value_n = forward(CFG, network, state.params, state.obs_stats,
                             jnp.array([[0.0], [1.0]]))
     value = np.asarray(to_value(CFG, state.value_stats, value_n)).reshape(-1)
     np.testing.assert_allclose(value, values(GAMMA), atol=0.1)
-    assert [c for c, _ in log].count("step") == CFG.num_updates * CFG.rollouts
+    steps = [c for c, _ in CLOCK_LOG[first:]].count("step")
+    assert steps == CFG.num_updates * CFG.rollouts
+
+
+def test_a_resumed_host_env_run_restarts_its_envs_and_continues(tmp_path, capsys):
+    cfg = dataclasses.replace(CFG, max_env_steps=CFG.batch_size * 4, check_point_interval=2)
+    info = RunInfo.of(TASK.name, CLOCK, cfg)
+    run_dir = make_run_dir(tmp_path, "clock")
+    write_run_info(run_dir, info)
+    first = len(CLOCK_LOG)
+    assert train.fit(CLOCK, info, run_dir, stop_after=2) == 0
+    # the same env object (its compiled programs are cached), its host envs restarted
+    assert train.fit(CLOCK, info, run_dir, resume=True) == 0
+    assert "its envs restart" in capsys.readouterr().out
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
+    assert [r["update"] for r in records] == [1, 2, 3, 4]
+    assert all("task/clock" in r for r in records)  # the host env's metrics are logged
+    assert any((run_dir / "tensorboard").iterdir())
+    log = CLOCK_LOG[first:]
+    resets = [i for i, (call, _) in enumerate(log) if call == "reset"]
+    assert len(resets) == 2  # the first session's envs, then the resumed one's
+    assert [c for c, _ in log[resets[1]:]].count("step") == 2 * cfg.rollouts
 
 
 def test_vmapped_seeds_are_one_host_env_stepped_once_per_control_step():
@@ -99,28 +125,6 @@ def rollout_body(env, key, steps):
         state = env.step(state, jnp.zeros((env.num_envs, 1)))
         return state, state
     return jax.lax.scan(body, env.reset(key), None, length=steps)[1]
-
-
-def test_a_resumed_host_env_run_restarts_its_envs_and_continues(tmp_path, capsys):
-    cfg = PPOConfig(num_envs=8, rollouts=4, learning_epochs=1, mini_batches=1,
-                    policy_hidden_sizes=(8,), value_hidden_sizes=(8,),
-                    max_env_steps=8 * 4 * 4, check_point_interval=2)
-    log = []
-    env = clock_env(cfg.num_envs, log)
-    info = RunInfo.of(TASK.name, env, cfg)
-    run_dir = make_run_dir(tmp_path, "clock")
-    write_run_info(run_dir, info)
-    assert train.fit(env, info, run_dir, stop_after=2) == 0
-    # the same env object (its compiled programs are cached), its host envs restarted
-    assert train.fit(env, info, run_dir, resume=True) == 0
-    assert "its envs restart" in capsys.readouterr().out
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
-    assert [r["update"] for r in records] == [1, 2, 3, 4]
-    assert all("task/clock" in r for r in records)  # the host env's metrics are logged
-    assert any((run_dir / "tensorboard").iterdir())
-    resets = [i for i, (call, _) in enumerate(log) if call == "reset"]
-    assert len(resets) == 2  # the first session's envs, then the resumed one's
-    assert [c for c, _ in log[resets[1]:]].count("step") == 2 * cfg.rollouts
 
 
 @pytest.mark.parametrize("name, message", [
