@@ -81,6 +81,21 @@ def factory(name: str) -> Callable[[int], HostEnvProtocol]:
     return functools.partial(adapter(prefix).make, env_id)
 
 
+def render_frames(name: str, policy, steps: int, seed: int = 0):
+    """Frames [T, H, W, 3] of one episode of host env `name` under `policy`; ValueError
+    where its adapter cannot render (only gymnasium's can)."""
+    prefix, env_id = split(name)
+    render = getattr(adapter(prefix), "render_frames", None)
+    if render is None:
+        raise ValueError(f"--video: {prefix} envs cannot be rendered by play (gymnasium's can)")
+    return render(env_id, policy, steps, seed)
+
+
+def can_render(name: str) -> bool:
+    """Whether play can write a video of host env `name`."""
+    return hasattr(adapter(split(name)[0]), "render_frames")
+
+
 def make_host_env(name: str, num_envs: int) -> HostEnv:
     """The callback env of host env `name` with `num_envs` envs per seed."""
     return HostEnv(host_task(name), factory(name), num_envs)

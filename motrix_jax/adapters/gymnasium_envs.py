@@ -115,3 +115,23 @@ class GymnasiumEnvs:
 
     def close(self) -> None:
         self.vec.close()
+
+
+def render_frames(env_id: str, policy, steps: int, seed: int = 0) -> np.ndarray:
+    """Frames [T, H, W, 3] of one episode of `env_id` under `policy(obs [1, obs]) ->
+    action [1, act]` (gymnasium's `render_mode="rgb_array"`), up to `steps` steps."""
+    env = gym.make(env_id, render_mode="rgb_array")
+    try:
+        low, high = env.action_space.low, env.action_space.high
+        obs, _ = env.reset(seed=seed)
+        frames = [env.render()]
+        for _ in range(steps):
+            action = np.clip(np.asarray(policy(np.asarray(obs, np.float32)[None]))[0],
+                             low, high)
+            obs, _, terminated, truncated, _ = env.step(action.astype(env.action_space.dtype))
+            frames.append(env.render())
+            if terminated or truncated:
+                break
+    finally:
+        env.close()
+    return np.stack(frames)
