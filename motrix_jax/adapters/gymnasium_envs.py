@@ -59,7 +59,11 @@ def numeric_info(info: dict, n: int) -> dict[str, np.ndarray]:
 def task(env_id: str) -> HostTask:
     """Sizes, bounds, time limit and metric names of `env_id`, from one probe env."""
     _check_id(env_id)
-    probe = GymnasiumEnvs(env_id, 1, check=False)
+    try:
+        probe = GymnasiumEnvs(env_id, 1, check=False)
+    except gym.error.Error as error:  # e.g. DependencyNotInstalled (box2d, mujoco)
+        raise ValueError(f"gymnasium:{env_id} cannot be built: {error}".splitlines()[0]) \
+            from None
     try:
         _spaces(env_id, probe.single_observation_space, probe.single_action_space)
         probe.reset(0)
