@@ -159,8 +159,9 @@ def main(argv: list[str] | None = None) -> int:
           f"episodes on {result.physics}")
     print(f"return {result.returns.mean():.1f} ± {result.returns.std():.1f}   "
           f"length {result.lengths.mean():.1f} ± {result.lengths.std():.1f}")
-    print("reward terms (sum per episode, mean over episodes): " + ", ".join(
-        f"{k} {v.mean():.2f}" for k, v in result.term_sums.items()))
+    if result.term_sums:  # a host env has one reward, no terms
+        print("reward terms (sum per episode, mean over episodes): " + ", ".join(
+            f"{k} {v.mean():.2f}" for k, v in result.term_sums.items()))
     if not (args.video or args.viewer):
         return 0
     if host:
