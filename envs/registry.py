@@ -14,6 +14,7 @@ from motrix_jax.envs.presets import (
     classic_preset,
     franka_preset,
     go1_preset,
+    go2_preset,
     navigation_preset,
 )
 from motrix_jax.names import did_you_mean
@@ -34,7 +35,7 @@ def _cartpole_task():
     return Cartpole()
 
 
-def _go1_task(name: str, terrain: str, collision: str = "feet"):
+def _go1_task(name: str, terrain: str, collision: str = "feet", robot: str = "go1"):
     # On terrain the first episodes start spread over levels 0-4 (legged_gym starts its
     # robots on levels up to 5 of 10), so the curriculum need not climb from 0 alone.
     initial_levels = () if terrain == "flat" else (0, 1, 2, 3, 4)
@@ -42,7 +43,7 @@ def _go1_task(name: str, terrain: str, collision: str = "feet"):
     def build():
         from motrix_jax.envs.go1 import Go1
 
-        return Go1(name=name, terrain=terrain, collision=collision,
+        return Go1(name=name, robot=robot, terrain=terrain, collision=collision,
                    initial_levels=initial_levels)
     return build
 
@@ -103,6 +104,17 @@ NAVIGATION = [
           ("section002", "VBot runs the whole course: sections 011, 012 and 013, 60 s")]],
 ]
 
+# Go2 runs Go1's task with its own robot description (envs/go1.py: Quadruped). MotrixLab
+# registers go2-flat-terrain-walk; go2-rough-terrain-walk is named after Go1's by analogy.
+GO2 = [
+    EnvSpec("go2_flat", _go1_task("go2_flat", "flat", robot="go2"), go2_preset(),
+            aliases=("go2-flat-terrain-walk",),
+            summary="Unitree Go2 tracks velocity commands on flat ground"),
+    EnvSpec("go2_rough", _go1_task("go2_rough", "rough", robot="go2"),
+            go2_preset(max_env_steps=20_000_000), aliases=("go2-rough-terrain-walk",),
+            summary="Go2 velocity tracking on generated rough terrain, with a curriculum"),
+]
+
 CLASSIC = [
     EnvSpec("dm_cheetah", _classic_task("cheetah", "Cheetah"), classic_preset(),
             aliases=("dm-cheetah",), summary="planar cheetah runs forward"),
@@ -143,6 +155,7 @@ REGISTRY: dict[str, EnvSpec] = {
                 go1_preset(max_env_steps=20_000_000),
                 aliases=("go1-stairs-terrain-walk",),
                 summary="Go1 climbs generated stairs (foot contacts observed)"),
+        *GO2,
         *CLASSIC,
         *MANIPULATION,
         *NAVIGATION,
