@@ -128,7 +128,8 @@ CLASSIC = [
             classic_preset((32, 32, 32), epochs=5), aliases=("dm-hopper-stand",),
             summary="planar hopper stands up"),
     EnvSpec("dm_hopper_hop", _classic_task("hopper", "Hopper", name="dm_hopper_hop",
-                                           hopping=True),
+                                           hopping=True, start_speed=2.0,
+                                           min_height=0.3),
             classic_preset((32, 32, 32), epochs=5), aliases=("dm-hopper-hop",),
             summary="planar hopper hops forward at 2 m/s"),
     EnvSpec("dm_reacher", _classic_task("reacher", "Reacher"), classic_preset(),
@@ -190,9 +191,10 @@ def make_task(name: str):
 def evaluation_changes(name: str) -> dict:
     """The task changes an evaluation of env `name` holds: the full command ranges of a
     command curriculum, each robot kept on its starting terrain level, and every robot
-    starting at its course's start."""
+    starting at its course's start (the hopper: at rest)."""
     fields = {f.name for f in dataclasses.fields(make_task(name))}
-    held = {"command_levels": 1, "terrain_curriculum": False, "course_spawns": 0.0}
+    held = {"command_levels": 1, "terrain_curriculum": False, "course_spawns": 0.0,
+            "start_speed": 0.0}
     return {k: v for k, v in held.items() if k in fields}
 
 
