@@ -50,7 +50,10 @@ SECTIONS = ("section001", "section011", "section012", "section013", "section002"
 BUDGET_MINUTES = {"cartpole": 3, "go1_flat": 45, "go1_rough": 60, "go1_stairs": 60,
                   "franka_lift_cube": 30, "franka_open_cabinet": 30, "bounce_ball": 20,
                   **{f"vbot_navigation_{s}": 30 for s in SECTIONS},
-                  "g1_flat": 60, "g1_rough": 120}
+                  "g1_flat": 60, "g1_rough": 120,
+                  # issue 41's targets: go2_flat walks within 15 minutes; go2_rough gets
+                  # go1_rough's hour (the same task, preset and terrain)
+                  "go2_flat": 15, "go2_rough": 60}
 DEFAULT_MINUTES = 10  # the DeepMind-control tasks and the flat navigation tasks
 
 
@@ -108,6 +111,13 @@ TARGETS = {
                   at_least("lin-vel tracking", "eval/reward_terms/tracking_lin_vel", 0.7)],
                  None),
     "go1_rough": ("terrain level >= 3 of 9, >= 80 % not falling",
+                  [at_least("mean terrain level", "terrain/trained_level_mean", 3.0),
+                   at_most("robots that fell", "terrain/fell", 0.2)], None),
+    "go2_flat": ("walking on the full command ranges",
+                 [at_least("episode length / maximum", "train/length_frac", 0.9),
+                  at_least("lin-vel tracking", "eval/reward_terms/tracking_lin_vel", 0.7)],
+                 None),
+    "go2_rough": ("terrain level >= 3 of 9, >= 80 % not falling",
                   [at_least("mean terrain level", "terrain/trained_level_mean", 3.0),
                    at_most("robots that fell", "terrain/fell", 0.2)], None),
     "go1_stairs": (">= 50 % climb a flight of 10 cm risers",

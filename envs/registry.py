@@ -16,6 +16,7 @@ from motrix_jax.envs.presets import (
     franka_preset,
     g1_preset,
     go1_preset,
+    go2_preset,
     host_preset,
     navigation_preset,
 )
@@ -37,7 +38,7 @@ def _cartpole_task():
     return Cartpole()
 
 
-def _go1_task(name: str, terrain: str, collision: str = "feet"):
+def _go1_task(name: str, terrain: str, collision: str = "feet", robot: str = "go1"):
     # On terrain the first episodes start spread over levels 0-4 (legged_gym starts its
     # robots on levels up to 5 of 10), so the curriculum need not climb from 0 alone.
     initial_levels = () if terrain == "flat" else (0, 1, 2, 3, 4)
@@ -45,7 +46,7 @@ def _go1_task(name: str, terrain: str, collision: str = "feet"):
     def build():
         from motrix_jax.envs.go1 import Go1
 
-        return Go1(name=name, terrain=terrain, collision=collision,
+        return Go1(name=name, robot=robot, terrain=terrain, collision=collision,
                    initial_levels=initial_levels)
     return build
 
@@ -106,6 +107,17 @@ NAVIGATION = [
           ("section002", "VBot runs the whole course: sections 011, 012 and 013, 60 s")]],
 ]
 
+# Go2 runs Go1's task with its own robot description (envs/go1.py: Quadruped). MotrixLab
+# registers go2-flat-terrain-walk; go2-rough-terrain-walk is named after Go1's by analogy.
+GO2 = [
+    EnvSpec("go2_flat", _go1_task("go2_flat", "flat", robot="go2"), go2_preset(),
+            aliases=("go2-flat-terrain-walk",),
+            summary="Unitree Go2 tracks velocity commands on flat ground"),
+    EnvSpec("go2_rough", _go1_task("go2_rough", "rough", robot="go2"),
+            go2_preset(max_env_steps=20_000_000), aliases=("go2-rough-terrain-walk",),
+            summary="Go2 velocity tracking on generated rough terrain, with a curriculum"),
+]
+
 CLASSIC = [
     EnvSpec("dm_cheetah", _classic_task("cheetah", "Cheetah"), classic_preset(),
             aliases=("dm-cheetah",), summary="planar cheetah runs forward"),
@@ -119,7 +131,8 @@ CLASSIC = [
             classic_preset((32, 32, 32), epochs=5), aliases=("dm-hopper-stand",),
             summary="planar hopper stands up"),
     EnvSpec("dm_hopper_hop", _classic_task("hopper", "Hopper", name="dm_hopper_hop",
-                                           hopping=True),
+                                           hopping=True, start_speed=2.0,
+                                           min_height=0.3),
             classic_preset((32, 32, 32), epochs=5), aliases=("dm-hopper-hop",),
             summary="planar hopper hops forward at 2 m/s"),
     EnvSpec("dm_reacher", _classic_task("reacher", "Reacher"), classic_preset(),
@@ -164,6 +177,7 @@ REGISTRY: dict[str, EnvSpec] = {
                 go1_preset(max_env_steps=20_000_000),
                 aliases=("go1-stairs-terrain-walk",),
                 summary="Go1 climbs generated stairs (foot contacts observed)"),
+        *GO2,
         *CLASSIC,
         *MANIPULATION,
         *NAVIGATION,
@@ -208,9 +222,10 @@ def make_task(name: str):
 def evaluation_changes(name: str) -> dict:
     """The task changes an evaluation of env `name` holds: the full command ranges of a
     command curriculum, each robot kept on its starting terrain level, and every robot
-    starting at its course's start."""
+    starting at its course's start (the hopper: at rest)."""
     fields = {f.name for f in dataclasses.fields(make_task(name))}
-    held = {"command_levels": 1, "terrain_curriculum": False, "course_spawns": 0.0}
+    held = {"command_levels": 1, "terrain_curriculum": False, "course_spawns": 0.0,
+            "start_speed": 0.0}
     return {k: v for k, v in held.items() if k in fields}
 
 
