@@ -301,3 +301,15 @@ def test_each_section_holds_its_own_geometry():
     assert [p.name for p in courses.section002(7).parts] == [p.name for p in WHOLE.parts]
     np.testing.assert_array_equal(courses.section002(7).height_at(0.3, 29.0),
                                   WHOLE.height_at(0.3, 29.0))
+
+
+def test_surface_is_height_at_in_jax():
+    rng = np.random.default_rng(0)
+    xy = np.stack([rng.uniform(-5.5, 5.5, 4000), rng.uniform(-4.0, 34.0, 4000)], -1)
+    for name in SECTIONS:
+        course = courses.build(name, 0)
+        got = jax.jit(course.surface)(jnp.asarray(xy, jnp.float32))
+        want = course.height_at(xy[:, 0], xy[:, 1])
+        # float32 at an edge may pick the part beside it: all but a few agree to 0.1 mm
+        close = np.abs(np.asarray(got) - want) < 1e-4
+        assert close.mean() > 0.995, name
