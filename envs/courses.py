@@ -61,7 +61,16 @@ Names the task uses (geoms of the scene):
 Balls (ours): 2 balls, R 0.375 m (the kit's asset), 1.0 kg, shell inertia (2/3 m r^2),
 each in its own lane across the band (y 25.83 and 26.83), starting at a uniform
 random x in the band, rolling (without slipping) along +-x at a uniform random speed
-0.3..1.0 m/s: each crosses a robot's line at a random time. The band's walls stop them.
+0.3..1.0 m/s: each crosses a robot's line at a random time. A ball meeting a wall stops
+there and its spin rolls it back slowly (measured: 0.02 m/s on MotrixSim, 0.13 m/s on
+MuJoCo C after a 1 m/s impact); a bouncier ball (solref 0.02 0.1) came back at 0.44 and
+0.25 m/s on the two engines, so we keep the engines' default, inelastic contacts.
+Engines: MotrixSim and MuJoCo C build every course and roll the balls (the tests cast
+rays on both). MJX builds them too, but allocates every candidate geom pair: per world
+108 contacts on section011, 264 on section013, 1221 on section012 and 1709 on section002
+(6860 constraint rows; Go1 on flat ground: 12), so the course is an accelerator's job
+there, and MuJoCo's `max_geom_pairs` numeric (a bounding-sphere cull, 338 contacts on
+section002 at 32 pairs per geom-type pair) is left to whoever tunes MJX for it.
 
 Course interface (what changed from the invented courses): `ground` is None (the floor
 plane); the heightfields are `fields` (each its own small `<hfield>`), the solid parts
