@@ -172,7 +172,7 @@ def test_spawns_lie_on_the_start_platform(name):
 
 def standing_start(n_each: int = 2):
     """Robots (and balls) on every section's start platform, all in section002's frame:
-    qpos [4 n, 33], qvel [4 n, 32]."""
+    qpos [3 n, 33], qvel [3 n, 30]."""
     key = jax.random.PRNGKey(0)
     qpos, qvel = [], []
     for name in ("section011", "section012", "section013"):
