@@ -4,7 +4,7 @@ dimensions of the organisers' public collision models (../shared/MOTRIXARENA.md)
 their frame: the course runs along +y, x in [-5, 5], heights absolute, the sections
 joined at y = 8.83 and y = 25.33. Our own geometry, written here; no file is copied.
 
-Geometry (all collision geometry primitive; `ARENA` parts, in world coordinates):
+Geometry (primitive collision geometry, `Course.parts` in world coordinates):
 - section 1: the floor plane (z 0) is START (y -3.5..-1.5) and the flat strip
   (y 1.5..2.0); the bump field (heightfield, y -1.5..1.5, 0..0.277 m); the 15.0 deg ramp
   (a tilted box, y 2.00..6.83, 0 -> 1.294); the "2026" platform (y 6.83..8.83, 1.294);
@@ -49,7 +49,7 @@ Names the task uses (geoms of the scene):
 - `floor`: the floor plane (z 0). Every solid course geom is named `course_<part>`;
   `Course.solid_geoms` lists them all, `floor` first: the base touching any of them is
   a fall (`Course.base_contact_pairs()` gives the ("base", name) pairs for the
-  contact query; about 110 on section002, one flag each).
+  contact query; 116 on section002, 100 on section012, one flag each).
 - `ball0`, `ball1`, ...: the rolling balls (section013 and section002), dynamic bodies
   of the same names with free joints, after the robot in the scene: qpos is the robot's
   19 values, then 7 per ball ([x, y, z, qx, qy, qz, qw], xyzw as the robot's); qvel the
@@ -73,8 +73,8 @@ there, and MuJoCo's `max_geom_pairs` numeric (a bounding-sphere cull, 338 contac
 section002 at 32 pairs per geom-type pair) is left to whoever tunes MJX for it.
 
 Course interface (what changed from the invented courses): `ground` is None (the floor
-plane); the heightfields are `fields` (each its own small `<hfield>`), the solid parts
-`parts`; `geoms()` also returns the fields' `<hfield>` assets (which
+plane); the solid parts are `parts` (`Box`, `Sphere` and `Field`: a heightfield, each
+its own small `<hfield>`); `geoms()` also returns the fields' `<hfield>` assets (which
 `legged.scene_xml` moves into `<asset>`) and the balls' bodies. New: `solid_geoms`,
 `base_contact_pairs`, `balls`, `ball_state`, `ball_pairs`, `surface` (`height_at` in
 JAX, jittable: for height scans or the base's height above the ground). `height_at(x, y)`
