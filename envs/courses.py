@@ -49,7 +49,7 @@ Names the task uses (geoms of the scene):
 - `floor`: the floor plane (z 0). Every solid course geom is named `course_<part>`;
   `Course.solid_geoms` lists them all, `floor` first: the base touching any of them is
   a fall (`Course.base_contact_pairs()` gives the ("base", name) pairs for the
-  contact query; 116 on section002, 100 on section012, one flag each).
+  contact query; 116 on section002, 101 on section012, one flag each).
 - `ball0`, `ball1`, ...: the rolling balls (section013 and section002), dynamic bodies
   of the same names with free joints, after the robot in the scene: qpos is the robot's
   19 values, then 7 per ball ([x, y, z, qx, qy, qz, qw], xyzw as the robot's); qvel the
