@@ -186,8 +186,8 @@ def scene_xml(robot_xml: Path, heightfield=None, floor_pos: tuple[float, float] 
               extra_geoms: tuple[ET.Element, ...] = (),
               colliding: tuple[str, ...] | None = None) -> str:
     """A robot's MJCF with its floor plane replaced by `heightfield` (a terrain.Heightfield,
-    centred at floor_pos) when given, and static geoms (obstacles, markers) added to the
-    world. With `colliding` (geom names, e.g. the feet), every other geom of the robot
+    centred at floor_pos) when given, and a course's additions (`extra_geoms`: static geoms,
+    `<hfield>` assets, bodies) added to the world. With `colliding` (geom names, e.g. the feet), every other geom of the robot
     stops colliding: each candidate contact pair costs on every substep, touching or not
     (MJX allocates them all)."""
     root = ET.fromstring(Path(robot_xml).read_text())
@@ -204,12 +204,20 @@ def scene_xml(robot_xml: Path, heightfield=None, floor_pos: tuple[float, float] 
         floor.set("hfield", "terrain")
         if tuple(floor_pos) != (0.0, 0.0):
             floor.set("pos", f"{floor_pos[0]} {floor_pos[1]} 0")
-        asset = root.find("asset")
-        if asset is None:
-            asset = ET.Element("asset")
-            root.insert(0, asset)
-        asset.append(heightfield.mjcf_asset("terrain"))
+        _asset(root).append(heightfield.mjcf_asset("terrain"))
     worldbody = root.find("worldbody")
-    for geom in extra_geoms:
-        worldbody.append(geom)
+    for element in extra_geoms:
+        if element.tag == "hfield":  # a course's own heightfield
+            _asset(root).append(element)
+        else:  # geoms, and bodies (rolling balls) after the robot's: its qpos comes first
+            worldbody.append(element)
     return ET.tostring(root, encoding="unicode")
+
+
+def _asset(root: ET.Element) -> ET.Element:
+    """The MJCF's `<asset>`, created first in the model when it has none."""
+    asset = root.find("asset")
+    if asset is None:
+        asset = ET.Element("asset")
+        root.insert(0, asset)
+    return asset
