@@ -168,6 +168,21 @@ def points(state: ScoreState) -> jax.Array:
     return jnp.where(state.earned & ~void, jnp.asarray(POINTS), 0.0)
 
 
+def record(state: ScoreState) -> jax.Array:
+    """[N, I] what a log shows of each item: its points, or for an item worth 0 points
+    (platform, bridge_packet, the marks waves and ball_band) 1.0 where it was reached
+    in a section not zeroed."""
+    void = jnp.take_along_axis(state.zeroed, jnp.broadcast_to(
+        jnp.asarray(SECTION)[None, :], state.earned.shape), axis=1)
+    flag = (state.earned & ~void).astype(jnp.float32)
+    return jnp.where(jnp.asarray(POINTS) > 0, points(state), flag)
+
+
+def record_total(recorded: jax.Array) -> jax.Array:
+    """[N] the score of a `record` [N, I]."""
+    return jnp.where(jnp.asarray(POINTS) > 0, recorded, 0.0).sum(-1)
+
+
 def total(state: ScoreState) -> jax.Array:
     """[N] the episode's score."""
     return points(state).sum(-1)
