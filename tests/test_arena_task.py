@@ -3,6 +3,8 @@ to, episodes start on the start platforms at 100 Hz, the balls' state follows th
 robot's, course spawns along a route void that section, and the score, falls and ball
 touches are wired through `evaluate` and `metrics`."""
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,7 +24,7 @@ def score_along(course: str, route: np.ndarray, under_bridge: bool = False,
     above the course's top surface (`under_bridge`: above the valley under the deck)."""
     track = courses.build(course, 0)
     pts = [np.linspace(a, b, max(2, int(np.linalg.norm(b - a) / 0.05)), endpoint=False)
-           for a, b in zip(route[:-1], route[1:])]
+           for a, b in itertools.pairwise(route)]
     xy = np.concatenate([*pts, route[-1:]])
     z = track.height_at(xy[:, 0], xy[:, 1]) + height
     if under_bridge:
