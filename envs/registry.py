@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from motrix_jax.config import PPOConfig, parse_typed
 from motrix_jax.envs.presets import (
+    arena_preset,
     cartpole_preset,
     classic_preset,
     franka_preset,
@@ -85,11 +86,18 @@ def _navigation_task(name: str, robot: str, course: str = "flat"):
         seconds = ARENA_SECONDS.get(course, track.episode_s)
         return Navigation(name=name, robot=robot, course=course, sim_dt=0.01,
                           ctrl_dt=0.01, episode_length=round(seconds / 0.01),
-                          collision="full")
+                          collision="full",
+                          course_spawns=ARENA_COURSE_SPAWNS.get(course, 0.0))
     return build
 
 
 ARENA_SECONDS = {"section002": 120.0}  # episode lengths other than the course's own
+# a curriculum over the course: this share of training episodes starts at a waypoint of
+# its route (evaluations start every robot on the start platform)
+ARENA_COURSE_SPAWNS = {"section012": 0.5, "section002": 0.5}
+# env steps per run: about 2 hours at the ~2k env-steps/s expected on the 2-core CPU
+ARENA_ENV_STEPS = {"section011": 10_000_000, "section012": 15_000_000,
+                   "section013": 10_000_000, "section002": 15_000_000}
 
 
 NAVIGATION = [
@@ -100,11 +108,15 @@ NAVIGATION = [
             _navigation_task("anymal_c_navigation_flat", "anymal_c"), navigation_preset,
             aliases=("anymal-c-navigation-flat",),
             summary="ANYmal C walks to a random target position and heading and stops"),
+    EnvSpec("vbot_navigation_section001",
+            _navigation_task("vbot_navigation_section001", "vbot", "section001"),
+            navigation_preset, aliases=("vbot-navigation-section001",),
+            summary="VBot reaches the centre of a walled circular arena"),
     *[EnvSpec(f"vbot_navigation_{section}",
               _navigation_task(f"vbot_navigation_{section}", "vbot", section),
-              navigation_preset, aliases=(f"vbot-navigation-{section}",), summary=summary)
+              arena_preset(ARENA_ENV_STEPS[section]), aliases=(f"vbot-navigation-{section}",),
+              summary=summary)
       for section, summary in [
-          ("section001", "VBot reaches the centre of a walled circular arena"),
           ("section011", ("MotrixArena section 1: bumps and a 15 deg ramp to the "
                           "\"2026\" platform, scored")),
           ("section012", ("MotrixArena section 2: stairs, then the walled bridge or the "

@@ -101,8 +101,9 @@ def test_same_key_same_trajectory():
 def test_registry_presets_and_aliases():
     for name in NAMES:
         cfg = envs.preset(name)
+        arena = envs.make_task(name).course in navigation.ARENA  # sized for 2 cores
         assert (cfg.num_envs, cfg.rollouts, cfg.learning_epochs, cfg.mini_batches) == (
-            2048, 48, 6, 32)
+            (512, 64, 5, 8) if arena else (2048, 48, 6, 32))
         assert cfg.learning_rate == 3e-4 and cfg.grad_norm_clip == 1.0
         assert cfg.share_features and cfg.policy_hidden_sizes == (256, 128, 64)
         assert envs.canonical_name(name.replace("_", "-")) == name
