@@ -15,8 +15,15 @@ stop-ready flag (reached and facing the goal heading within `heading_tolerance`)
 With `privileged_critic` the value network also sees the action filter's state, the foot
 contacts, the PD torques, the base height and the distance left along the waypoints
 (`critic_observe`); the policy's input is unchanged.
-With `course_spawns` a share of the training episodes starts at a waypoint along the
-course instead of at its start (a curriculum over the course).
+On the MotrixArena course (sections 011, 012, 013 and the whole course 002;
+docs/motrixarena.md) episodes start on the section's start platform, follow a route of
+`arena_routes` (the column nearest the start; the lane of `lane`), and keep the
+competition's score (`arena_score`): logged as `score`, `score_<item>`, and the goal
+reached without a fall as `episode_reached`; the balls' state follows the robot's in
+qpos/qvel (the task reads the robot's alone), the base touching any course geom is a
+fall and a ball touching any robot geom is recorded. With `course_spawns` a share of the
+training episodes starts at a waypoint of its route instead (a curriculum over the
+course; the score voids that section, as the rules void a non-random start).
 Derived command: walk toward the current waypoint at min(max_speed, distance) m/s
 (max_speed 0.6 m/s: at rest the lin-vel tracking term still pays exp(-0.36 / 0.25)), turn
 to face the way to go (the goal heading within 0.5 m of the goal); zero on the goal.
@@ -244,16 +251,14 @@ class Navigation:
     def reset(self, key: jax.Array, n: int, info: NavInfo):
         if self.arena:
             return self._arena_reset(key, n, info)
-        key_spawn, key_goal, key_q, key_along = jax.random.split(key, 4)
+        key_spawn, key_goal, key_q = jax.random.split(key, 3)
         track = self.track
         index = jnp.zeros((n,), jnp.int32)
         if track is None:
             xy, yaw, ground, waypoints, heading = self._flat_episode(key_spawn, key_goal, n)
         else:
-            xy, yaw = track.spawn(key_spawn, n)
+            xy, yaw = track.spawn(key_spawn, n)  # section001: one waypoint, its goal
             ground = jnp.full((n,), track.spawn_ground)
-            if self.course_spawns > 0:
-                xy, yaw, ground, index = self._along_course(key_along, xy, yaw, ground)
             waypoints = jnp.broadcast_to(jnp.asarray(track.waypoints, jnp.float32),
                                          (n, *track.waypoints.shape))
             heading = (jax.random.uniform(key_goal, (n,), minval=-math.pi, maxval=math.pi)
@@ -323,26 +328,6 @@ class Navigation:
         yaw = jnp.where(moved, jnp.arctan2(way[:, 1], way[:, 0]) + turn, yaw)
         ground = jnp.where(moved, jnp.asarray(route_ground(self.course))[route, at], ground)
         return xy, yaw, ground, jnp.where(moved, at + 1, 0).astype(jnp.int32), moved
-
-    def _along_course(self, key, xy, yaw, ground):
-        """A `course_spawns` share of the start spawns (xy [N, 2], yaw, ground [N]) moved
-        to a waypoint (+- 0.2 m, yaw +- the course's spawn range about the way to the
-        next waypoint); with the index [N] of each spawn's target waypoint."""
-        track = self.track
-        key_moved, key_at, key_xy, key_yaw = jax.random.split(key, 4)
-        n, points = xy.shape[0], track.waypoints[:-1]
-        way = track.waypoints[1:] - points
-        at = jax.random.randint(key_at, (n,), 0, len(points))
-        moved = jax.random.uniform(key_moved, (n,)) < self.course_spawns
-        jitter = jax.random.uniform(key_xy, (n, 2), minval=-0.2, maxval=0.2)
-        turn = jax.random.uniform(key_yaw, (n,), minval=track.spawn_yaw[0],
-                                  maxval=track.spawn_yaw[1])
-        xy = jnp.where(moved[:, None], jnp.asarray(points, jnp.float32)[at] + jitter, xy)
-        yaw = jnp.where(moved, jnp.asarray(np.arctan2(way[:, 1], way[:, 0]),
-                                           jnp.float32)[at] + turn, yaw)
-        ground = jnp.where(moved, jnp.asarray(track.ground_near(points, 0.6),
-                                              jnp.float32)[at], ground)
-        return xy, yaw, ground, jnp.where(moved, at + 1, 0).astype(jnp.int32)
 
     def _flat_episode(self, key_spawn, key_goal, n):
         """Flat ground: spawn pose, one target [N, 1, 2] and its heading."""
