@@ -67,8 +67,9 @@ Course interface (what changed from the invented courses): `ground` is None (the
 plane); the heightfields are `fields` (each its own small `<hfield>`), the solid parts
 `parts`; `geoms()` also returns the fields' `<hfield>` assets (which
 `legged.scene_xml` moves into `<asset>`) and the balls' bodies. New: `solid_geoms`,
-`base_contact_pairs`, `balls`, `ball_state`, `ball_pairs`. `height_at(x, y)` is the
-top surface of every part (numpy); `spawn` draws a uniform position on the section's
+`base_contact_pairs`, `balls`, `ball_state`, `ball_pairs`, `surface` (`height_at` in
+JAX, jittable: for height scans or the base's height above the ground). `height_at(x, y)`
+is the top surface of every part (numpy); `spawn` draws a uniform position on the section's
 10 x 2 m start platform (0.5 m from its walls and 0.45 m from its ends) heading +y
 (yaw pi/2 +- 0.15); `spawn_ground` is that platform's height. The waypoints are a
 centre-line route (through the right lane) for the task to replace.
@@ -107,15 +108,15 @@ class Box:
         return {"type": "box", "pos": _fmt(self.centre), "size": _fmt(self.half),
                 "quat": f"{c:.6f} {s:.6f} 0 0", "rgba": self.rgba}
 
-    def top(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Height of the top face over (x, y); -inf off it."""
+    def top(self, x, y, xp=np):
+        """Height of the top face over (x, y); -inf off it (xp: numpy or jax.numpy)."""
         cx, cy, cz = self.centre
         hx, hy, hz = self.half
         c, s = math.cos(self.tilt), math.sin(self.tilt)
         v = (y - cy + hz * s) / c  # the top face's own y coordinate
         z = cz + v * s + hz * c
-        over = (np.abs(x - cx) <= hx + 1e-9) & (np.abs(v) <= hy + 1e-9)
-        return np.where(over, z, -np.inf)
+        over = (xp.abs(x - cx) <= hx + 1e-6) & (xp.abs(v) <= hy + 1e-6)
+        return xp.where(over, z, -xp.inf)
 
 
 @dataclass(frozen=True)
@@ -129,11 +130,11 @@ class Sphere:
         return {"type": "sphere", "pos": _fmt(self.centre), "size": f"{self.radius}",
                 "rgba": self.rgba}
 
-    def top(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def top(self, x, y, xp=np):
         cx, cy, cz = self.centre
         d2 = (x - cx) ** 2 + (y - cy) ** 2
-        return np.where(d2 <= self.radius ** 2,
-                        cz + np.sqrt(np.maximum(self.radius ** 2 - d2, 0.0)), -np.inf)
+        return xp.where(d2 <= self.radius ** 2,
+                        cz + xp.sqrt(xp.maximum(self.radius ** 2 - d2, 0.0)), -xp.inf)
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,20 +161,20 @@ class Field:
         return {"type": "hfield", "hfield": self.name, "pos": _fmt((self.x, self.y, self.z)),
                 "rgba": self.rgba}
 
-    def top(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def top(self, x, y, xp=np):
         """Bilinear between samples (the engines triangulate: within a few mm here)."""
-        h, cell = self.grid.heights, self.grid.cell
+        h, cell = xp.asarray(self.grid.heights), self.grid.cell
         rx, ry = self.grid.half_size
         u, v = (x - self.x + rx) / cell, (y - self.y + ry) / cell
-        over = (u >= -1e-9) & (u <= h.shape[1] - 1 + 1e-9) & (v >= -1e-9) & (
-            v <= h.shape[0] - 1 + 1e-9)
-        u, v = np.clip(u, 0, h.shape[1] - 1), np.clip(v, 0, h.shape[0] - 1)
-        c0 = np.minimum(np.floor(u).astype(int), h.shape[1] - 2)
-        r0 = np.minimum(np.floor(v).astype(int), h.shape[0] - 2)
+        over = (u >= -1e-6) & (u <= h.shape[1] - 1 + 1e-6) & (v >= -1e-6) & (
+            v <= h.shape[0] - 1 + 1e-6)
+        u, v = xp.clip(u, 0, h.shape[1] - 1), xp.clip(v, 0, h.shape[0] - 1)
+        c0 = xp.minimum(xp.floor(u).astype(int), h.shape[1] - 2)
+        r0 = xp.minimum(xp.floor(v).astype(int), h.shape[0] - 2)
         fu, fv = u - c0, v - r0
         z = ((h[r0, c0] * (1 - fu) + h[r0, c0 + 1] * fu) * (1 - fv)
              + (h[r0 + 1, c0] * (1 - fu) + h[r0 + 1, c0 + 1] * fu) * fv)
-        return np.where(over, self.z + z, -np.inf)
+        return xp.where(over, self.z + z, -xp.inf)
 
 
 def _fmt(values) -> str:
@@ -406,6 +407,15 @@ class Course:
             out = self.ground.height_at(x - self.ground_pos[0], y - self.ground_pos[1])
         for part in self.parts:
             out = np.maximum(out, part.top(x, y))
+        return out
+
+    def surface(self, xy: jax.Array) -> jax.Array:
+        """`height_at` in JAX, jittable: the top surface [...] under xy [..., 2] (the
+        stage-2 courses; the floor, 0, under section001)."""
+        x, y = xy[..., 0], xy[..., 1]
+        out = jnp.zeros(x.shape)
+        for part in self.parts:
+            out = jnp.maximum(out, part.top(x, y, jnp))
         return out
 
     def ground_near(self, points: np.ndarray, reach: float) -> np.ndarray:

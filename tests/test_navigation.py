@@ -122,13 +122,41 @@ def test_registry_presets_and_aliases():
     assert all(envs.make_task(name).ctrl_dt == 0.01 for name in NAMES[3:])  # 100 Hz
 
 
-def test_section001_is_deterministic_per_seed():
-    # the arena's geometry: tests/test_arena_geometry.py
-    a, b, c = (courses.section001(seed) for seed in (3, 3, 4))
+@pytest.mark.parametrize("section", sorted(courses.COURSES))
+def test_courses_are_deterministic_per_seed(section):
+    make = courses.COURSES[section]
+    a, b, c = make(3), make(3), make(4)
     np.testing.assert_array_equal(a.waypoints, b.waypoints)
-    assert a.obstacles == b.obstacles and a.obstacles != c.obstacles
+    assert a.obstacles == b.obstacles and a.markers == b.markers
+    if section == "section001":  # a flat arena: the seed places the walls
+        assert a.obstacles != c.obstacles
+    else:  # the competition's course is fixed (test_arena_geometry checks it)
+        assert [p.name for p in a.parts] == [p.name for p in c.parts]
+        x, y = np.meshgrid(np.linspace(-5, 5, 41), np.linspace(*a.bounds[2:], 141))
+        np.testing.assert_array_equal(a.height_at(x, y), c.height_at(x, y))
+    # waypoints and every spawn point lie on the course; the spawn ground is flat enough
+    assert bool(a.inside(jnp.asarray(a.waypoints, jnp.float32)).all())
     xy, _ = a.spawn(jax.random.PRNGKey(0), 256)
     assert bool(a.inside(xy).all())
+    ground = a.height_at(np.asarray(xy[:, 0]), np.asarray(xy[:, 1]))
+    assert (ground <= a.spawn_ground + 1e-6).all() and (a.spawn_ground - ground < 0.05).all()
+
+
+def test_section002_is_sections_011_012_013_in_one_frame():
+    whole = courses.section002(3)
+    parts = [courses.section011(3), courses.section012(3), courses.section013(3)]
+    assert whole.section_ends == (2, 6, 9) and whole.episode_s == 60.0
+    np.testing.assert_array_equal(whole.waypoints,
+                                  np.concatenate([part.waypoints for part in parts]))
+    # no offsets: each section's ground is the whole course's ground where it lies
+    for part in parts:
+        x0, x1, y0, y1 = part.bounds
+        x, y = np.meshgrid(np.linspace(x0 + 0.05, x1 - 0.05, 60),
+                           np.linspace(y0 + 0.05, y1 - 0.05, 200))
+        np.testing.assert_allclose(whole.height_at(x, y), part.height_at(x, y), atol=1e-9)
+    assert whole.bounds == (-5.0, 5.0, -4.0, 33.83)
+    # START centre to the finish centre: 35.0 m along y
+    assert whole.waypoints[-1, 1] - whole.spawn_centre[1] == pytest.approx(35.03)
 
 
 def test_sections_completed_on_the_whole_course():
