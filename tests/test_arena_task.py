@@ -163,3 +163,21 @@ def test_evaluate_scores_falls_and_ball_touches():
     assert {f"score_{name}" for name in arena_score.NAMES} <= set(metrics)
     _, failed, _ = evaluate(key, view_at(task, (5.2, 26.0, 1.56)), info, action)
     assert bool(failed[0])  # left the course
+
+
+@pytest.mark.slow  # compiles a whole training run on the course: minutes on 2 cores
+def test_a_short_run_on_the_course_trains_and_plays_with_its_score(tmp_path, capsys):
+    from motrix_jax import play, train
+
+    code = train.main(["--env", "vbot-navigation-section013", "--num-envs", "16",
+                       "--max-env-steps", str(16 * 16 * 2), "--set", "rollouts=16",
+                       "--set", "mini_batches=2", "--set", "learning_epochs=1",
+                       "--task-set", "episode_length=40", "--physics", "mujoco",
+                       "--run-root", str(tmp_path)])
+    assert code == 0
+    (run,) = (tmp_path / "vbot_navigation_section013").iterdir()
+    rows = [line for line in (run / "metrics.jsonl").read_text().splitlines() if line]
+    assert '"task/score"' in rows[-1] and '"task/score_ball_zone"' in rows[-1]
+    assert play.main(["--run", str(run), "--episodes", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "competition score 0.0 ± 0.0 (first episodes; reached the goal: 0%)" in out
