@@ -75,17 +75,21 @@ def navigation_preset() -> PPOConfig:
 
 
 def arena_preset(max_env_steps: int):
-    """The MotrixArena course (VBot sections 011/012/013/002) sized for a 2-core CPU,
-    where the physics, not the learning, bounds the throughput: the course's ~100 solid
-    geoms stepped at 100 Hz (one physics step per control step) cost about 1 ms per
-    env-step on MotrixSim at 256 envs on the loaded machine. So each sample is used
-    more: 512 envs x 64 steps (0.64 s of the 100 Hz episode per env and update), 5
-    epochs of 8 minibatches of 4096, where MotrixLab's 2048 x 48 with 6 epochs of 32
-    minibatches of 3072 would spend 4x the env steps per update. Discount 0.995: at
-    100 Hz 0.99 looks 1 s ahead, too short to see a stair flight or the valley's far
-    bank (0.995: 2 s). The networks and the rest are MotrixLab's navigation settings
-    (shared (256, 128, 64), lr 3e-4, gradient-norm clip 1, initial std 0.6).
-    `max_env_steps`: the issue's 2-hour budget per run at the throughput measured."""
+    """The MotrixArena course (VBot sections 011/012/013/002) sized for a 2-core CPU. Its
+    engine is MuJoCo C (`--physics mujoco`): with the course's ~100 solid geoms at 100
+    Hz (one physics step per control step) it stepped 16.0k (section012) and 22.9k
+    (section013) env-steps/s at 128 envs against MotrixSim's 2.2k and 2.4k (the
+    engines alone, the same states, on the loaded machine: 7-10x). 512 envs x 64 steps
+    (0.64 s of a 100 Hz episode per env and update, 32768 samples), 5 epochs of 8
+    minibatches of 4096: fewer, larger minibatches than MotrixLab's 32 of 3072 (2048 x
+    48, 6 epochs), which on 2 cores cost per-minibatch overhead without more learning
+    per sample. Discount 0.995: at 100 Hz 0.99 looks 1 s ahead, too short to see a
+    stair flight or the valley's far bank (0.995: 2 s). The networks and the rest are
+    MotrixLab's navigation settings (shared (256, 128, 64), lr 3e-4, gradient-norm clip
+    1, initial std 0.6). Not yet checked by a learning run (none fitted this session's
+    3-minute limit): the commands are in docs/motrixarena.md.
+    `max_env_steps`: more than 2 hours can reach at the throughput expected; the suite's
+    120-minute budget stops a run first."""
     def build() -> PPOConfig:
         return PPOConfig(policy_hidden_sizes=(256, 128, 64),
                          value_hidden_sizes=(256, 128, 64), share_features=True,

@@ -95,9 +95,9 @@ ARENA_SECONDS = {"section002": 120.0}  # episode lengths other than the course's
 # a curriculum over the course: this share of training episodes starts at a waypoint of
 # its route (evaluations start every robot on the start platform)
 ARENA_COURSE_SPAWNS = {"section012": 0.5, "section002": 0.5}
-# env steps per run: about 2 hours at the ~2k env-steps/s expected on the 2-core CPU
-ARENA_ENV_STEPS = {"section011": 10_000_000, "section012": 15_000_000,
-                   "section013": 10_000_000, "section002": 15_000_000}
+# env steps per run (arena_preset): more than the suite's 2 hours reach on 2 cores
+ARENA_ENV_STEPS = {"section011": 40_000_000, "section012": 40_000_000,
+                   "section013": 40_000_000, "section002": 40_000_000}
 
 
 NAVIGATION = [
