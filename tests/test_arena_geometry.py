@@ -202,7 +202,7 @@ STAND = (0.22, 0.27)  # VBot's base above flat ground on q0 (0.243-0.251 measure
 
 
 @pytest.mark.parametrize("engine,sim_dt", [("motrixsim", 0.005), ("motrixsim", 0.01),
-                                           ("mujoco", 0.005)])
+                                           ("mujoco", 0.005), ("mujoco", 0.01)])
 def test_robots_stand_on_every_start_platform(engine, sim_dt):
     qpos, qvel = standing_start()
     worlds = host(engine, WHOLE, sim_dt, WHOLE.base_contact_pairs())
@@ -306,10 +306,39 @@ def test_each_section_holds_its_own_geometry():
 def test_surface_is_height_at_in_jax():
     rng = np.random.default_rng(0)
     xy = np.stack([rng.uniform(-5.5, 5.5, 4000), rng.uniform(-4.0, 34.0, 4000)], -1)
-    for name in SECTIONS:
-        course = courses.build(name, 0)
-        got = jax.jit(course.surface)(jnp.asarray(xy, jnp.float32))
-        want = course.height_at(xy[:, 0], xy[:, 1])
-        # float32 at an edge may pick the part beside it: all but a few agree to 0.1 mm
-        close = np.abs(np.asarray(got) - want) < 1e-4
-        assert close.mean() > 0.995, name
+    got = jax.jit(WHOLE.surface)(jnp.asarray(xy, jnp.float32))  # every part's kind
+    want = WHOLE.height_at(xy[:, 0], xy[:, 1])
+    # float32 at an edge may pick the part beside it: all but a few agree to 0.1 mm
+    assert (np.abs(np.asarray(got) - want) < 1e-4).mean() > 0.995
+
+
+@pytest.mark.slow  # compiling MJX's step for a course took 5-19 min on the 2-core CPU
+@pytest.mark.parametrize("name", ["section011", "section013"])
+def test_robots_stand_and_balls_roll_on_mjx(name):
+    from motrix_jax.physics.mjx import MjxPhysics
+
+    course = courses.build(name, 0)
+    key, n = jax.random.PRNGKey(0), 2
+    xy, yaw = course.spawn(key, n)
+    qpos, qvel = legged.standing_state(key, xy, jnp.full((n,), course.spawn_ground),
+                                       VBOT.spawn_height, yaw, VBOT.default_pose, 0.0)
+    if course.balls:
+        balls_q, balls_v = course.ball_state(key, n)
+        qpos, qvel = (jnp.concatenate(a, -1) for a in ((qpos, balls_q), (qvel, balls_v)))
+    physics = MjxPhysics(scene(course), 0.005, 0.01, course.base_contact_pairs(), LEAN_SOLVER)
+    ctrl = jnp.broadcast_to(jnp.asarray(VBOT.default_pose), (n, 12))
+
+    def second(view):
+        def body(v, _):
+            return physics.step(v, ctrl, jnp.zeros((n,), bool), qpos, qvel), None
+        return jax.lax.scan(body, view, None, length=100)[0]
+
+    view = jax.jit(second)(physics.reset(qpos, qvel))
+    q = np.asarray(view.qpos)
+    height = q[:, 2] - course.height_at(q[:, 0], q[:, 1])
+    assert ((height > STAND[0]) & (height < STAND[1])).all(), height
+    assert not np.asarray(view.contacts).any()
+    if course.balls:
+        moved = np.abs(q[:, 19::7] - np.asarray(qpos)[:, 19::7])
+        assert (moved > 0.25).all()  # >= 0.3 m/s for 1 s
+        np.testing.assert_allclose(q[:, 21::7], courses.PLATFORM + 0.375, atol=0.01)
