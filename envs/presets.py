@@ -116,3 +116,29 @@ def g1_preset(max_env_steps: int = 100_000_000):
                          learning_rate=3e-4, max_env_steps=max_env_steps,
                          check_point_interval=20)
     return build
+
+
+def arena_preset(max_env_steps: int):
+    """The MotrixArena course (VBot sections 011/012/013/002) sized for a 2-core CPU. Its
+    engine is MuJoCo C (`--physics mujoco`): with the course's ~100 solid geoms at 100
+    Hz (one physics step per control step) it stepped 16.0k (section012) and 22.9k
+    (section013) env-steps/s at 128 envs against MotrixSim's 2.2k and 2.4k (the
+    engines alone, the same states, on the loaded machine: 7-10x). 512 envs x 64 steps
+    (0.64 s of a 100 Hz episode per env and update, 32768 samples), 5 epochs of 8
+    minibatches of 4096: fewer, larger minibatches than MotrixLab's 32 of 3072 (2048 x
+    48, 6 epochs), which on 2 cores cost per-minibatch overhead without more learning
+    per sample. Discount 0.995: at 100 Hz 0.99 looks 1 s ahead, too short to see a
+    stair flight or the valley's far bank (0.995: 2 s). The networks and the rest are
+    MotrixLab's navigation settings (shared (256, 128, 64), lr 3e-4, gradient-norm clip
+    1, initial std 0.6). Not yet checked by a learning run (none fitted this session's
+    3-minute limit): the commands are in docs/motrixarena.md.
+    `max_env_steps`: more than 2 hours can reach at the throughput expected; the suite's
+    120-minute budget stops a run first."""
+    def build() -> PPOConfig:
+        return PPOConfig(policy_hidden_sizes=(256, 128, 64),
+                         value_hidden_sizes=(256, 128, 64), share_features=True,
+                         initial_log_std=-0.5, num_envs=512, rollouts=64,
+                         learning_epochs=5, mini_batches=8, learning_rate=3e-4,
+                         discount_factor=0.995, grad_norm_clip=1.0,
+                         max_env_steps=max_env_steps, check_point_interval=20)
+    return build

@@ -51,6 +51,9 @@ class Evaluation:
     marks: dict[str, np.ndarray]  # each [episode_length, video_envs, k]: env.video_marks
     ctrl_dt: float
     physics: str  # the backend the episodes ran on
+    # [episodes] each task `episode_*` metric (e.g. navigation's episode_score) of the
+    # first episode, read where it ended
+    episode_metrics: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
@@ -67,10 +70,13 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
     def record(state):
         terms = {k: scales[k] * state.reward_terms[k] for k in scales}
         marks = video_marks(env.task, state.physics, state.info)
+        ended = {k: v for k, v in env.task.metrics(state.info).items()
+                 if k.startswith("episode_")}
         return (state.done, state.done_return, state.done_length, terms,
-                state.physics.qpos[:video_envs], {k: v[:video_envs] for k, v in marks.items()})
+                state.physics.qpos[:video_envs], {k: v[:video_envs] for k, v in marks.items()},
+                ended)
 
-    _, (done, done_return, done_length, terms, qpos, marks) = run_policy(
+    _, (done, done_return, done_length, terms, qpos, marks, ended) = run_policy(
         env, policy, jax.random.PRNGKey(seed),
         env.task.episode_length, record)
     # Truncation ends every episode by episode_length steps, so each env has a first end.
@@ -80,7 +86,8 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
     return Evaluation(
         step=step, returns=done_return[end, envs_], lengths=done_length[end, envs_],
         term_sums={k: (v * first_episode).sum(0) for k, v in terms.items()},
-        qpos=qpos, marks=marks, ctrl_dt=env.task.ctrl_dt, physics=env.physics.name)
+        qpos=qpos, marks=marks, ctrl_dt=env.task.ctrl_dt, physics=env.physics.name,
+        episode_metrics={k: np.asarray(v)[end, envs_] for k, v in ended.items()})
 
 
 def first_episodes(evaluation: Evaluation, recorded: np.ndarray) -> np.ndarray:
@@ -162,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     if result.term_sums:  # a host env has one reward, no terms
         print("reward terms (sum per episode, mean over episodes): " + ", ".join(
             f"{k} {v.mean():.2f}" for k, v in result.term_sums.items()))
+    if "episode_score" in result.episode_metrics:  # the MotrixArena competition's score
+        score = result.episode_metrics["episode_score"]
+        print(f"competition score {score.mean():.1f} ± {score.std():.1f} (first episodes; "
+              f"reached the goal: {result.episode_metrics['episode_reached'].mean():.0%})")
     if not (args.video or args.viewer):
         return 0
     if host:
