@@ -43,11 +43,25 @@ from motrix_jax.checkpoint import CHECKPOINT_DIR, Checkpointer, UnreadableCheckp
 from motrix_jax.chunks import ChunkRunner, compiled_init
 from motrix_jax.multihost import any_process
 from motrix_jax.ppo import make_ppo, seed_keys
-from motrix_jax.run_folder import Progress, RunInfo, check_no_symlinks
+from motrix_jax.run_folder import Progress, RunInfo, check_no_symlinks, one_line
 from motrix_jax.run_lock import RunLock
 from motrix_jax.run_log import Display, RunLog
 
 DAMAGED_DIR = "damaged_checkpoints"
+
+
+def start_backend() -> None:
+    """Start JAX's backend; ValueError (one line) when it cannot start the one
+    JAX_PLATFORMS asks for (e.g. cuda on a machine without a GPU: JAX raises a bare
+    AssertionError). Called after `jax.distributed` has joined, where it does."""
+    try:
+        jax.devices()
+    except Exception as error:  # noqa: BLE001 - JAX raises RuntimeError or AssertionError
+        asked = os.environ.get("JAX_PLATFORMS", "")
+        why = one_line(error) if str(error).strip() else "not available on this machine"
+        raise ValueError(f"JAX cannot start the backend JAX_PLATFORMS={asked!r} asks for "
+                         f"({why}); unset JAX_PLATFORMS to use what this machine has"
+                         ) from None
 
 
 class NonFiniteError(RuntimeError):
@@ -237,6 +251,8 @@ class TrainLoop:
                                progress.update,
                                options.log_every or max(1, cfg.num_updates // 20))
         self.run_seconds = 0.0  # time spent running compiled chunks this session
+        if getattr(self.log, "warning", None):
+            self.display.print(self.log.warning)
 
     def run(self) -> None:
         cfg, options = self.cfg, self.session.options

@@ -40,7 +40,14 @@ from motrix_jax.run_folder import (
     read_run_info,
     write_run_info,
 )
-from motrix_jax.session import Interrupted, NonFiniteError, Session, SessionOptions, StartSignals
+from motrix_jax.session import (
+    Interrupted,
+    NonFiniteError,
+    Session,
+    SessionOptions,
+    StartSignals,
+    start_backend,
+)
 
 EXIT_NONFINITE = 1
 EXIT_USAGE = 2
@@ -98,7 +105,13 @@ def build_config(args: argparse.Namespace):
     flags = {"num_envs": args.num_envs, "seed": args.seed, "num_seeds": args.num_seeds,
              "max_env_steps": None if args.max_env_steps is None else
              parse_typed("--max-env-steps", int, args.max_env_steps)}
-    return with_overrides(cfg, args.set, {k: v for k, v in flags.items() if v is not None})
+    flags = {k: v for k, v in flags.items() if v is not None}
+    for item in args.set:  # one value per field: a flag and a --set of it conflict
+        name = item.partition("=")[0].strip()
+        if name in flags:
+            raise ValueError(f"--{name.replace('_', '-')} and --set {name}=... both set "
+                             f"{name}; give one")
+    return with_overrides(cfg, args.set, flags)
 
 
 def list_envs(console: Console | None = None) -> None:
@@ -139,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as error:  # CheckpointError and UnknownEnvError are ValueErrors
                 print(f"error: {error}", file=sys.stderr)
                 return EXIT_USAGE
+            except StorageError as error:  # e.g. a full disk for config.json
+                print(f"error: {error}", file=sys.stderr)
+                return EXIT_NONFINITE
             return fit(env, info, run_dir, resume=args.resume is not None, started=signals.check,
                        keep=args.keep_checkpoints, chunk=args.chunk, log_every=args.log_every)
         except KeyboardInterrupt:  # before the first update, or a second Ctrl-C
@@ -169,6 +185,7 @@ def prepare_new(args: argparse.Namespace):
     cfg = build_config(args)
     args.lead = multihost.join(getattr(args, "distributed", False), args.coordinator,
                                args.num_processes, args.process_id)
+    start_backend()
     physics, why = envs.choose_physics(args.physics or "auto")
     if getattr(args, "distributed", False) and physics != "mjx":
         raise ValueError(f"several processes need --physics mjx, got {physics} ({why})")
@@ -179,7 +196,11 @@ def prepare_new(args: argparse.Namespace):
     run_dir = None
     if args.lead:  # the other processes get its path
         run_dir = args.created = make_run_dir(args.run_root, name)  # for an interruption
-        write_run_info(run_dir, info)
+        try:
+            write_run_info(run_dir, info)
+        except StorageError:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
     try:
         return env, info, multihost.share_run_dir(run_dir)
     except ValueError:
@@ -203,6 +224,7 @@ def prepare_resume(args: argparse.Namespace):
         raise CheckpointError(f"{args.resume}: has no checkpoint")
     args.lead = multihost.join(getattr(args, "distributed", False), args.coordinator,
                                args.num_processes, args.process_id)
+    start_backend()
     if info.processes != jax.process_count():
         raise ValueError(f"{args.resume} trained on {info.processes} process(es); resume it "
                          f"on as many (this is {jax.process_count()})")
@@ -223,6 +245,9 @@ def fit(env, info, run_dir: Path | None, *, resume: bool = False, console=None,
     except CheckpointError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except StorageError as error:  # the lock or a folder the OS refuses
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_NONFINITE
     if started is not None:
         try:
             started()
