@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
           f"length {result.lengths.mean():.1f} ± {result.lengths.std():.1f}")
     print("reward terms (sum per episode, mean over episodes): " + ", ".join(
         f"{k} {v.mean():.2f}" for k, v in result.term_sums.items()))
-    mjcf = envs.make_task(read_run_info(args.run).env).mjcf()
+    info = read_run_info(args.run)
+    mjcf = envs.run_task(info.env, info.task_changes).mjcf()  # with its --task-set changes
     if args.video and (code := write_episode_video(args.video, mjcf, result)):
         return code
     if args.viewer:
