@@ -185,6 +185,8 @@ def prepare_new(args: argparse.Namespace):
     check_run_options(args)
     name = envs.canonical_name(args.env)
     cfg = build_config(args)
+    if not getattr(args, "distributed", False):
+        start_backend()  # several processes: only once they have joined
     args.lead = multihost.join(getattr(args, "distributed", False), args.coordinator,
                                args.num_processes, args.process_id)
     start_backend()
@@ -224,6 +226,8 @@ def prepare_resume(args: argparse.Namespace):
     info = read_run_info(args.resume)  # the session sets damaged checkpoints aside
     if not step_folders(args.resume / CHECKPOINT_DIR):
         raise CheckpointError(f"{args.resume}: has no checkpoint")
+    if not getattr(args, "distributed", False):
+        start_backend()  # several processes: only once they have joined
     args.lead = multihost.join(getattr(args, "distributed", False), args.coordinator,
                                args.num_processes, args.process_id)
     start_backend()
