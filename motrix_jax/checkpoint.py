@@ -261,7 +261,7 @@ class Checkpointer:
         """`None` → latest, `"best"` → best, an int → that step; CheckpointError if absent."""
         steps = self.steps()
         if not steps:
-            raise CheckpointError(f"{self.directory.parent}: has no checkpoint")
+            raise CheckpointError(no_checkpoint(self.directory.parent))
         if step is None:
             return steps[-1]
         if step == "best":
@@ -381,12 +381,23 @@ def parse_step(text: str | None) -> int | str | None:
     return int(text)
 
 
+def no_checkpoint(run_dir: str | Path) -> str:
+    """Why `run_dir` has no checkpoint to use, in one line."""
+    directory = Path(run_dir) / CHECKPOINT_DIR
+    cut = sorted(p.name.split(".")[0] for p in directory.glob("*.orbax-checkpoint-tmp*")) \
+        if directory.is_dir() else []
+    if cut:
+        return (f"{run_dir}: has no checkpoint: its first one (update {cut[0]}) was cut "
+                "short (the process was killed while saving it); start a new run")
+    return f"{run_dir}: has no checkpoint"
+
+
 def open_run(run_dir: str | Path) -> tuple[RunInfo, Checkpointer]:
     """Read a run's config and open its checkpoints read-only; CheckpointError if unusable."""
     info = read_run_info(run_dir)
     directory = Path(run_dir) / CHECKPOINT_DIR
     if not directory.is_dir():
-        raise CheckpointError(f"{run_dir}: has no checkpoint")
+        raise CheckpointError(no_checkpoint(run_dir))
     checkpointer = Checkpointer(run_dir, read_only=True)
     checkpointer.resolve(None)
     return info, checkpointer
@@ -396,11 +407,23 @@ def saved_policy(run_dir: str | Path, step: int | str | None = None) -> tuple[Ru
     """(RunInfo, update, {"params", "obs_mean", "obs_var"} with the seed axis) of
     checkpoint `step`, or the newest intact one; a damaged newer checkpoint passed over
     is reported on stderr."""
-    info, checkpointer = open_run(run_dir)
-    try:
-        step, saved, damaged = checkpointer.restore_policy(step)
-    finally:
-        checkpointer.close()
+    directory = Path(run_dir) / CHECKPOINT_DIR
+    for attempt in range(3):
+        listed = [p.name for p in step_folders(directory)]
+        try:
+            info, checkpointer = open_run(run_dir)
+            try:
+                found, saved, damaged = checkpointer.restore_policy(step)
+            finally:
+                checkpointer.close()
+            break
+        except CheckpointError:
+            # a trainer beside us saved or rotated checkpoints meanwhile: list them again
+            if attempt == 2 or [p.name for p in step_folders(directory)] == listed:
+                raise
+    step = found
+    # a newer checkpoint removed while it was read was rotated away, not damaged
+    damaged = [(s, m) for s, m in damaged if (directory / str(s)).is_dir()]
     for _, message in damaged:
         print(f"warning: {message}; using the newest intact one, update {step}",
               file=sys.stderr)

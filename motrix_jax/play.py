@@ -32,7 +32,7 @@ from motrix_jax import envs
 from motrix_jax.checkpoint import load_policy_at, open_run, parse_step
 from motrix_jax.env import video_marks
 from motrix_jax.evaluation import run_policy
-from motrix_jax.run_folder import CheckpointError, read_run_info
+from motrix_jax.run_folder import CheckpointError, StorageError, one_line, read_run_info
 
 # MuJoCo reads this when first imported: a program that imports mujoco before this
 # module must set MUJOCO_GL itself.
@@ -124,6 +124,8 @@ def check_video_path(path: Path) -> None:
     run, not after)."""
     if path.suffix.lower() not in (".mp4", ".gif"):
         raise ValueError(f"--video {path}: the name must end in .mp4 or .gif")
+    if path.is_dir():
+        raise ValueError(f"--video {path}: is a folder")
     folder = path.parent
     if not folder.is_dir():
         raise ValueError(f"--video {path}: no such folder {folder}")
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             viewer.check_display()
         recorded = args.video_envs if args.video else 1 if args.viewer else 0
         result = evaluate(args.run, args.episodes, step, args.seed, recorded, args.physics)
-    except (CheckpointError, ValueError) as error:
+    except (CheckpointError, ValueError, StorageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     print(f"{args.run}: checkpoint at update {result.step}, {args.episodes} deterministic "
@@ -167,16 +169,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_episode_video(path: Path, mjcf: str, result: Evaluation) -> int:
-    from motrix_jax import render
-
     try:
+        from motrix_jax import render
+
         frames = render.render(mjcf, episode_frames(result), episode_marks(result),
                                result.ctrl_dt)
     except Exception as error:  # noqa: BLE001 - GL errors come in many types
         print(f"error: off-screen rendering failed (MUJOCO_GL="
-              f"{os.environ.get('MUJOCO_GL')}): {error}", file=sys.stderr)
+              f"{os.environ.get('MUJOCO_GL')}): {one_line(error)}", file=sys.stderr)
         return 1
-    path = render.write_video(path, frames, 1.0 / result.ctrl_dt)
+    try:
+        path = render.write_video(path, frames, 1.0 / result.ctrl_dt)
+    except OSError as error:
+        print(f"error: cannot write {path}: {error.strerror or error}", file=sys.stderr)
+        return 1
     print(f"video: {path} ({len(frames)} frames at {1.0 / result.ctrl_dt:g} fps)")
     return 0
 

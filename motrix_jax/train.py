@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from motrix_jax import envs, multihost
-from motrix_jax.checkpoint import CHECKPOINT_DIR, step_folders
+from motrix_jax.checkpoint import CHECKPOINT_DIR, no_checkpoint, step_folders
 from motrix_jax.config import parse_typed, with_overrides
 from motrix_jax.ppo import check_env
 from motrix_jax.run_folder import (
@@ -225,7 +225,7 @@ def prepare_resume(args: argparse.Namespace):
     check_run_options(args)
     info = read_run_info(args.resume)  # the session sets damaged checkpoints aside
     if not step_folders(args.resume / CHECKPOINT_DIR):
-        raise CheckpointError(f"{args.resume}: has no checkpoint")
+        raise CheckpointError(no_checkpoint(args.resume))
     if not getattr(args, "distributed", False):
         start_backend()  # several processes: only once they have joined
     args.lead = multihost.join(getattr(args, "distributed", False), args.coordinator,

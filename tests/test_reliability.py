@@ -14,7 +14,7 @@ from rich.console import Console
 from test_checkpoint import metric_records, new_run, small_cfg
 
 from motrix_jax import play, train
-from motrix_jax.checkpoint import Checkpointer, load_policy
+from motrix_jax.checkpoint import Checkpointer, load_policy, load_policy_at
 from motrix_jax.run_folder import CheckpointError
 
 
@@ -305,3 +305,28 @@ def test_a_second_signal_aborts_at_once_whatever_the_phase():
     assert done.returncode == 130, done.stderr
     assert "saved normally" not in done.stdout and "Traceback" not in done.stderr
     assert "aborted by a second SIGINT" in done.stderr
+
+
+def test_a_checkpoint_rotated_away_while_play_reads_it_is_not_called_damaged(
+        tmp_path, capsys, monkeypatch):
+    _, _, run_dir = half_run(tmp_path)
+    real = Checkpointer._restore
+    rotated = []
+
+    def restore(self, step, **items):  # the trainer removes checkpoint 4 meanwhile
+        if step == 4 and not rotated:
+            rotated.append(step)
+            os.rename(run_dir / "checkpoints" / "4", tmp_path / "rotated")
+        return real(self, step, **items)
+    monkeypatch.setattr(Checkpointer, "_restore", restore)
+    capsys.readouterr()
+    assert load_policy_at(run_dir)[0] == 2
+    assert rotated and "warning" not in capsys.readouterr().err
+
+
+def test_a_first_checkpoint_cut_short_is_named(tmp_path, capsys):
+    cfg = small_cfg(4)
+    _, run_dir = new_run(tmp_path, "run", cfg, jax_cartpole(cfg.num_envs))
+    (run_dir / "checkpoints" / "2.orbax-checkpoint-tmp-1733").mkdir(parents=True)
+    assert train.main(["--resume", str(run_dir)]) == train.EXIT_USAGE
+    assert "its first one (update 2) was cut short" in one_line(capsys.readouterr().err)
