@@ -93,8 +93,9 @@ def test_float_tuples_and_reward_scales_take_numbers():
 
 
 def test_a_flag_and_a_set_of_the_same_field_conflict(tmp_path, capsys):
+    tiny = ["--set", "rollouts=16", "--set", "mini_batches=4", "--max-env-steps", "2048"]
     assert train.main(["--env", "cartpole", "--num-envs", "64", "--set", "num_envs=128",
-                       "--run-root", str(tmp_path)]) == 2
+                       *tiny, "--run-root", str(tmp_path)]) == 2
     assert "--num-envs and --set num_envs=... both set num_envs; give one" in one_line(
         capsys.readouterr().err)
 
