@@ -56,7 +56,7 @@ def check_task(task) -> None:
             raise ValueError(f"{task.name}: {name} = {low_value} must be <= {high} = "
                              f"{high_value}, element by element")
     levels = getattr(task, "initial_levels", ())
-    if levels:
+    if levels and hasattr(task, "num_terrain_levels"):
         count = task.num_terrain_levels
         if any(not 0 <= level < count for level in levels):
             raise ValueError(f"{task.name}: initial_levels = {levels} must be terrain "
