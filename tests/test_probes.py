@@ -115,6 +115,7 @@ class ConstantProbes(Probes):
         return jnp.zeros((n, 3)), jnp.zeros((n, 3)), {}
 
 
+@pytest.mark.slow  # a training run of its own: 17 s under load
 def test_the_value_normaliser_learns_a_constant_return():
     env = Env(ConstantProbes(), ClockPhysics(), CFG.num_envs)
     state, _ = jax.jit(jax.vmap(make_train(CFG, env)))(seed_keys(CFG))
