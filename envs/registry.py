@@ -21,6 +21,7 @@ from motrix_jax.envs.presets import (
     host_preset,
     navigation_preset,
 )
+from motrix_jax.envs.task_checks import check_settable, check_task
 from motrix_jax.names import did_you_mean
 
 
@@ -266,7 +267,10 @@ def parse_task_changes(name: str, assignments: list[str]) -> dict:
         if "=" not in item:
             raise ValueError(f"--task-set expects field=value, got {item!r}")
         key, text = (part.strip() for part in item.split("=", 1))
-        changes[key] = parse_typed(key, _settable_kind(task, key), text, example="0,3,5")
+        kind = _settable_kind(task, key)
+        if kind is tuple and _float_tuple(task, key):
+            kind = tuple[float, ...]
+        changes[key] = parse_typed(key, kind, text, example="0,3,5")
     with_task_changes(task, changes)  # the changed task validates itself
     return changes
 
@@ -285,8 +289,11 @@ def check_task_changes(name: str, changes: dict) -> dict:
         value = tuple(value) if kind is tuple and isinstance(value, list) else value
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        element = float if kind is tuple and _float_tuple(task, key) else int
+        if element is float and isinstance(value, tuple):
+            value = tuple(float(v) if type(v) is int else v for v in value)
         if type(value) is not kind or (kind is tuple and not all(
-                type(v) is int for v in value)):
+                type(v) is element for v in value)):
             raise ValueError(f"task field {key!r} must be {KIND_WORDS[kind]}, got {value!r}")
         checked[key] = value
     with_task_changes(task, checked)
@@ -298,6 +305,8 @@ def _settable_kind(task, key: str) -> type:
     an unknown field, or one (a dict, a path) that cannot."""
     with_task_changes(task, {key: None})  # checks the field name
     kind = type(_task_field(task, key))
+    if isinstance(_task_field(task, key.partition(".")[0]), dict) and kind is int:
+        kind = float  # a reward scale written as a whole number
     if kind not in (bool, int, float, str, tuple):  # a tuple of integers (levels)
         raise ValueError(f"{task.name} task field {key!r} ({kind.__name__}) cannot be set "
                          "from the command line")
@@ -308,13 +317,25 @@ def _task_field(task, key: str):
     """The value of `key` ("field" or "field.sub") on `task`."""
     value = task
     for part in key.split("."):
-        value = getattr(value, part)
+        value = value[part] if isinstance(value, dict) else getattr(value, part)
     return value
+
+
+def _float_tuple(task, key: str) -> bool:
+    """Whether task field `key` is a tuple holding floats (command ranges), not levels."""
+    return any(isinstance(v, float) for v in _task_field(task, key))
 
 
 def _check_field(obj, key: str, owner: str) -> None:
     """ValueError naming `key`, unknown on dataclass `obj`, and the nearest field."""
+    if isinstance(obj, dict):  # e.g. reward_scales: its entries
+        if key not in obj:
+            raise ValueError(f"{owner} has no entry {key!r}{did_you_mean(key, list(obj))}; "
+                             f"entries: {', '.join(sorted(obj))}")
+        return
     fields = [f.name for f in dataclasses.fields(obj)] if dataclasses.is_dataclass(obj) else []
+    if not fields:
+        raise ValueError(f"{owner} is not a dataclass: {key!r} cannot be set in it")
     if key not in fields:
         raise ValueError(f"{owner} has no task field {key!r}{did_you_mean(key, fields)}; "
                          f"fields: {', '.join(sorted(fields))}")
@@ -326,12 +347,16 @@ def with_task_changes(task, changes: dict):
     for key, value in changes.items():
         head, _, sub = key.partition(".")
         _check_field(task, head, task.name)
+        check_settable(task, key)
         if sub:
             inner = getattr(task, head)
             _check_field(inner, sub, f"{task.name}.{head}")
             if value is not None:
-                task = dataclasses.replace(task, **{head: dataclasses.replace(
-                    inner, **{sub: value})})
+                inner = {**inner, sub: value} if isinstance(inner, dict) else \
+                    dataclasses.replace(inner, **{sub: value})
+                task = dataclasses.replace(task, **{head: inner})
         elif value is not None:
             task = dataclasses.replace(task, **{head: value})
+    if any(value is not None for value in changes.values()):
+        check_task(task)  # the one validation of a task's fields (task_checks)
     return task

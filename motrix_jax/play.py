@@ -32,7 +32,7 @@ from motrix_jax import envs
 from motrix_jax.checkpoint import load_policy_at, open_run, parse_step
 from motrix_jax.env import video_marks
 from motrix_jax.evaluation import run_policy
-from motrix_jax.run_folder import CheckpointError, read_run_info
+from motrix_jax.run_folder import CheckpointError, StorageError, one_line, read_run_info
 
 # MuJoCo reads this when first imported: a program that imports mujoco before this
 # module must set MUJOCO_GL itself.
@@ -131,6 +131,8 @@ def check_video_path(path: Path) -> None:
     run, not after)."""
     if path.suffix.lower() not in (".mp4", ".gif"):
         raise ValueError(f"--video {path}: the name must end in .mp4 or .gif")
+    if path.is_dir():
+        raise ValueError(f"--video {path}: is a folder")
     folder = path.parent
     if not folder.is_dir():
         raise ValueError(f"--video {path}: no such folder {folder}")
@@ -159,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             check_host_video(read_run_info(args.run).env, args.viewer)
             recorded = 0
         result = evaluate(args.run, args.episodes, step, args.seed, recorded, args.physics)
-    except (CheckpointError, ValueError) as error:
+    except (CheckpointError, ValueError, StorageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     print(f"{args.run}: checkpoint at update {result.step}, {args.episodes} deterministic "
@@ -177,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if host:
         return write_host_video(args, result)
-    mjcf = envs.make_task(read_run_info(args.run).env).mjcf()
+    info = read_run_info(args.run)
+    mjcf = envs.run_task(info.env, info.task_changes).mjcf()  # with its --task-set changes
     if args.video and (code := write_episode_video(args.video, mjcf, result)):
         return code
     if args.viewer:
@@ -210,16 +213,20 @@ def write_host_video(args: argparse.Namespace, result: Evaluation) -> int:
 
 
 def write_episode_video(path: Path, mjcf: str, result: Evaluation) -> int:
-    from motrix_jax import render
-
     try:
+        from motrix_jax import render
+
         frames = render.render(mjcf, episode_frames(result), episode_marks(result),
                                result.ctrl_dt)
     except Exception as error:  # noqa: BLE001 - GL errors come in many types
         print(f"error: off-screen rendering failed (MUJOCO_GL="
-              f"{os.environ.get('MUJOCO_GL')}): {error}", file=sys.stderr)
+              f"{os.environ.get('MUJOCO_GL')}): {one_line(error)}", file=sys.stderr)
         return 1
-    path = render.write_video(path, frames, 1.0 / result.ctrl_dt)
+    try:
+        path = render.write_video(path, frames, 1.0 / result.ctrl_dt)
+    except OSError as error:
+        print(f"error: cannot write {path}: {error.strerror or error}", file=sys.stderr)
+        return 1
     print(f"video: {path} ({len(frames)} frames at {1.0 / result.ctrl_dt:g} fps)")
     return 0
 
