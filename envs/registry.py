@@ -262,4 +262,7 @@ def with_task_changes(task, changes: dict):
                     inner, **{sub: value})})
         elif value is not None:
             task = dataclasses.replace(task, **{head: value})
+    if changes.keys() & {"sim_dt", "ctrl_dt"}:  # substeps must be whole (issue 45)
+        from motrix_jax.env import substeps
+        substeps(task.sim_dt, task.ctrl_dt)
     return task
