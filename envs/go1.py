@@ -170,6 +170,8 @@ class Go1:
     collision: str = "feet"
     min_base_height: float = 0.12  # m above the ground (feet collision); stands at 0.27
     mujoco_solver: SolverOptions = LEAN_SOLVER
+    # MotrixSim's solver budget: fewer iterations than its default 100 (issue 45)
+    motrixsim_solver: legged.MotrixSimSolver = legged.MOTRIXSIM_SOLVER
     feet_air_time_target: float = 0.5  # s, legged-gym style touchdown bonus threshold
     reset_joint_noise: float = 0.05
     spawn_height: float = 0.4  # m above the ground under the spawn point

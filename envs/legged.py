@@ -16,9 +16,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from motrix_jax import symmetry
+from motrix_jax.env import MotrixSimSolver
 from motrix_jax.names import did_you_mean
 
 DOWN = (0.0, 0.0, -1.0)
+
+# MotrixSim's solver budget for the legged tasks (their `motrixsim_solver`), chosen by
+# benchmarks/physics_honesty.py against MotrixSim's defaults (100 iterations, 1e-4) and
+# MuJoCo C (tests/test_motrixsim_solver.py holds the facts; docs/speed.md the figures).
+MOTRIXSIM_SOLVER = MotrixSimSolver(max_iterations=8, tolerance=1e-4)
 
 # Left-right mirrors (symmetry.Mirror) of a quadruped whose legs come as two front and two
 # rear ones, right before left or left before right (Go1, VBot: FR, FL, RR, RL; ANYmal C:

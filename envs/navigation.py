@@ -145,6 +145,8 @@ class Navigation:
     reset_joint_noise: float = 0.05
     collision: str = "feet"  # feet (flat ground only) | full: base and knees collide too
     mujoco_solver: SolverOptions = LEAN_SOLVER
+    # MotrixSim's solver budget: fewer iterations than its default 100 (issue 45)
+    motrixsim_solver: legged.MotrixSimSolver = legged.MOTRIXSIM_SOLVER
     # The critic's own observation (`critic_observe`): off until a learning benchmark
     # shows it helps (issue 20)
     privileged_critic: bool = False
