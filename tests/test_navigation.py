@@ -1,6 +1,7 @@
 """Navigation (VBot, ANYmal C, VBot courses): env contract, standing spawn, course
 generation, and reward terms on hand-built states."""
 
+import dataclasses
 import math
 
 import chex
@@ -27,7 +28,10 @@ def half_random(k, n):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_contract_and_standing_spawn(name):
-    env = envs.make(name, 8)
+    # every robot on the start (platform): q0 robots dropped along the route may land on a
+    # bank or a stair and slide (the slow route-start test covers those spawns)
+    along = "course_spawns" in {f.name for f in dataclasses.fields(envs.make_task(name))}
+    env = envs.make(name, 8, task_changes={"course_spawns": 0.0} if along else None)
     balls = 0 if env.task.track is None else env.task.track.balls  # after the robot
     assert (env.physics.nq, env.physics.nv, env.physics.nu) == (19 + 7 * balls,
                                                                 18 + 6 * balls, 12)
