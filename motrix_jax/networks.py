@@ -1,4 +1,5 @@
-"""Flax actor-critic: ELU MLPs, Gaussian policy with a state-independent log-std."""
+"""Flax actor-critic: ELU MLPs, Gaussian policy with a state-independent log-std; and
+its recurrent form (one GRU or LSTM layer before each MLP, PyTorch's gate equations)."""
 
 from __future__ import annotations
 
@@ -76,7 +77,103 @@ def gaussian_entropy(log_std: jax.Array) -> jax.Array:
     return jnp.sum(log_std + 0.5 * (1.0 + jnp.log(2 * jnp.pi)), axis=-1)
 
 
-def make_network(cfg, action_size: int) -> ActorCritic:
+class GRUCell(nn.Module):
+    """PyTorch's GRU step (gates r, z, n; both biases): [..., in], [..., H] -> [..., H]."""
+
+    size: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array, h: jax.Array) -> jax.Array:
+        gi = nn.Dense(3 * self.size, name="input")(x)
+        gh = nn.Dense(3 * self.size, name="hidden")(h)
+        (ir, iz, in_), (hr, hz, hn) = jnp.split(gi, 3, -1), jnp.split(gh, 3, -1)
+        r, z = nn.sigmoid(ir + hr), nn.sigmoid(iz + hz)
+        n = jnp.tanh(in_ + r * hn)
+        return (1.0 - z) * n + z * h
+
+
+class LSTMCell(nn.Module):
+    """PyTorch's LSTM step (gates i, f, g, o; both biases) on a carry [..., 2H] holding
+    (cell, hidden) side by side, so every memory is one array."""
+
+    size: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array, carry: jax.Array) -> jax.Array:
+        c, h = jnp.split(carry, 2, -1)
+        gates = nn.Dense(4 * self.size, name="input")(x) + \
+            nn.Dense(4 * self.size, name="hidden")(h)
+        i, f, g, o = jnp.split(gates, 4, -1)
+        c = nn.sigmoid(f) * c + nn.sigmoid(i) * jnp.tanh(g)
+        return jnp.concatenate([c, nn.sigmoid(o) * jnp.tanh(c)], -1)
+
+
+CELLS = {"gru": GRUCell, "lstm": LSTMCell}
+
+
+def memory_width(kind: str, size: int) -> int:
+    """Floats of one memory (per env and network): H for a GRU, 2H (cell, hidden) for an
+    LSTM."""
+    return 2 * size if kind == "lstm" else size
+
+
+def memory_output(kind: str, memory: jax.Array) -> jax.Array:
+    """What the layer passes on: the hidden state (an LSTM's second half)."""
+    return jnp.split(memory, 2, -1)[1] if kind == "lstm" else memory
+
+
+class RecurrentActorCritic(nn.Module):
+    """ActorCritic with memory: `memory` [..., memory_width] per network, the policy's
+    and the value's (`{"policy": ..., "value": ...}`), each one recurrent layer over the
+    normalised observation whose output feeds that network's MLP (rsl_rl's
+    ActorCriticRecurrent). One call is one control step; sequences are scanned outside."""
+
+    action_size: int
+    policy_hidden_sizes: Sequence[int]
+    value_hidden_sizes: Sequence[int]
+    memory: str = "gru"
+    memory_size: int = 64
+    initial_log_std: float = 0.0
+
+    def setup(self):
+        self.policy_memory = CELLS[self.memory](self.memory_size)
+        self.value_memory = CELLS[self.memory](self.memory_size)
+        self.policy_trunk = MLP(self.policy_hidden_sizes)
+        self.value_trunk = MLP(self.value_hidden_sizes)
+        self.policy_head = nn.Dense(self.action_size, kernel_init=nn.initializers.
+                                    variance_scaling(1e-4, "fan_in", "truncated_normal"))
+        self.value_head = nn.Dense(1)
+        self.log_std = self.param("log_std", nn.initializers.constant(self.initial_log_std),
+                                  (self.action_size,))
+
+    def policy(self, obs: jax.Array, memory: jax.Array
+               ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """(action mean, log_std, the policy's next memory) from its observation alone."""
+        memory = self.policy_memory(obs, memory)
+        features = self.policy_trunk(memory_output(self.memory, memory))
+        return self.policy_head(features), self.log_std, memory
+
+    def value(self, obs: jax.Array, memory: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(value, the value's next memory) from the critic's observation (or the
+        policy's where the task gives the critic none)."""
+        memory = self.value_memory(obs, memory)
+        value = self.value_head(self.value_trunk(memory_output(self.memory, memory)))
+        return value[..., 0], memory
+
+    def __call__(self, obs: jax.Array, critic_obs: jax.Array | None, memory: dict):
+        """(mean, log_std, value, next memory) for one step."""
+        mean, log_std, policy_memory = self.policy(obs, memory["policy"])
+        value, value_memory = self.value(obs if critic_obs is None else critic_obs,
+                                         memory["value"])
+        return mean, log_std, value, {"policy": policy_memory, "value": value_memory}
+
+
+def make_network(cfg, action_size: int) -> ActorCritic | RecurrentActorCritic:
+    if getattr(cfg, "policy_memory", "none") != "none":
+        return RecurrentActorCritic(
+            action_size=action_size, policy_hidden_sizes=tuple(cfg.policy_hidden_sizes),
+            value_hidden_sizes=tuple(cfg.value_hidden_sizes), memory=cfg.policy_memory,
+            memory_size=cfg.memory_size, initial_log_std=cfg.initial_log_std)
     return ActorCritic(action_size=action_size,
                        policy_hidden_sizes=tuple(cfg.policy_hidden_sizes),
                        value_hidden_sizes=tuple(cfg.value_hidden_sizes),
