@@ -2,6 +2,8 @@
 
 Observation (4): cart position, pole angle, cart velocity, pole angular velocity.
 Action (1): cart motor command in [-1, 1] (10 N per unit).
+With `hide_velocities` (`--task-set hide_velocities=true`) the two velocities read 0:
+a partially observed cartpole, which a policy with memory can still balance.
 Reward +1 per step; terminated when |angle| > 0.2 rad, |x| > 0.8 m or the
 physics is non-finite; truncated after 1000 control steps (10 s).
 """
@@ -31,6 +33,7 @@ class Cartpole:
     max_cart_position: float = 0.8
     reward_scales: dict[str, float] = field(default_factory=lambda: {"alive": 1.0})
     contact_pairs: tuple[tuple[str, str], ...] = ()
+    hide_velocities: bool = False
 
     def mjcf(self) -> str:
         return self.xml_path.read_text()
@@ -46,7 +49,8 @@ class Cartpole:
         return qpos, qvel, {}
 
     def observe(self, view: PhysicsView, info: dict) -> jax.Array:
-        return jnp.concatenate([view.qpos, view.qvel], axis=-1)
+        qvel = jnp.zeros_like(view.qvel) if self.hide_velocities else view.qvel
+        return jnp.concatenate([view.qpos, qvel], axis=-1)
 
     def ctrl(self, action: jax.Array, info: dict) -> jax.Array:
         return jnp.clip(action, -1.0, 1.0)
