@@ -75,6 +75,13 @@ class PPOConfig:
     observations and actions with the original log-probabilities, advantages and returns
     (rsl_rl's symmetry data augmentation); the update's batches are twice as large."""
 
+    # Distillation
+    distill_from: str = ""
+    """A trained teacher's run folder (`--distill-from RUN`): the policy learns to give the
+    teacher's deterministic actions on its own rollouts (DAgger, a behaviour-cloning loss)
+    from the task's `student_observe` while the teacher reads the task's observation;
+    "" trains with PPO."""
+
     # Run
     max_env_steps: int = 3_000_000
     """Total env steps per seed; rounded down to whole updates."""
@@ -145,6 +152,9 @@ def check_memory(cfg: PPOConfig) -> None:
                          f"{cfg.policy_memory!r}{did_you_mean(cfg.policy_memory, MEMORIES)}")
     if not 1 <= cfg.memory_size <= MAX_WIDTH:
         raise ValueError(f"memory_size must be in 1 .. {MAX_WIDTH}, got {cfg.memory_size}")
+    if cfg.distill_from and cfg.symmetry_augmentation:
+        raise ValueError("symmetry_augmentation is not supported with distill_from (the "
+                         "student imitates the teacher; set it off)")
     if cfg.policy_memory == "none":
         return
     for name in ("symmetry_augmentation", "share_features"):

@@ -117,6 +117,8 @@ class Parts:
     env: Env
     network: ActorCritic
     optimizer: optax.GradientTransformation
+    # distillation: the teacher's deterministic policy (its observation -> action)
+    teacher: Callable[[jax.Array], jax.Array] | None = None
 
 
 def check_env(cfg: PPOConfig, env: Env) -> None:
@@ -147,8 +149,13 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
     check_env(cfg, env)
     clip = optax.clip_by_global_norm(cfg.grad_norm_clip) if cfg.grad_norm_clip > 0 \
         else optax.identity()
+    teacher = None
+    if cfg.distill_from:
+        from motrix_jax import distill
+
+        teacher = distill.teacher(cfg.distill_from)
     parts = Parts(cfg, env, make_network(cfg, env.action_size),
-                  optax.chain(clip, optax.scale_by_adam(eps=1e-8)))
+                  optax.chain(clip, optax.scale_by_adam(eps=1e-8)), teacher)
     bind = lambda fn: functools.partial(fn, parts)
     if is_recurrent(cfg):
         return PPO(init=bind(init), update=bind(update), run=bind(run),
@@ -358,6 +365,10 @@ def learn(parts: Parts, state: TrainState, traj: Transition,
     statistics. Returns the state with new params, opt_state, learning_rate and
     statistics, and the loss terms [epochs, mini_batches]."""
     cfg = parts.cfg
+    if cfg.distill_from:
+        from motrix_jax import distill
+
+        return distill.learn(parts, state, traj, orders)
     batch, returns = learning_batch(parts, state, traj)
     start = Learning(params=state.params, opt_state=state.opt_state,
                      learning_rate=state.learning_rate)

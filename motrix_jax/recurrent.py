@@ -24,6 +24,10 @@ from motrix_jax.networks import gaussian_entropy, gaussian_log_prob, memory_widt
 from motrix_jax.normalization import RunningStats
 
 
+def is_memory(cfg) -> bool:
+    return cfg.policy_memory != "none"
+
+
 def zero_memory(cfg, num_envs: int) -> dict:
     """Both networks' memory at an episode start: zeros [num_envs, W]."""
     width = memory_width(cfg.policy_memory, cfg.memory_size)
@@ -111,6 +115,21 @@ def sequence(parts, params: dict, obs_stats: RunningStats, critic_stats, obs: ja
 
     _, (mean, value) = jax.lax.scan(step, memory, (obs_n, critic_n, starts))
     return mean, params["params"]["log_std"], value
+
+
+def policy_sequence(parts, params: dict, obs_stats: RunningStats, obs: jax.Array,
+                    memory: jax.Array, starts: jax.Array) -> jax.Array:
+    """The policy alone over trajectories [T, B, obs] from its memory [B, W]: the action
+    means [T, B, act] (what distillation fits)."""
+    from motrix_jax.ppo import normalized
+
+    def step(memory, xs):
+        obs_t, start_t = xs
+        memory = reset_where(memory, start_t)
+        mean, _, memory = parts.network.apply(params, obs_t, memory, method="policy")
+        return memory, mean
+
+    return jax.lax.scan(step, memory, (normalized(parts.cfg, obs_stats, obs), starts))[1]
 
 
 def loss(parts, params: dict, obs_stats: RunningStats, batch, critic_stats=None):
