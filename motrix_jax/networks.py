@@ -78,32 +78,40 @@ def gaussian_entropy(log_std: jax.Array) -> jax.Array:
 
 
 class GRUCell(nn.Module):
-    """PyTorch's GRU step (gates r, z, n; both biases): [..., in], [..., H] -> [..., H]."""
+    """PyTorch's GRU step (gates r, z, n; both biases): [..., in], [..., H] -> [..., H].
+    `project` (the input's share of the gates) does not depend on the memory, so a
+    sequence projects all its steps at once and scans only `advance`."""
 
     size: int
 
-    @nn.compact
-    def __call__(self, x: jax.Array, h: jax.Array) -> jax.Array:
-        gi = nn.Dense(3 * self.size, name="input")(x)
-        gh = nn.Dense(3 * self.size, name="hidden")(h)
-        (ir, iz, in_), (hr, hz, hn) = jnp.split(gi, 3, -1), jnp.split(gh, 3, -1)
+    def setup(self):
+        self.input = nn.Dense(3 * self.size)
+        self.hidden = nn.Dense(3 * self.size)
+
+    def project(self, x: jax.Array) -> jax.Array:
+        return self.input(x)
+
+    def advance(self, gi: jax.Array, h: jax.Array) -> jax.Array:
+        (ir, iz, in_), (hr, hz, hn) = jnp.split(gi, 3, -1), jnp.split(self.hidden(h), 3, -1)
         r, z = nn.sigmoid(ir + hr), nn.sigmoid(iz + hz)
         n = jnp.tanh(in_ + r * hn)
         return (1.0 - z) * n + z * h
 
+    def __call__(self, x: jax.Array, h: jax.Array) -> jax.Array:
+        return self.advance(self.project(x), h)
 
-class LSTMCell(nn.Module):
+
+class LSTMCell(GRUCell):
     """PyTorch's LSTM step (gates i, f, g, o; both biases) on a carry [..., 2H] holding
     (cell, hidden) side by side, so every memory is one array."""
 
-    size: int
+    def setup(self):
+        self.input = nn.Dense(4 * self.size)
+        self.hidden = nn.Dense(4 * self.size)
 
-    @nn.compact
-    def __call__(self, x: jax.Array, carry: jax.Array) -> jax.Array:
+    def advance(self, gi: jax.Array, carry: jax.Array) -> jax.Array:
         c, h = jnp.split(carry, 2, -1)
-        gates = nn.Dense(4 * self.size, name="input")(x) + \
-            nn.Dense(4 * self.size, name="hidden")(h)
-        i, f, g, o = jnp.split(gates, 4, -1)
+        i, f, g, o = jnp.split(gi + self.hidden(h), 4, -1)
         c = nn.sigmoid(f) * c + nn.sigmoid(i) * jnp.tanh(g)
         return jnp.concatenate([c, nn.sigmoid(o) * jnp.tanh(c)], -1)
 
@@ -126,7 +134,9 @@ class RecurrentActorCritic(nn.Module):
     """ActorCritic with memory: `memory` [..., memory_width] per network, the policy's
     and the value's (`{"policy": ..., "value": ...}`), each one recurrent layer over the
     normalised observation whose output feeds that network's MLP (rsl_rl's
-    ActorCriticRecurrent). One call is one control step; sequences are scanned outside."""
+    ActorCriticRecurrent). One call is one control step. For sequences the steps split
+    into `project` (all steps at once), `advance` (the scan) and `heads` (all at once).
+    `parts` names the networks to run: ("policy",) for acting and imitation."""
 
     action_size: int
     policy_hidden_sizes: Sequence[int]
@@ -146,26 +156,47 @@ class RecurrentActorCritic(nn.Module):
         self.log_std = self.param("log_std", nn.initializers.constant(self.initial_log_std),
                                   (self.action_size,))
 
+    def cells(self) -> dict:
+        return {"policy": self.policy_memory, "value": self.value_memory}
+
+    def project(self, inputs: dict) -> dict:
+        """{part: its observation [..., in]} -> {part: the input's gate share}."""
+        return {part: self.cells()[part].project(x) for part, x in inputs.items()}
+
+    def advance(self, projected: dict, memory: dict) -> dict:
+        """One step of each part's memory from its projected input."""
+        return {part: self.cells()[part].advance(g, memory[part])
+                for part, g in projected.items()}
+
+    def heads(self, memory: dict) -> dict:
+        """{"policy": (mean, log_std), "value": value} from the parts' memories."""
+        out = {}
+        if "policy" in memory:
+            features = self.policy_trunk(memory_output(self.memory, memory["policy"]))
+            out["policy"] = (self.policy_head(features), self.log_std)
+        if "value" in memory:
+            features = self.value_trunk(memory_output(self.memory, memory["value"]))
+            out["value"] = self.value_head(features)[..., 0]
+        return out
+
     def policy(self, obs: jax.Array, memory: jax.Array
                ) -> tuple[jax.Array, jax.Array, jax.Array]:
         """(action mean, log_std, the policy's next memory) from its observation alone."""
-        memory = self.policy_memory(obs, memory)
-        features = self.policy_trunk(memory_output(self.memory, memory))
-        return self.policy_head(features), self.log_std, memory
+        memory = self.advance(self.project({"policy": obs}), {"policy": memory})
+        return (*self.heads(memory)["policy"], memory["policy"])
 
     def value(self, obs: jax.Array, memory: jax.Array) -> tuple[jax.Array, jax.Array]:
         """(value, the value's next memory) from the critic's observation (or the
         policy's where the task gives the critic none)."""
-        memory = self.value_memory(obs, memory)
-        value = self.value_head(self.value_trunk(memory_output(self.memory, memory)))
-        return value[..., 0], memory
+        memory = self.advance(self.project({"value": obs}), {"value": memory})
+        return self.heads(memory)["value"], memory["value"]
 
     def __call__(self, obs: jax.Array, critic_obs: jax.Array | None, memory: dict):
         """(mean, log_std, value, next memory) for one step."""
-        mean, log_std, policy_memory = self.policy(obs, memory["policy"])
-        value, value_memory = self.value(obs if critic_obs is None else critic_obs,
-                                         memory["value"])
-        return mean, log_std, value, {"policy": policy_memory, "value": value_memory}
+        inputs = {"policy": obs, "value": obs if critic_obs is None else critic_obs}
+        memory = self.advance(self.project(inputs), memory)
+        out = self.heads(memory)
+        return (*out["policy"], out["value"], memory)
 
 
 def make_network(cfg, action_size: int) -> ActorCritic | RecurrentActorCritic:

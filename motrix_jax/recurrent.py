@@ -98,38 +98,37 @@ def episode_starts(traj) -> jax.Array:
 
 
 def sequence(parts, params: dict, obs_stats: RunningStats, critic_stats, obs: jax.Array,
-             critic_obs, memory: dict, starts: jax.Array):
-    """The networks over trajectories [T, B, ...] from `memory` [B, W] at their start:
-    (mean [T, B, act], log_std, value [T, B])."""
+             critic_obs, memory: dict, starts: jax.Array, which=("policy", "value")):
+    """The networks `which` over trajectories [T, B, ...] from `memory` [B, W] at their
+    start: (mean [T, B, act], log_std, value [T, B] or None). The inputs' gate shares
+    and the MLPs run on all steps at once; only the memory update is scanned."""
     from motrix_jax.ppo import normalized
 
     cfg, network = parts.cfg, parts.network
     obs_n = normalized(cfg, obs_stats, obs)
-    critic_n = normalized(cfg, critic_stats, critic_obs)
+    inputs = {"policy": obs_n,
+              "value": obs_n if critic_obs is None else normalized(cfg, critic_stats,
+                                                                   critic_obs)}
+    projected = network.apply(params, {k: inputs[k] for k in which}, method="project")
 
     def step(memory, xs):
-        obs_t, critic_t, start_t = xs
-        memory = reset_where(memory, start_t)
-        mean, _, value, memory = network.apply(params, obs_t, critic_t, memory)
-        return memory, (mean, value)
+        projected_t, start_t = xs
+        memory = network.apply(params, projected_t, reset_where(memory, start_t),
+                               method="advance")
+        return memory, memory
 
-    _, (mean, value) = jax.lax.scan(step, memory, (obs_n, critic_n, starts))
-    return mean, params["params"]["log_std"], value
+    _, memories = jax.lax.scan(step, {k: memory[k] for k in which}, (projected, starts))
+    out = network.apply(params, memories, method="heads")
+    mean, log_std = out["policy"]
+    return mean, log_std, out.get("value")
 
 
 def policy_sequence(parts, params: dict, obs_stats: RunningStats, obs: jax.Array,
                     memory: jax.Array, starts: jax.Array) -> jax.Array:
     """The policy alone over trajectories [T, B, obs] from its memory [B, W]: the action
     means [T, B, act] (what distillation fits)."""
-    from motrix_jax.ppo import normalized
-
-    def step(memory, xs):
-        obs_t, start_t = xs
-        memory = reset_where(memory, start_t)
-        mean, _, memory = parts.network.apply(params, obs_t, memory, method="policy")
-        return memory, mean
-
-    return jax.lax.scan(step, memory, (normalized(parts.cfg, obs_stats, obs), starts))[1]
+    return sequence(parts, params, obs_stats, None, obs, None, {"policy": memory}, starts,
+                    which=("policy",))[0]
 
 
 def loss(parts, params: dict, obs_stats: RunningStats, batch, critic_stats=None):

@@ -46,7 +46,7 @@ def teacher_run(tmp_path_factory):
     return run_dir
 
 
-@pytest.mark.parametrize("memory", ["none", "gru"])
+@pytest.mark.parametrize("memory", ["none", pytest.param("gru", marks=pytest.mark.slow)])
 def test_distillation_loss_falls_on_a_fixed_teacher(teacher_run, memory):
     cfg = small_cfg(policy_memory=memory, distill_from=str(teacher_run))
     env = distill.student_env(jax_cartpole(cfg.num_envs))

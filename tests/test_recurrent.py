@@ -40,7 +40,7 @@ def short_episodes_env(cfg, length=5):
     return jax_cartpole(cfg.num_envs, episode_length=length)  # cached: never mutate it
 
 
-@pytest.mark.parametrize("memory", ["gru", "lstm"])
+@pytest.mark.parametrize("memory", ["gru", pytest.param("lstm", marks=pytest.mark.slow)])
 def test_memory_restarts_from_zero_where_hand_built_episodes_end(memory):
     cfg = small_cfg(memory, state_preprocessor=False)
     network = make_network(cfg, 1)
@@ -133,6 +133,7 @@ def test_minibatches_hold_whole_env_trajectories():
         np.testing.assert_array_equal(parts.memory["value"][k, :, 0], -envs_k)
 
 
+@pytest.mark.slow  # 2 sessions and a resume: ~8 s idle
 def test_resume_with_memory_is_bitwise_exact(tmp_path):
     cfg = checkpoint_cfg(4, policy_memory="lstm", memory_size=8)
     info, a = new_run(tmp_path, "a", cfg, jax_cartpole(cfg.num_envs))
@@ -150,7 +151,7 @@ def test_resume_with_memory_is_bitwise_exact(tmp_path):
     assert_trees_equal(state_a, state_b)
 
 
-@pytest.mark.parametrize("memory", ["gru", "lstm"])
+@pytest.mark.parametrize("memory", [pytest.param("gru", marks=pytest.mark.slow), "lstm"])
 def test_load_policy_play_and_onnx_carry_the_memory(tmp_path, memory):
     cfg = small_cfg(memory)
     env = short_episodes_env(cfg)
