@@ -174,6 +174,9 @@ def export(run_dir: Path, out: Path, step: int | str | None = None, seed: int = 
     model = onnx.helper.make_model(graph, producer_name="motrix_jax",
                                    opset_imports=[onnx.helper.make_opsetid("", OPSET)])
     props = metadata(info, step, seed, envs.make_task(info.env))
+    if info.ppo.distill_from:  # task_doc describes the teacher's observation
+        props["observation"] = ("the task's student_observe (a student distilled from "
+                                f"{info.ppo.distill_from}), {info.obs_size} values")
     if memory != "none":
         props |= {"memory": memory, "memory_size": str(info.ppo.memory_size),
                   "memory_layout": "[batch, H] GRU hidden state" if memory == "gru" else
