@@ -360,7 +360,8 @@ def load_policy(run_dir: str | Path, step: int | str | None = None,
                 seed: int = 0) -> Callable[[jax.Array], jax.Array]:
     """A jitted `policy(obs [..., obs_size]) -> action [..., action_size]`: the
     deterministic (mean) action of seed `seed` at checkpoint `step` (the newest intact
-    one by default, or "best"), with the saved observation normaliser applied."""
+    one by default, or "best"), with the saved observation normaliser applied. A recurrent
+    run's is a `recurrent.MemoryPolicy`: `policy(obs, memory) -> (action, memory)`."""
     return load_policy_at(run_dir, step, seed)[1]
 
 
