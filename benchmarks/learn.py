@@ -237,8 +237,9 @@ def main() -> None:
     except (envs.UnknownEnvError, ValueError) as err:
         parser.error(str(err))
     out = make_run_dir(args.run_root, name)
+    physics = "host" if envs.is_host_name(name) else args.physics  # a host env's own
     result = {**run_info(sys.argv),  # command, commit, machine, package versions, date
-              **learn(name, args.seed, args.minutes, args.set, args.physics, out, task_changes)}
+              **learn(name, args.seed, args.minutes, args.set, physics, out, task_changes)}
     last = result["last_10_updates"]
     checks = {}
     if args.min_length_frac is not None:

@@ -8,6 +8,7 @@ Installed as `motrix_jax.envs`. `make(name, num_envs)` builds an `Env`;
 
 from __future__ import annotations
 
+from motrix_jax.adapters import is_host_name, make_host_env
 from motrix_jax.env import Env
 from motrix_jax.envs.registry import (
     ALIASES,
@@ -35,6 +36,7 @@ __all__ = [
     "check_task_changes",
     "choose_physics",
     "evaluation_changes",
+    "is_host_name",
     "make",
     "make_for_run",
     "make_task",
@@ -47,7 +49,13 @@ __all__ = [
 def make(name: str, num_envs: int, physics: str = "motrixsim",
          task_changes: dict | None = None) -> Env:
     """Build the batched env `name` with `num_envs` worlds on `physics` (see PHYSICS);
-    `task_changes` replaces fields of the task (e.g. {"domain_randomization": True})."""
+    `task_changes` replaces fields of the task (e.g. {"domain_randomization": True}).
+    A host env (`gymnasium:ID`, ...) steps its own physics: `physics` must be "host"."""
+    if is_host_name(name):
+        if physics != "host":
+            raise ValueError(f"{name} is a host env, which steps its own physics; it cannot "
+                             f"run on {physics}")
+        return make_host_env(name, num_envs)
     task = with_task_changes(make_task(name), task_changes or {})
     return make_env(task, num_envs, physics)
 

@@ -72,3 +72,16 @@ def navigation_preset() -> PPOConfig:
                      learning_epochs=6,
                      mini_batches=32, learning_rate=3e-4, grad_norm_clip=1.0,
                      max_env_steps=200_000_000, check_point_interval=20)
+
+
+def host_preset() -> PPOConfig:
+    """Host envs (`gymnasium:ID`, `envpool:ID`, `motrixlab:NAME`): CleanRL's PPO settings
+    for gymnasium's MuJoCo tasks (ppo_continuous_action.py: 2048 steps per update, 10
+    epochs of 32 minibatches, lr 3e-4, clip 0.2, gradient norm 0.5, (64, 64) networks,
+    1M steps), the 2048 steps collected as 8 envs x 256 so that one host call steps 8
+    envs. The learning rate stays fixed (CleanRL anneals it linearly to 0)."""
+    return PPOConfig(policy_hidden_sizes=(64, 64), value_hidden_sizes=(64, 64),
+                     num_envs=8, rollouts=256, learning_epochs=10, mini_batches=32,
+                     learning_rate=3e-4, learning_rate_scheduler_kl_threshold=0.0,
+                     grad_norm_clip=0.5, value_loss_scale=0.5, clip_predicted_values=True,
+                     max_env_steps=1_000_000, check_point_interval=10)

@@ -8,12 +8,14 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from motrix_jax.adapters import host_task, is_host_name
 from motrix_jax.config import PPOConfig, parse_typed
 from motrix_jax.envs.presets import (
     cartpole_preset,
     classic_preset,
     franka_preset,
     go1_preset,
+    host_preset,
     navigation_preset,
 )
 from motrix_jax.names import did_you_mean
@@ -156,7 +158,12 @@ class UnknownEnvError(ValueError):
 
 
 def canonical_name(name: str) -> str:
-    """The registered name for `name` or one of its aliases; UnknownEnvError otherwise."""
+    """The registered name for `name` or one of its aliases; UnknownEnvError otherwise.
+    A host env (`gymnasium:ID`, `envpool:ID`, `motrixlab:NAME`) is its own name, checked
+    by building one (ValueError: an unknown prefix or id, or a missing package)."""
+    if is_host_name(name):
+        host_task(name)
+        return name
     if name in REGISTRY:
         return name
     if name in ALIASES:
@@ -167,10 +174,14 @@ def canonical_name(name: str) -> str:
 
 
 def preset(name: str) -> PPOConfig:
+    if is_host_name(name):
+        return host_preset()
     return REGISTRY[canonical_name(name)].preset()
 
 
 def make_task(name: str):
+    if is_host_name(name):
+        return host_task(name)
     return REGISTRY[canonical_name(name)].task()
 
 
@@ -189,6 +200,8 @@ def parse_task_changes(name: str, assignments: list[str]) -> dict:
     dataclass-valued field (e.g. `mujoco_solver.iterations=4`). ValueError names a bad
     field or value."""
     task = make_task(name)
+    if assignments and is_host_name(name):
+        raise ValueError(f"--task-set: {name} is a host env, which has no task fields")
     changes = {}
     for item in assignments:
         if "=" not in item:

@@ -147,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
 
             viewer.check_display()
         recorded = args.video_envs if args.video else 1 if args.viewer else 0
+        host = envs.is_host_name(read_run_info(args.run).env) if recorded else False
+        if host:
+            check_host_video(read_run_info(args.run).env, args.viewer)
+            recorded = 0
         result = evaluate(args.run, args.episodes, step, args.seed, recorded, args.physics)
     except (CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -155,13 +159,42 @@ def main(argv: list[str] | None = None) -> int:
           f"episodes on {result.physics}")
     print(f"return {result.returns.mean():.1f} ± {result.returns.std():.1f}   "
           f"length {result.lengths.mean():.1f} ± {result.lengths.std():.1f}")
-    print("reward terms (sum per episode, mean over episodes): " + ", ".join(
-        f"{k} {v.mean():.2f}" for k, v in result.term_sums.items()))
+    if result.term_sums:  # a host env has one reward, no terms
+        print("reward terms (sum per episode, mean over episodes): " + ", ".join(
+            f"{k} {v.mean():.2f}" for k, v in result.term_sums.items()))
+    if not (args.video or args.viewer):
+        return 0
+    if host:
+        return write_host_video(args, result)
     mjcf = envs.make_task(read_run_info(args.run).env).mjcf()
     if args.video and (code := write_episode_video(args.video, mjcf, result)):
         return code
     if args.viewer:
         return show_in_viewer(mjcf, result)
+    return 0
+
+
+def check_host_video(name: str, viewer: bool) -> None:
+    """ValueError unless play can show host env `name` as asked (a video, by the env's own
+    renderer: gymnasium's)."""
+    from motrix_jax import adapters
+
+    if viewer or not adapters.can_render(name):
+        raise ValueError(f"--video/--viewer: {name} is a host env; play renders only "
+                         "gymnasium's, with --video")
+
+
+def write_host_video(args: argparse.Namespace, result: Evaluation) -> int:
+    """Env 0's first episode of a host env, rendered by the env itself."""
+    from motrix_jax import adapters, render
+    from motrix_jax.checkpoint import load_policy
+
+    name = read_run_info(args.run).env
+    policy = load_policy(args.run, result.step)
+    frames = adapters.render_frames(name, policy, envs.make_task(name).episode_length,
+                                    args.seed)
+    path = render.write_video(args.video, frames, 1.0 / result.ctrl_dt)
+    print(f"video: {path} ({len(frames)} frames at {1.0 / result.ctrl_dt:g} fps)")
     return 0
 
 

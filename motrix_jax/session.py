@@ -212,6 +212,9 @@ def restore(env, run_dir: Path, cfg, say=print, placement=None, lead: bool = Tru
     if lead:
         set_aside(run_dir, damaged, say)
     env.physics.restore(state.env_state.physics)
+    if getattr(env, "restarts_on_resume", False):  # a host env: its state was not saved
+        say("the host env's state is not in checkpoints: its envs restart (new episodes)")
+        state = state.replace(env_state=env.restart(state.env_state))
     return state, Progress.from_json(raw)
 
 

@@ -178,6 +178,10 @@ def prepare_new(args: argparse.Namespace):
     args.lead = multihost.join(getattr(args, "distributed", False), args.coordinator,
                                args.num_processes, args.process_id)
     physics, why = envs.choose_physics(args.physics or "auto")
+    if envs.is_host_name(name):  # the whole step runs on the host, its physics its own
+        if args.physics:
+            raise ValueError(f"--physics: {name} is a host env, which steps its own physics")
+        physics, why = "host", "a host env"
     if getattr(args, "distributed", False) and physics != "mjx":
         raise ValueError(f"several processes need --physics mjx, got {physics} ({why})")
     task_changes = envs.parse_task_changes(name, args.task_set)
