@@ -45,10 +45,12 @@ class Start:
         return f"initialised from {self.run_dir} (update {self.step}; fresh optimiser)"
 
 
-def task_kind(env_name: str) -> tuple[str, str | None]:
-    """(task class, robot) of a registered env: what must match for a policy to carry."""
+def task_kind(env_name: str) -> tuple[str, str | None, str | None]:
+    """(task class, robot, name of a host env) of an env: what must match for a policy to
+    carry (host envs share one task class, so they must be the same env)."""
     task = envs.make_task(env_name)
-    return type(task).__qualname__, getattr(task, "robot", None)
+    host = env_name if envs.is_host_name(env_name) else None
+    return type(task).__qualname__, getattr(task, "robot", None), host
 
 
 def load_start(run_dir: Path, env_name: str, env, cfg) -> Start:
