@@ -96,7 +96,8 @@ def main() -> None:
         if not (run / "config.json").is_file():
             parser.error(f"{run}: not a run folder (no config.json)")
         try:
-            task = envs.make_task(read_run_info(run).env)
+            info = read_run_info(run)
+            task = envs.run_task(info.env, info.task_changes)
         except (envs.CheckpointError, ValueError) as err:
             parser.error(f"{run}: {err}")
         if not hasattr(task, "mirrors") or not hasattr(task.initial_info(1), "last_contact"):

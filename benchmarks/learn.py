@@ -86,7 +86,7 @@ def terrain_evaluation(cfg, env_name: str, state, physics: str, held: dict) -> d
     full command ranges, levels held (`held`: the task changes of the evaluation).
     go1_stairs: every robot on the 10 cm risers (level 4), `climbed` = the share that
     reached the top of the first flight."""
-    task = envs.make_task(env_name)
+    task = envs.run_task(env_name, held)
     if task.terrain == "stairs":
         field = task.terrain_map
         level = 4

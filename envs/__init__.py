@@ -42,6 +42,7 @@ __all__ = [
     "make_task",
     "parse_task_changes",
     "preset",
+    "run_task",
     "with_task_changes",
 ]
 
@@ -60,12 +61,19 @@ def make(name: str, num_envs: int, physics: str = "motrixsim",
     return make_env(task, num_envs, physics)
 
 
+def run_task(name: str, task_changes: dict):
+    """The task of env `name` with a run's task changes (as its config.json holds them,
+    checked like `--task-set`): the one way a run's task is rebuilt, by resume, play,
+    export, sim2sim and the benchmarks. ValueError names a bad field or value."""
+    return with_task_changes(make_task(name), check_task_changes(name, task_changes))
+
+
 def make_for_run(run_dir, info: RunInfo, num_envs: int, physics: str | None = None) -> Env:
     """The env run `run_dir` (described by `info`) trained on, with `num_envs` worlds on
     its physics or `physics`; CheckpointError if the run no longer fits the env."""
     try:
-        env = make(info.env, num_envs, physics=physics or info.physics,
-                   task_changes=check_task_changes(info.env, info.task_changes))
+        env = make_env(run_task(info.env, info.task_changes), num_envs,
+                       physics or info.physics)
     except ValueError as error:
         raise CheckpointError(f"{run_dir} is incompatible: {error}") from None
     if info.ppo.distill_from:  # a distilled student reads the task's student observation

@@ -1,5 +1,9 @@
-"""Unitree Go1 velocity tracking: walk at a commanded (vx, vy, yaw rate) on flat ground,
-rough terrain or stairs.
+"""Quadruped velocity tracking (Unitree Go1 and Go2): walk at a commanded (vx, vy, yaw
+rate) on flat ground, rough terrain or stairs.
+
+One task for both robots: `Quadruped` holds what differs between them (MJCF, default pose,
+PD gains, torque and velocity limits, the base's name and standing height), the task's
+`robot` field picks one (`ROBOTS`), and everything below is the same for both.
 
 Observation (48): base linear velocity in the body frame x2, gyro x0.25, gravity in
 the body frame, joint angles - q0, joint velocities x0.05, last action, command x
@@ -20,10 +24,12 @@ On stairs the commands are forward only and the yaw-rate command holds the headi
 the stairs (`heading_hold`).
 
 Action (12): joint position targets q0 + action_scale * a, tracked by the engine's PD
-(kp 80, kd 1, clipped to the motor torque limits) at every physics substep.
+(the robot's kp and kd: 80 and 1 for both, clipped to the robot's motor torque limits)
+at every physics substep.
 Reward: the terms of `reward_scales`, unscaled in `evaluate` and scaled in one place;
-the total is clipped at 0 from below and is 0 on termination. Terminated when the
-trunk tilts past `max_tilt` or is down: within `min_base_height` of the ground under
+the total is clipped at 0 from below and is 0 on termination (`hip_pos` penalises the
+abduction angles' offsets from the default pose). Terminated when the trunk (the base)
+tilts past `max_tilt` or is down: within `min_base_height` of the ground under
 it (`collision="feet"`: only the four feet collide, as in MuJoCo Playground's Go1), or
 touching the ground (`collision="full"`: trunk and knees collide too, kept for
 go1_stairs, whose stair edges would otherwise pass through the shins); truncated after
@@ -54,18 +60,53 @@ from motrix_jax.envs import terrain as terrain_lib
 from motrix_jax.envs.legged import rotate_inverse  # noqa: F401  (kept importable here)
 from motrix_jax.symmetry import Mirrors
 
-XML_PATH = Path(__file__).parent / "assets" / "go1.xml"
+ASSETS = Path(__file__).parent / "assets"
+XML_PATH = ASSETS / "go1.xml"
 TERRAINS = ("flat", "rough", "stairs")
 FEET = ("FR_foot", "FL_foot", "RR_foot", "RL_foot")
-DEFAULT_POSE = (0.0, 0.9, -1.8) * 4  # abduction, thigh, calf per leg: FR, FL, RR, RL
+JOINT_ORDER = "FR, FL, RR, RL legs x (abduction, thigh, calf)"
+DEFAULT_POSE = (0.0, 0.9, -1.8) * 4  # Go1's: abduction, thigh, calf per leg: FR, FL, RR, RL
 KP, KD = 80.0, 1.0
-TORQUE_LIMITS = (23.7, 23.7, 35.55) * 4
+TORQUE_LIMITS = (23.7, 23.7, 35.55) * 4  # Go1's
+SCAN_HEIGHT = 0.3  # m subtracted from the height scan: about either robot's standing height
 PRIVILEGED_SIZE = 25  # what critic_observe adds to the policy's observation
 # height-scan points (m) in the trunk's heading frame: 11 along x, 7 across
 SCAN_SHAPE = (11, 7)
 SCAN_POINTS = np.stack(np.meshgrid(np.linspace(-0.6, 0.9, SCAN_SHAPE[0]),
                                    np.linspace(-0.3, 0.3, SCAN_SHAPE[1]), indexing="ij"),
                        -1).reshape(-1, 2)
+
+
+@dataclass(frozen=True)
+class Quadruped:
+    """What differs between the quadrupeds the task drives; the rest is in `legged` and
+    the task. Both have legs FR, FL, RR, RL of (abduction, thigh, calf) joints."""
+
+    xml: str  # file in envs/assets
+    default_pose: tuple[float, ...]  # q0 of the 12 joints (JOINT_ORDER)
+    kp: float
+    kd: float
+    torque_limits: tuple[float, ...]  # N m, the 12 joints
+    velocity_limits: tuple[float, ...]  # rad/s, the 12 joints (export metadata only)
+    base: str  # the floating base's body and collision geom
+    standing_height: float  # m, the base above flat ground holding the default pose
+    feet: tuple[str, ...] = FEET  # foot geoms, in the legs' order
+
+    @property
+    def xml_path(self) -> Path:
+        return ASSETS / self.xml
+
+
+# Unitree's published figures (the MJCF files say which); both hold kp 80, kd 1
+GO1 = Quadruped(xml="go1.xml", default_pose=DEFAULT_POSE, kp=KP, kd=KD,
+                torque_limits=TORQUE_LIMITS, velocity_limits=(30.1, 30.1, 20.06) * 4,
+                base="trunk", standing_height=0.27)
+# Go2: MotrixLab's go2 default pose (abduction 0.1 rad outward: FR and RR -0.1, FL and RL
+# +0.1), its stronger knee (45.43 N m)
+GO2 = Quadruped(xml="go2.xml", default_pose=(-0.1, 0.9, -1.8, 0.1, 0.9, -1.8) * 2,
+                kp=KP, kd=KD, torque_limits=(23.7, 23.7, 45.43) * 4,
+                velocity_limits=(30.1, 30.1, 20.07) * 4, base="base", standing_height=0.26)
+ROBOTS = {"go1": GO1, "go2": GO2}
 
 
 def default_reward_scales() -> dict[str, float]:
@@ -95,7 +136,11 @@ class Go1Info:
 
 @dataclass(frozen=True)
 class Go1:
+    """The velocity-tracking task of either quadruped (`robot`; the name is Go1's, the
+    robot it was first written for)."""
+
     name: str = "go1_flat"
+    robot: str = "go1"  # a key of ROBOTS
     terrain: str = "flat"  # flat | rough | stairs
     terrain_seed: int = 0
     sim_dt: float = 0.005
@@ -125,6 +170,8 @@ class Go1:
     collision: str = "feet"
     min_base_height: float = 0.12  # m above the ground (feet collision); stands at 0.27
     mujoco_solver: SolverOptions = LEAN_SOLVER
+    # MotrixSim's solver budget: fewer iterations than its default 100 (issue 45)
+    motrixsim_solver: legged.MotrixSimSolver = legged.MOTRIXSIM_SOLVER
     feet_air_time_target: float = 0.5  # s, legged-gym style touchdown bonus threshold
     reset_joint_noise: float = 0.05
     spawn_height: float = 0.4  # m above the ground under the spawn point
@@ -140,12 +187,18 @@ class Go1:
     def __post_init__(self):
         legged.check_collision(self.collision)
         legged.check_choice("terrain", self.terrain, TERRAINS)
+        legged.check_choice("robot", self.robot, tuple(ROBOTS))
+
+    @property
+    def spec(self) -> Quadruped:
+        """The robot's description."""
+        return ROBOTS[self.robot]
 
     @property
     def randomization(self) -> Randomization | None:
         if not self.domain_randomization:
             return None
-        return Randomization(friction=(0.5, 1.25), mass=(0.9, 1.1), com_body="trunk",
+        return Randomization(friction=(0.5, 1.25), mass=(0.9, 1.1), com_body=self.spec.base,
                              com_offset=0.02, kp=(0.9, 1.1), kd=(0.9, 1.1),
                              seed=self.terrain_seed)
 
@@ -164,8 +217,8 @@ class Go1:
 
     @property
     def contact_pairs(self) -> tuple[tuple[str, str], ...]:
-        feet = tuple(("floor", foot) for foot in FEET)
-        return feet + (("floor", "trunk"),) if self.collision == "full" else feet
+        feet = tuple(("floor", foot) for foot in self.spec.feet)
+        return feet + (("floor", self.spec.base),) if self.collision == "full" else feet
 
     @property
     def terrain_map(self) -> terrain_lib.Terrain | None:
@@ -174,14 +227,18 @@ class Go1:
         return _terrain(self.terrain, self.terrain_seed)
 
     def mjcf(self) -> str:
-        return scene_xml(self.terrain_map, self.collision)
+        return scene_xml(self.terrain_map, self.collision, self.spec)
 
     def export_metadata(self) -> dict:
         """What a robot-side program needs beyond the policy (export.py writes it)."""
-        return {"joint_order": "FR, FL, RR, RL legs x (abduction, thigh, calf)",
-                "default_joint_pos": list(DEFAULT_POSE),
+        spec = self.spec
+        meta = {"joint_order": JOINT_ORDER, "default_joint_pos": list(spec.default_pose),
                 "joint_target": f"default_joint_pos + {self.action_scale} * action",
-                "pd_gains": {"kp": KP, "kd": KD}, "torque_limits": list(TORQUE_LIMITS)}
+                "pd_gains": {"kp": spec.kp, "kd": spec.kd},
+                "torque_limits": list(spec.torque_limits)}
+        if self.robot != "go1":  # Go1's metadata stays as it was exported before
+            meta |= {"robot": self.robot, "velocity_limits": list(spec.velocity_limits)}
+        return meta
 
     # --- episodes -----------------------------------------------------------------
 
@@ -219,7 +276,7 @@ class Go1:
             yaw = jnp.zeros((n,)) if self.terrain == "stairs" else jax.random.uniform(
                 key_yaw, (n,), minval=-math.pi, maxval=math.pi)
         qpos, qvel = legged.standing_state(key_q, xy, ground, self.spawn_height, yaw,
-                                           DEFAULT_POSE, self.reset_joint_noise)
+                                           self.spec.default_pose, self.reset_joint_noise)
         fresh = self.initial_info(n)
         command = self.sample_command(key_cmd, command_level)
         return qpos, qvel, fresh.replace(command=command, level=level,
@@ -248,7 +305,8 @@ class Go1:
         return legged.base_state(view)
 
     def observe(self, view: PhysicsView, info: Go1Info) -> jax.Array:
-        parts = [legged.proprioception(view, DEFAULT_POSE, info.last_action, info.command)]
+        parts = [legged.proprioception(view, self.spec.default_pose, info.last_action,
+                                       info.command)]
         if self.foot_contact_obs:
             parts += [view.contacts[:, :4], info.air_time, info.ground_time]
         if self.terrain_map is not None:
@@ -269,17 +327,17 @@ class Go1:
 
     def critic_observe(self, view: PhysicsView, info: Go1Info) -> jax.Array | None:
         """With `privileged_critic`, the critic's observation [N, obs_size + 25]: the
-        policy's, then what a real Go1 does not measure: each foot's contact flag, air time
-        and time on the ground (12), the base's height above the ground under it - 0.27 m
-        (its standing height; 1) and the PD torques of the last action over the torque
-        limits (12). None otherwise (the critic reads the policy's observation)."""
+        policy's, then what a real robot does not measure: each foot's contact flag, air time
+        and time on the ground (12), the base's height above the ground under it minus the
+        robot's standing height (Go1 0.27 m, Go2 0.26 m; 1) and the PD torques of the last
+        action over the torque limits (12). None otherwise (the critic reads the policy's observation)."""
         if not self.privileged_critic:
             return None
         torques = self.torques(view, self.ctrl(info.last_action, info))
-        height = view.qpos[:, 2] - self.ground_under(view) - 0.27
+        height = view.qpos[:, 2] - self.ground_under(view) - self.spec.standing_height
         return jnp.concatenate([
             self.observe(view, info), view.contacts[:, :4], info.air_time, info.ground_time,
-            height[:, None], torques / jnp.asarray(TORQUE_LIMITS)], -1)
+            height[:, None], torques / jnp.asarray(self.spec.torque_limits)], -1)
 
     def mirrors(self) -> Mirrors:
         """Left-right: the legs FR <-> FL and RR <-> RL trade places with their abduction
@@ -302,17 +360,18 @@ class Go1:
 
     def height_scan(self, view: PhysicsView) -> jax.Array:
         """The trunk's height above the ground at `SCAN_POINTS` around it [N, 77], minus
-        the standing height 0.3 m, clipped to +-1 m."""
+        `SCAN_HEIGHT` (0.3 m), clipped to +-1 m."""
         ground = self.terrain_map.scan(view.qpos[:, :2], legged.yaw_of(view.qpos[:, 3:7]),
                                        jnp.asarray(SCAN_POINTS))
-        return jnp.clip(view.qpos[:, 2:3] - 0.3 - ground, -1.0, 1.0)
+        return jnp.clip(view.qpos[:, 2:3] - SCAN_HEIGHT - ground, -1.0, 1.0)
 
     def ctrl(self, action: jax.Array, info: Go1Info) -> jax.Array:
-        return legged.position_targets(DEFAULT_POSE, self.action_scale, action)
+        return legged.position_targets(self.spec.default_pose, self.action_scale, action)
 
     def torques(self, view: PhysicsView, ctrl: jax.Array) -> jax.Array:
         """The PD torques the actuators apply for `ctrl` at this state [N, 12]."""
-        return legged.pd_torques(view, ctrl, KP, KD, TORQUE_LIMITS)
+        spec = self.spec
+        return legged.pd_torques(view, ctrl, spec.kp, spec.kd, spec.torque_limits)
 
     def evaluate(self, key: jax.Array, view: PhysicsView, info: Go1Info, action: jax.Array):
         lin_vel, gyro, gravity = self.base(view)
@@ -327,7 +386,8 @@ class Go1:
             **legged.smoothness_terms(view, lin_vel, gyro, action, info.last_action,
                                       info.last_qvel, self.torques(view, self.ctrl(action, info)),
                                       self.ctrl_dt),
-            "hip_pos": jnp.sum(view.qpos[:, 7::3] ** 2, -1),
+            "hip_pos": jnp.sum((view.qpos[:, 7::3]
+                                - jnp.asarray(self.spec.default_pose[::3])) ** 2, -1),
             "feet_air_time": moving * jnp.sum(
                 (info.air_time + self.ctrl_dt - self.feet_air_time_target) * touchdown, -1),
         }
@@ -427,12 +487,13 @@ def next_level(level: jax.Array, tracking: jax.Array, steps: jax.Array,
     return jnp.clip(level + jnp.where(steps > 0, step, 0), 0, num_levels - 1)
 
 
-def scene_xml(terrain: terrain_lib.Terrain | None, collision: str = "feet") -> str:
-    """The Go1 MJCF on `terrain` (a heightfield floor, or boxes on the floor plane) when
-    given; with `collision="feet"` only the feet collide."""
+def scene_xml(terrain: terrain_lib.Terrain | None, collision: str = "feet",
+              robot: Quadruped = GO1) -> str:
+    """The robot's MJCF on `terrain` (a heightfield floor, or boxes on the floor plane)
+    when given; with `collision="feet"` only the feet collide."""
     heightfield, boxes = (None, ()) if terrain is None else terrain.mjcf()
-    return legged.scene_xml(XML_PATH, heightfield, extra_geoms=boxes,
-                            colliding=FEET if collision == "feet" else None)
+    return legged.scene_xml(robot.xml_path, heightfield, extra_geoms=boxes,
+                            colliding=robot.feet if collision == "feet" else None)
 
 
 @functools.cache

@@ -6,7 +6,28 @@ Action (4): torques of waist, hip, knee, ankle in [-1, 1] (x gear).
 Reward: standing = tolerance(torso - foot centre-of-mass height, (0.6, 2)), times
   stand: small_control = (mean tolerance(action, margin 1, quadratic, 0) + 4) / 5,
   hop: hopping = tolerance(centre-of-mass speed, (2, inf), margin 1, linear, 0.5).
-Terminated when the torso touches the floor; truncated after 1000 control steps of 20 ms.
+Terminated when the torso touches the floor, or (`min_height` > 0) when the torso's
+centre of mass sinks below `min_height` over the foot's; truncated after 1000 control
+steps of 20 ms.
+
+Start: upright at rest, joint angles +-`reset_noise`; with `start_speed` > 0 the whole
+body moves forward at a speed uniform in [0, start_speed] (a shaped start; evaluations
+hold it at 0, `envs.evaluation_changes`, so they start at rest).
+
+dm_hopper_hop uses both (`start_speed` 2 m/s, `min_height` 0.3 m); dm_control's hop has
+neither: it starts in a random pose (every limited joint uniform in its range, the
+root's pitch uniform in a full turn) and never terminates. Why they are needed here:
+the hop reward is standing x hopping, both 0 at rest (hopping is 0 at or below 0 m/s), so
+a hopper standing still earns exactly what a collapsed one does. Trained from rest with
+only the torso-contact termination, the policy sank onto its folded leg without the
+torso touching the floor (16M env steps, 10 min: torso 0.07 m over the foot, 0.03 m/s,
+1.8 % of episodes terminated). From rest, the first thing PPO finds is a dive: falling
+forward while still tall pays about 10-15 in 30-50 steps, more (discounted at 0.99)
+than shuffling forward at 0.2 m/s for the whole episode (0.1 a step), so only a hop of
+>= 0.5 m/s beats it, and nothing on the way there does. Started at up to 2 m/s, keeping
+the speed while tall pays up to 1 a step from the first step, so hopping is what the
+gradient leads to; a low torso ends the episode, so training samples hop from fresh
+starts instead of a sitting hopper's zeros.
 """
 
 from __future__ import annotations
@@ -40,6 +61,8 @@ class Hopper:
     action_size: int = 4
     episode_length: int = 1000
     reset_noise: float = 0.1  # rad, uniform on the joint angles
+    start_speed: float = 0.0  # m/s: forward speed at reset uniform in [0, start_speed]
+    min_height: float = 0.0  # m of torso over foot below which the episode ends (0: off)
     # The reward is a product of the terms (dm_control); these name the logged terms.
     reward_scales: dict[str, float] = field(default_factory=default_terms)
     reward_scale: float = 1.0
@@ -53,10 +76,15 @@ class Hopper:
         return planar.PlanarInfo.zeros(n)
 
     def reset(self, key: jax.Array, n: int, info: planar.PlanarInfo):
+        key_joints, key_speed = jax.random.split(key)
         # the knee's range starts at 5 deg
-        return planar.initial_state(
-            key, n, 4, self.reset_noise,
+        qpos, qvel, info = planar.initial_state(
+            key_joints, n, 4, self.reset_noise,
             lambda joints: joints.at[:, 2].set(jnp.abs(joints[:, 2]) + 0.0873))
+        if self.start_speed > 0:  # rootx's velocity moves every body alike
+            speed = jax.random.uniform(key_speed, (n,), maxval=self.start_speed)
+            qvel = qvel.at[:, 0].set(speed)
+        return qpos, qvel, info
 
     def height(self, qpos: jax.Array) -> jax.Array:
         """Torso centre of mass above the foot's [N]."""
@@ -83,7 +111,7 @@ class Hopper:
                                  margin=self.hop_speed / 2, sigmoid="linear",
                                  value_at_margin=0.5),
         }
-        failed = view.contacts[:, 2] > 0.5
+        failed = (view.contacts[:, 2] > 0.5) | (height < self.min_height)
         return terms, failed, planar.PlanarInfo(speed=speed, height=height)
 
     def reward(self, terms: dict[str, jax.Array], failed: jax.Array) -> jax.Array:

@@ -13,11 +13,18 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from motrix_jax import symmetry
+from motrix_jax.env import MotrixSimSolver
 from motrix_jax.names import did_you_mean
 
 DOWN = (0.0, 0.0, -1.0)
+
+# MotrixSim's solver budget for the legged tasks (their `motrixsim_solver`), chosen by
+# benchmarks/physics_honesty.py against MotrixSim's defaults (100 iterations, 1e-4) and
+# MuJoCo C (tests/test_motrixsim_solver.py holds the facts; docs/speed.md the figures).
+MOTRIXSIM_SOLVER = MotrixSimSolver(max_iterations=8, tolerance=1e-4)
 
 # Left-right mirrors (symmetry.Mirror) of a quadruped whose legs come as two front and two
 # rear ones, right before left or left before right (Go1, VBot: FR, FL, RR, RL; ANYmal C:
@@ -186,8 +193,8 @@ def scene_xml(robot_xml: Path, heightfield=None, floor_pos: tuple[float, float] 
               extra_geoms: tuple[ET.Element, ...] = (),
               colliding: tuple[str, ...] | None = None) -> str:
     """A robot's MJCF with its floor plane replaced by `heightfield` (a terrain.Heightfield,
-    centred at floor_pos) when given, and static geoms (obstacles, markers) added to the
-    world. With `colliding` (geom names, e.g. the feet), every other geom of the robot
+    centred at floor_pos) when given, and a course's additions (`extra_geoms`: static geoms,
+    `<hfield>` assets, bodies) added to the world. With `colliding` (geom names, e.g. the feet), every other geom of the robot
     stops colliding: each candidate contact pair costs on every substep, touching or not
     (MJX allocates them all)."""
     root = ET.fromstring(Path(robot_xml).read_text())
@@ -204,12 +211,85 @@ def scene_xml(robot_xml: Path, heightfield=None, floor_pos: tuple[float, float] 
         floor.set("hfield", "terrain")
         if tuple(floor_pos) != (0.0, 0.0):
             floor.set("pos", f"{floor_pos[0]} {floor_pos[1]} 0")
-        asset = root.find("asset")
-        if asset is None:
-            asset = ET.Element("asset")
-            root.insert(0, asset)
-        asset.append(heightfield.mjcf_asset("terrain"))
+        _asset(root).append(heightfield.mjcf_asset("terrain"))
     worldbody = root.find("worldbody")
-    for geom in extra_geoms:
-        worldbody.append(geom)
+    for element in extra_geoms:
+        if element.tag == "hfield":  # a course's own heightfield
+            _asset(root).append(element)
+        else:  # geoms, and bodies (rolling balls) after the robot's: its qpos comes first
+            worldbody.append(element)
     return ET.tostring(root, encoding="unicode")
+
+
+def _euler_xyz(angles) -> np.ndarray:
+    """The rotation matrix of MJCF's `euler` (intrinsic x, then y, then z; radians)."""
+    out = np.eye(3)
+    for axis, a in enumerate(angles):
+        c, s = math.cos(a), math.sin(a)
+        i, j = [k for k in range(3) if k != axis]
+        r = np.eye(3)
+        r[i, i], r[i, j], r[j, i], r[j, j] = c, -s, s, c
+        if axis == 1:  # about y: x' = c x + s z
+            r[i, j], r[j, i] = s, -s
+        out = out @ r
+    return out
+
+
+def body_chain(robot_xml: Path, body: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kinematic chain from the floating base's body down to `body` (MJCF whose bodies
+    each carry one hinge joint, placed by `pos` and `euler` only): (offsets [K, 3],
+    fixed rotations [K, 3, 3], joint axes [K, 3]) of its K bodies below the base."""
+    root = ET.fromstring(Path(robot_xml).read_text())
+    parents = {child: parent for parent in root.iter("body") for child in parent}
+    node = root.find(f".//body[@name='{body}']")
+    if node is None:
+        raise ValueError(f"no body {body!r} in {robot_xml}")
+    links = []
+    while node in parents and node.find("freejoint") is None:
+        joint = node.find("joint")
+        links.append((np.array(node.get("pos", "0 0 0").split(), float),
+                      _euler_xyz([float(v) for v in node.get("euler", "0 0 0").split()]),
+                      np.array(joint.get("axis", "0 0 1").split(), float)))
+        node = parents[node]
+    links.reverse()
+    return tuple(np.stack([link[i] for link in links]) for i in range(3))
+
+
+def quat_matrix(quat_xyzw: jax.Array) -> jax.Array:
+    """Rotation matrices [..., 3, 3] of quaternions [..., 4] (xyzw)."""
+    x, y, z, w = (quat_xyzw[..., i] for i in range(4))
+    return jnp.stack([
+        jnp.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        jnp.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        jnp.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)],
+        -2)
+
+
+def axis_angle_matrix(axis: np.ndarray, angle: jax.Array) -> jax.Array:
+    """Rotation matrices [N, 3, 3] by angle [N] about a fixed unit axis [3] (Rodrigues)."""
+    k = jnp.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]],
+                   [-axis[1], axis[0], 0.0]])
+    s, c = jnp.sin(angle)[:, None, None], jnp.cos(angle)[:, None, None]
+    return jnp.eye(3) + s * k + (1 - c) * (k @ k)
+
+
+def chain_point(qpos: jax.Array, chain, joints: jax.Array, point) -> jax.Array:
+    """World position [N, 3] of `point` [3] (in the last body's frame) on a `body_chain`
+    whose joint angles are joints [N, K], below the floating base of qpos [N, 7 + nj]
+    (forward kinematics in JAX: no engine query, so every backend gives the same)."""
+    offsets, fixed, axes = chain
+    rot = quat_matrix(qpos[:, 3:7])
+    pos = qpos[:, :3]
+    for k in range(len(offsets)):
+        pos = pos + rot @ jnp.asarray(offsets[k])
+        rot = rot @ jnp.asarray(fixed[k]) @ axis_angle_matrix(axes[k], joints[:, k])
+    return pos + rot @ jnp.asarray(point, jnp.float32)
+
+
+def _asset(root: ET.Element) -> ET.Element:
+    """The MJCF's `<asset>`, created first in the model when it has none."""
+    asset = root.find("asset")
+    if asset is None:
+        asset = ET.Element("asset")
+        root.insert(0, asset)
+    return asset

@@ -15,8 +15,15 @@ stop-ready flag (reached and facing the goal heading within `heading_tolerance`)
 With `privileged_critic` the value network also sees the action filter's state, the foot
 contacts, the PD torques, the base height and the distance left along the waypoints
 (`critic_observe`); the policy's input is unchanged.
-With `course_spawns` a share of the training episodes starts at a waypoint along the
-course instead of at its start (a curriculum over the course).
+On the MotrixArena course (sections 011, 012, 013 and the whole course 002;
+docs/motrixarena.md) episodes start on the section's start platform, follow a route of
+`arena_routes` (the column nearest the start; the lane of `lane`), and keep the
+competition's score (`arena_score`): logged as `score`, `score_<item>`, and the goal
+reached without a fall as `episode_reached`; the balls' state follows the robot's in
+qpos/qvel (the task reads the robot's alone), the base touching any course geom is a
+fall and a ball touching any robot geom is recorded. With `course_spawns` a share of the
+training episodes starts at a waypoint of its route instead (a curriculum over the
+course; the score voids that section, as the rules void a non-random start).
 Derived command: walk toward the current waypoint at min(max_speed, distance) m/s
 (max_speed 0.6 m/s: at rest the lin-vel tracking term still pays exp(-0.36 / 0.25)), turn
 to face the way to go (the goal heading within 0.5 m of the goal); zero on the goal.
@@ -37,6 +44,7 @@ MotrixSim with its own solver.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,11 +56,14 @@ from flax import struct
 
 from motrix_jax import symmetry
 from motrix_jax.env import LEAN_SOLVER, PhysicsView, SolverOptions
-from motrix_jax.envs import courses, legged
+from motrix_jax.envs import arena_routes, arena_score, courses, legged
 from motrix_jax.symmetry import Mirrors
 
 ASSETS = Path(__file__).parent / "assets"
 PRIVILEGED_SIZE = 30  # what critic_observe adds to the policy's observation
+ARENA = ("section011", "section012", "section013", "section002")  # the MotrixArena course
+LANE_CHOICES = ("riverbed", "bridge", "draw")
+ROBOT_NQ, ROBOT_NV = 19, 18  # the robot's qpos and qvel come first; balls follow
 
 
 @dataclass(frozen=True)
@@ -71,12 +82,15 @@ class Robot:
     min_base_height: float  # m; a lower base counts as on the ground (collision="feet")
     max_speed: float = 0.6  # m/s, the derived command's top speed
     max_joint_vel: float = 60.0  # rad/s; faster joints terminate (exploding physics)
+    body_geoms: tuple[str, ...] = ()  # every geom of the robot (a ball may touch any)
 
 
 VBOT = Robot(xml="vbot.xml", default_pose=(0.0, 0.9, -1.8) * 4, action_scale=0.25,
              action_filter=0.5, kp=60.0, kd=0.8, torque_limits=(17.0, 17.0, 34.0) * 4,
              spawn_height=0.28, feet=("FR_foot", "FL_foot", "RR_foot", "RL_foot"),
-             min_base_height=0.1)  # stands at 0.24, base box 0.06 m below its centre
+             min_base_height=0.1,
+             body_geoms=("base", *(f"{leg}_{part}" for leg in ("FR", "FL", "RR", "RL")
+                                   for part in ("thigh", "knee", "calf", "foot"))))  # stands at 0.24, base box 0.06 m below its centre
 ANYMAL_C = Robot(xml="anymal_c.xml",
                  default_pose=(0.0, 0.4, -0.8) * 2 + (0.0, -0.4, 0.8) * 2,
                  action_scale=0.06, action_filter=1.0, kp=200.0, kd=1.0,
@@ -107,6 +121,9 @@ class NavInfo:
     episode_arrived: jax.Array  # [N] `arrived` of the last episode that ended
     episode_distance: jax.Array  # [N] its final distance to the goal
     episode_checkpoints: jax.Array  # [N] waypoints it passed (the goal included)
+    route: jax.Array  # [N] int32: the arena route (arena_routes.routes) of the episode
+    score: arena_score.ScoreState  # the competition's items earned this episode
+    episode_points: jax.Array  # [N, items] arena_score.record of the last episode ended
 
 
 @dataclass(frozen=True)
@@ -128,6 +145,8 @@ class Navigation:
     reset_joint_noise: float = 0.05
     collision: str = "feet"  # feet (flat ground only) | full: base and knees collide too
     mujoco_solver: SolverOptions = LEAN_SOLVER
+    # MotrixSim's solver budget: fewer iterations than its default 100 (issue 45)
+    motrixsim_solver: legged.MotrixSimSolver = legged.MOTRIXSIM_SOLVER
     # The critic's own observation (`critic_observe`): off until a learning benchmark
     # shows it helps (issue 20)
     privileged_critic: bool = False
@@ -138,18 +157,27 @@ class Navigation:
     # (envs.evaluation_changes); in training logs the episodes started along the course
     # count their checkpoints from the course's start.
     course_spawns: float = 0.0
+    # the arena's section-2 lane: riverbed (the stones, 50 points), bridge (30 points) or
+    # draw (each episode draws one, evenly)
+    lane: str = "riverbed"
+    # m/s, the derived command's top speed; 0: the robot's own (`Robot.max_speed`)
+    command_speed: float = 0.0
     reward_scales: dict[str, float] = field(default_factory=default_reward_scales)
 
     def __post_init__(self):
         legged.check_collision(self.collision)
         legged.check_choice("robot", self.robot, tuple(ROBOTS))
         legged.check_choice("course", self.course, ("flat", *courses.COURSES))
+        legged.check_choice("lane", self.lane, LANE_CHOICES)
         if not 0.0 <= self.course_spawns <= 1.0:
             raise ValueError(f"{self.name}: course_spawns is a share of episodes in "
                              f"[0, 1], got {self.course_spawns}")
         if self.course_spawns > 0 and self.num_waypoints < 2:
             raise ValueError(f"{self.name}: course_spawns needs a course of several "
                              f"waypoints; {self.course!r} has {self.num_waypoints}")
+        if self.arena and not self.spec.body_geoms:
+            raise ValueError(f"{self.name}: the arena course needs a robot whose geoms are "
+                             f"named (vbot), got {self.robot!r}")
         if self.course != "flat" and self.collision != "full":
             raise ValueError(f"{self.name}: collision must be 'full' on a course (its "
                              f"walls and obstacles must stop the base), got "
@@ -164,14 +192,42 @@ class Navigation:
         return None if self.course == "flat" else courses.build(self.course, self.course_seed)
 
     @property
+    def arena(self) -> bool:
+        """The MotrixArena course: routes per lane, the competition's score, balls."""
+        return self.course in ARENA
+
+    @property
     def num_waypoints(self) -> int:
+        if self.arena:
+            return arena_routes.routes(self.course)[0].shape[1]
         track = self.track
         return 1 if track is None else len(track.waypoints)
 
     @property
     def contact_pairs(self) -> tuple[tuple[str, str], ...]:
-        feet = tuple(("floor", foot) for foot in self.spec.feet)
-        return feet + (("floor", "base"),) if self.collision == "full" else feet
+        """Feet on the ground (4), then the base on the ground (1); on the arena each
+        foot and the base against every solid course geom (`contact_groups` says how
+        many), then every ball against every robot geom."""
+        if not self.arena:
+            feet = tuple(("floor", foot) for foot in self.spec.feet)
+            return feet + (("floor", "base"),) if self.collision == "full" else feet
+        track = self.track
+        solid = track.solid_geoms
+        feet = tuple((foot, geom) for foot in self.spec.feet for geom in solid)
+        return feet + track.base_contact_pairs() + track.ball_pairs(self.spec.body_geoms)
+
+    def contact_groups(self, contacts: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """(each foot down [N, 4], the base down [N], a ball touching the robot [N]) from
+        the contact flags [N, P] of `contact_pairs` (floats 0/1)."""
+        if not self.arena:
+            base = contacts[:, 4] if self.collision == "full" else jnp.zeros_like(contacts[:, 0])
+            return contacts[:, :4], base, jnp.zeros_like(contacts[:, 0])
+        n, solid = contacts.shape[0], len(self.track.solid_geoms)
+        feet = contacts[:, :4 * solid].reshape(n, 4, solid).max(-1)
+        base = contacts[:, 4 * solid:5 * solid].max(-1)
+        balls = contacts[:, 5 * solid:]
+        touch = balls.max(-1) if balls.shape[1] else jnp.zeros((n,))
+        return feet, base, touch
 
     def mjcf(self) -> str:
         track = self.track
@@ -190,19 +246,21 @@ class Navigation:
             waypoints=jnp.zeros((n, k, 2)), goal_heading=zeros,
             index=jnp.zeros((n,), jnp.int32), command=jnp.zeros((n, 3)), distance=zeros,
             arrived=zeros, last_action=actions, filtered_action=actions, last_qvel=actions,
-            episode_arrived=zeros, episode_distance=zeros, episode_checkpoints=zeros)
+            episode_arrived=zeros, episode_distance=zeros, episode_checkpoints=zeros,
+            route=jnp.zeros((n,), jnp.int32), score=arena_score.initial(n),
+            episode_points=jnp.zeros((n, len(arena_score.ITEMS))))
 
     def reset(self, key: jax.Array, n: int, info: NavInfo):
-        key_spawn, key_goal, key_q, key_along = jax.random.split(key, 4)
+        if self.arena:
+            return self._arena_reset(key, n, info)
+        key_spawn, key_goal, key_q = jax.random.split(key, 3)
         track = self.track
         index = jnp.zeros((n,), jnp.int32)
         if track is None:
             xy, yaw, ground, waypoints, heading = self._flat_episode(key_spawn, key_goal, n)
         else:
-            xy, yaw = track.spawn(key_spawn, n)
+            xy, yaw = track.spawn(key_spawn, n)  # section001: one waypoint, its goal
             ground = jnp.full((n,), track.spawn_ground)
-            if self.course_spawns > 0:
-                xy, yaw, ground, index = self._along_course(key_along, xy, yaw, ground)
             waypoints = jnp.broadcast_to(jnp.asarray(track.waypoints, jnp.float32),
                                          (n, *track.waypoints.shape))
             heading = (jax.random.uniform(key_goal, (n,), minval=-math.pi, maxval=math.pi)
@@ -218,25 +276,60 @@ class Navigation:
         command = self.command(xy, yaw, fresh)
         return qpos, qvel, fresh.replace(command=command)
 
-    def _along_course(self, key, xy, yaw, ground):
-        """A `course_spawns` share of the start spawns (xy [N, 2], yaw, ground [N]) moved
-        to a waypoint (+- 0.2 m, yaw +- the course's spawn range about the way to the
-        next waypoint); with the index [N] of each spawn's target waypoint."""
+    def _arena_reset(self, key: jax.Array, n: int, info: NavInfo):
+        """An arena episode: a uniform start on the section's start platform (the whole
+        course: START), the route of the column nearest the start and of the lane; with
+        `course_spawns`, a share moved to a waypoint of their route; the balls' start
+        after the robot's state; the score's record of the episode that ended."""
+        key_spawn, key_lane, key_q, key_along, key_ball = jax.random.split(key, 5)
         track = self.track
+        points, columns, lanes = (jnp.asarray(a) for a in arena_routes.routes(self.course))
+        xy, yaw = track.spawn(key_spawn, n)
+        lane = (jax.random.randint(key_lane, (n,), 0, 2) if self.lane == "draw"
+                else jnp.full((n,), arena_routes.LANES.index(self.lane)))
+        other_lane = (lanes[None, :] >= 0) & (lanes[None, :] != lane[:, None])
+        route = jnp.argmin(jnp.abs(columns[None, :] - xy[:, :1]) + 100.0 * other_lane, 1)
+        ground = jnp.full((n,), track.spawn_ground)
+        index, moved = jnp.zeros((n,), jnp.int32), jnp.zeros((n,), bool)
+        if self.course_spawns > 0:
+            xy, yaw, ground, index, moved = self._along_route(key_along, route, xy, yaw,
+                                                              ground)
+        qpos, qvel = legged.standing_state(key_q, xy, ground, self.spec.spawn_height, yaw,
+                                           self.spec.default_pose, self.reset_joint_noise)
+        if track.balls:
+            ball_qpos, ball_qvel = track.ball_state(key_ball, n)
+            qpos, qvel = (jnp.concatenate(pair, -1) for pair in
+                          ((qpos, ball_qpos), (qvel, ball_qvel)))
+        waypoints = points[route]
+        distance = jnp.linalg.norm(_take(waypoints, index) - xy, axis=-1)
+        goal = arena_score.GOALS[self.course]
+        fresh = self.initial_info(n).replace(
+            waypoints=waypoints, goal_heading=jnp.full((n,), track.goal_heading),
+            index=index, distance=distance, route=route.astype(jnp.int32),
+            score=arena_score.start(xy[:, 1], ~moved),
+            episode_arrived=arena_score.reached(info.score, goal).astype(jnp.float32),
+            episode_distance=goal_distance(info),
+            episode_checkpoints=(info.index + info.arrived).astype(jnp.float32),
+            episode_points=arena_score.record(info.score))
+        return qpos, qvel, fresh.replace(command=self.command(xy, yaw, fresh))
+
+    def _along_route(self, key, route, xy, yaw, ground):
+        """A `course_spawns` share of the arena's start spawns moved to a waypoint of
+        their route [N] (+- 0.2 m, yaw +- 0.15 about the way to the next waypoint); with
+        the index [N] of each spawn's target waypoint and which were moved [N]."""
         key_moved, key_at, key_xy, key_yaw = jax.random.split(key, 4)
-        n, points = xy.shape[0], track.waypoints[:-1]
-        way = track.waypoints[1:] - points
-        at = jax.random.randint(key_at, (n,), 0, len(points))
+        n = xy.shape[0]
+        points = jnp.asarray(arena_routes.routes(self.course)[0])
+        at = jax.random.randint(key_at, (n,), 0, points.shape[1] - 1)
+        start, following = points[route, at], points[route, at + 1]
         moved = jax.random.uniform(key_moved, (n,)) < self.course_spawns
         jitter = jax.random.uniform(key_xy, (n, 2), minval=-0.2, maxval=0.2)
-        turn = jax.random.uniform(key_yaw, (n,), minval=track.spawn_yaw[0],
-                                  maxval=track.spawn_yaw[1])
-        xy = jnp.where(moved[:, None], jnp.asarray(points, jnp.float32)[at] + jitter, xy)
-        yaw = jnp.where(moved, jnp.asarray(np.arctan2(way[:, 1], way[:, 0]),
-                                           jnp.float32)[at] + turn, yaw)
-        ground = jnp.where(moved, jnp.asarray(track.ground_near(points, 0.6),
-                                              jnp.float32)[at], ground)
-        return xy, yaw, ground, jnp.where(moved, at + 1, 0).astype(jnp.int32)
+        turn = jax.random.uniform(key_yaw, (n,), minval=-0.15, maxval=0.15)
+        way = following - start
+        xy = jnp.where(moved[:, None], start + jitter, xy)
+        yaw = jnp.where(moved, jnp.arctan2(way[:, 1], way[:, 0]) + turn, yaw)
+        ground = jnp.where(moved, jnp.asarray(route_ground(self.course))[route, at], ground)
+        return xy, yaw, ground, jnp.where(moved, at + 1, 0).astype(jnp.int32), moved
 
     def _flat_episode(self, key_spawn, key_goal, n):
         """Flat ground: spawn pose, one target [N, 1, 2] and its heading."""
@@ -271,7 +364,7 @@ class Navigation:
         """The derived velocity command [N, 3]: toward the current waypoint, facing the
         way to go, then the goal heading near the goal; no translation on the goal."""
         body, distance, on_goal, heading_error = self.goal_frame(xy, yaw, info)
-        speed = jnp.minimum(self.spec.max_speed, distance)
+        speed = jnp.minimum(self.command_speed or self.spec.max_speed, distance)
         v = body / jnp.maximum(distance, 1e-6)[:, None] * speed[:, None]
         v = jnp.where(on_goal[:, None], 0.0, v)
         near_goal = (info.index == self.num_waypoints - 1) & (distance < 0.5)
@@ -279,6 +372,7 @@ class Navigation:
         return jnp.concatenate([v, jnp.clip(turn, -1.0, 1.0)[:, None]], -1)
 
     def observe(self, view: PhysicsView, info: NavInfo) -> jax.Array:
+        view = robot_view(view)
         yaw = legged.yaw_of(view.qpos[:, 3:7])
         body, distance, on_goal, heading_error = self.goal_frame(view.qpos[:, :2], yaw, info)
         stop_ready = on_goal & (jnp.abs(heading_error) < self.heading_tolerance)
@@ -303,13 +397,15 @@ class Navigation:
         None otherwise (the critic reads the policy's observation)."""
         if not self.privileged_critic:
             return None
+        feet, _, _ = self.contact_groups(view.contacts)
+        view = robot_view(view)
         spec = self.spec
         target = legged.position_targets(spec.default_pose, spec.action_scale,
                                          info.filtered_action)
         torques = legged.pd_torques(view, target, spec.kp, spec.kd, spec.torque_limits)
         to_go = goal_distance(info)
         return jnp.concatenate([
-            self.observe(view, info), info.filtered_action, view.contacts[:, :4],
+            self.observe(view, info), info.filtered_action, feet,
             torques / jnp.asarray(spec.torque_limits), view.qpos[:, 2:3],
             (to_go / 10.0)[:, None]], -1)
 
@@ -328,6 +424,7 @@ class Navigation:
     def video_marks(self, view: PhysicsView, info: NavInfo) -> dict[str, jax.Array]:
         """The derived command, the velocity reached and the current waypoint (drawn at
         the base's height)."""
+        view = robot_view(view)
         target = jnp.concatenate([_take(info.waypoints, info.index), view.qpos[:, 2:3]], -1)
         return {**legged.velocity_marks(view, info.command), "target": target}
 
@@ -343,6 +440,8 @@ class Navigation:
     # --- rewards ------------------------------------------------------------------
 
     def evaluate(self, key: jax.Array, view: PhysicsView, info: NavInfo, action: jax.Array):
+        _, base_down, ball_touch = self.contact_groups(view.contacts)
+        view = robot_view(view)
         lin_vel, gyro, gravity = legged.base_state(view)
         xy, yaw = view.qpos[:, :2], legged.yaw_of(view.qpos[:, 3:7])
         _, distance, on_goal, heading_error = self.goal_frame(xy, yaw, info)
@@ -351,8 +450,8 @@ class Navigation:
         torques = legged.pd_torques(view, self.ctrl(action, info), self.spec.kp,
                                     self.spec.kd, self.spec.torque_limits)
         speed2 = jnp.sum(lin_vel[:, :2] ** 2, -1) + gyro[:, 2] ** 2
-        if self.collision == "full":
-            down = view.contacts[:, 4] > 0.5  # the base touches the ground
+        if self.collision == "full":  # the base touches the ground (a course geom)
+            down = base_down > 0.5
         else:  # flat ground at height 0
             down = legged.base_low(view, jnp.zeros_like(xy[:, 0]), self.spec.min_base_height)
         fell = down | legged.tilted(gravity, self.max_tilt)
@@ -372,8 +471,12 @@ class Navigation:
             "termination": failed.astype(jnp.float32),
         }
         index = jnp.where(reached & ~last_waypoint, info.index + 1, info.index)
+        score = info.score
+        if self.arena:
+            score = arena_score.update(score, view.qpos[:, :3], fell | exploded, outside,
+                                       ball_touch > 0.5)
         info = info.replace(
-            index=index, arrived=jnp.maximum(info.arrived, terms["arrival"]),
+            score=score, index=index, arrived=jnp.maximum(info.arrived, terms["arrival"]),
             last_action=action, filtered_action=self.filter_action(action, info),
             last_qvel=legged.joint_velocities(view))
         _, distance, _, _ = self.goal_frame(xy, yaw, info)  # to the new waypoint
@@ -393,11 +496,29 @@ class Navigation:
                "episode_goal_distance": info.episode_distance}
         if self.num_waypoints > 1:
             out["episode_checkpoints"] = info.episode_checkpoints
-        ends = () if self.track is None else self.track.section_ends
+        ends = (arena_routes.section_ends(self.course) if self.arena
+                else () if self.track is None else self.track.section_ends)
         if ends:
             out["episode_sections"] = sum(
                 (info.episode_checkpoints >= end).astype(jnp.float32) for end in ends)
-        return out
+        return out | (self.score_metrics(info) if self.arena else {})
+
+    def score_metrics(self, info: NavInfo) -> dict[str, jax.Array]:
+        """The competition's score (arena_score) of the last episode that ended: `score`
+        and `episode_score` (its total; the second is read per env at its first end by
+        evaluations), `score_<item>` (each item's points; for an item worth 0 points,
+        1 where it was reached in a section not voided), `score_section<k>` (per
+        section), and `score_running` (the running episode's score so far)."""
+        recorded = info.episode_points
+        pointed = jnp.where(jnp.asarray(arena_score.POINTS) > 0, recorded, 0.0)
+        one_hot = jnp.asarray(arena_score.SECTION)[:, None] == jnp.arange(3)[None, :]
+        sections = pointed @ one_hot.astype(jnp.float32)
+        total = arena_score.record_total(recorded)
+        out = {"score": total, "episode_score": total,
+               "score_running": arena_score.total(info.score)}
+        out |= {f"score_section{k + 1}": sections[:, k] for k in range(3)}
+        return out | {f"score_{name}": recorded[:, i]
+                      for i, name in enumerate(arena_score.NAMES)}
 
 
 def goal_distance(info: NavInfo) -> jax.Array:
@@ -406,6 +527,20 @@ def goal_distance(info: NavInfo) -> jax.Array:
     remaining = jnp.linalg.norm(info.waypoints[:, -1] - _take(info.waypoints, info.index),
                                 axis=-1)
     return info.distance + remaining
+
+
+def robot_view(view: PhysicsView) -> PhysicsView:
+    """The view of the robot alone: its qpos and qvel come first, the balls' after."""
+    return view.replace(qpos=view.qpos[:, :ROBOT_NQ], qvel=view.qvel[:, :ROBOT_NV])
+
+
+@functools.cache
+def route_ground(course: str) -> np.ndarray:
+    """[R, K] the highest ground within 0.6 m of each waypoint of the arena's routes (a
+    start along a route is dropped from its spawn height above it)."""
+    points = arena_routes.routes(course)[0]
+    ground = courses.build(course, 0).ground_near(points.reshape(-1, 2), 0.6)
+    return ground.reshape(points.shape[:2]).astype(np.float32)
 
 
 def _take(waypoints: jax.Array, index: jax.Array) -> jax.Array:

@@ -41,6 +41,16 @@ def go1_preset(hidden: tuple[int, ...] = (256, 128, 64), max_env_steps: int = 10
     return build
 
 
+def go2_preset(max_env_steps: int = 100_000_000):
+    """MotrixLab's Go2 PPO settings are its Go1 settings (separate (256, 128, 64) networks,
+    24 rollout steps, 5 epochs of 3 minibatches, lr 3e-4), and so are ours: `go1_preset`,
+    for the same reasons (initial std 0.5; go2_rough's 20M env steps on this 2-core CPU as
+    go1_rough's). The task is Go1's with Go2's description (kp 80, kd 1, the same action
+    scale and rewards), so nothing of what sized Go1's preset differs; 2048 envs keep one
+    update (49k env steps) within a few seconds on a 2-core CPU."""
+    return go1_preset(max_env_steps=max_env_steps)
+
+
 def classic_preset(hidden: tuple[int, ...] = (256, 128, 64), epochs: int = 4,
                    mini_batches: int = 32, num_envs: int = 2048, rollouts: int = 24):
     """MotrixLab's PPO settings for the classic suite: lr 2e-4, 40.96M env steps."""
@@ -85,3 +95,50 @@ def host_preset() -> PPOConfig:
                      learning_rate=3e-4, learning_rate_scheduler_kl_threshold=0.0,
                      grad_norm_clip=0.5, value_loss_scale=0.5, clip_predicted_values=True,
                      max_env_steps=1_000_000, check_point_interval=10)
+
+
+def g1_preset(max_env_steps: int = 100_000_000):
+    """The G1 humanoid's PPO settings, sized for a 2-core CPU: Go1's preset, whose
+    (256, 128, 64) networks train go1_rough at 6.0k env-steps/s on MotrixSim against
+    4.35k with the (512, 256, 128) of legged_gym's humanoids, and whose 2048 envs x 24
+    steps give 49k env steps per update; 4 minibatches (Go1: 3) so an update of the
+    larger humanoid batch still makes 20 gradient steps. A G1 world costs about twice a
+    Go1 world on the host engines (MuJoCo C, 64 envs under load: 1.1k against 2.2k
+    env-steps/s), so its budgets are longer (suite: 60 min flat, 120 min rough). The
+    initial policy std is 0.5 (log -0.7), as for Go1: with kp 100-150 legs, std-1
+    targets knock a standing humanoid over at once. Symmetry augmentation stays off as
+    for Go1 (it cost 16-26 % of Go1's throughput); `--set symmetry_augmentation=true`
+    turns it on (the task declares its mirrors). Not yet tuned on a full G1 run."""
+    def build() -> PPOConfig:
+        return PPOConfig(policy_hidden_sizes=(256, 128, 64),
+                         value_hidden_sizes=(256, 128, 64), initial_log_std=-0.7,
+                         num_envs=2048, rollouts=24, learning_epochs=5, mini_batches=4,
+                         learning_rate=3e-4, max_env_steps=max_env_steps,
+                         check_point_interval=20)
+    return build
+
+
+def arena_preset(max_env_steps: int):
+    """The MotrixArena course (VBot sections 011/012/013/002) sized for a 2-core CPU. Its
+    engine is MuJoCo C (`--physics mujoco`): with the course's ~100 solid geoms at 100
+    Hz (one physics step per control step) it stepped 16.0k (section012) and 22.9k
+    (section013) env-steps/s at 128 envs against MotrixSim's 2.2k and 2.4k (the
+    engines alone, the same states, on the loaded machine: 7-10x). 512 envs x 64 steps
+    (0.64 s of a 100 Hz episode per env and update, 32768 samples), 5 epochs of 8
+    minibatches of 4096: fewer, larger minibatches than MotrixLab's 32 of 3072 (2048 x
+    48, 6 epochs), which on 2 cores cost per-minibatch overhead without more learning
+    per sample. Discount 0.995: at 100 Hz 0.99 looks 1 s ahead, too short to see a
+    stair flight or the valley's far bank (0.995: 2 s). The networks and the rest are
+    MotrixLab's navigation settings (shared (256, 128, 64), lr 3e-4, gradient-norm clip
+    1, initial std 0.6). Not yet checked by a learning run (none fitted this session's
+    3-minute limit): the commands are in docs/motrixarena.md.
+    `max_env_steps`: more than 2 hours can reach at the throughput expected; the suite's
+    120-minute budget stops a run first."""
+    def build() -> PPOConfig:
+        return PPOConfig(policy_hidden_sizes=(256, 128, 64),
+                         value_hidden_sizes=(256, 128, 64), share_features=True,
+                         initial_log_std=-0.5, num_envs=512, rollouts=64,
+                         learning_epochs=5, mini_batches=8, learning_rate=3e-4,
+                         discount_factor=0.995, grad_norm_clip=1.0,
+                         max_env_steps=max_env_steps, check_point_interval=20)
+    return build

@@ -16,9 +16,11 @@ raises `CheckpointError` with a one-line message saying which and why.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
+import logging
 import math
 import os
 import sys
@@ -37,10 +39,14 @@ from motrix_jax.networks import make_network, memory_width
 from motrix_jax.ppo import mean_action
 from motrix_jax.run_folder import (
     CheckpointError,
+    Progress,
     RunInfo,
     one_line,
+    read_in_run,
     read_run_info,
+    replace_in_run,
     storage_error,
+    write_in_run,
 )
 
 CHECKPOINT_DIR = "checkpoints"
@@ -77,43 +83,72 @@ def _with_empty(restored: Any, target: Any) -> Any:
         else next(leaves), target)
 
 
+@contextlib.contextmanager
+def orbax_quiet():
+    """Orbax's own reports silenced while it saves or restores: a failed TensorStore write
+    or read is logged with tracebacks from its threads, and leaves coroutines that print
+    more when collected; the error it raises is reported as one line instead."""
+    logger = logging.getLogger("absl")
+    level, hook = logger.level, sys.unraisablehook
+    logger.setLevel(logging.CRITICAL + 1)
+    sys.unraisablehook = lambda _: None
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        sys.unraisablehook = hook
+
+
 class DamagedCheckpoint(CheckpointError):
     """A checkpoint whose files do not match their checksums or cannot be read."""
 
 
 def file_digests(folder: Path) -> dict[str, str]:
-    """{relative path: SHA-256} of the files under `folder` but its manifest."""
-    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*"))
-            if path.is_file() and path.name != MANIFEST}
+    """{relative path: SHA-256} of the files under `folder` but its manifest, each read
+    through run_folder's guard (a link or FIFO planted there is an error, not followed)."""
+    digests = {}
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files + [d for d in dirs if os.path.islink(Path(root) / d)]):
+            path = Path(root) / name
+            if path.parent == folder and name in (MANIFEST, MANIFEST + ".tmp"):
+                continue
+            digests[str(path.relative_to(folder))] = hashlib.sha256(
+                read_in_run(path)).hexdigest()
+    return dict(sorted(digests.items()))
 
 
 def write_manifest(folder: Path) -> None:
-    """Record the checksums of a finished checkpoint (atomically, after orbax)."""
+    """Record the checksums of a finished checkpoint (atomically and durably, after
+    orbax)."""
     tmp = folder / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(file_digests(folder), indent=1))
-    os.replace(tmp, folder / MANIFEST)
+    write_in_run(tmp, json.dumps(file_digests(folder), indent=1))
+    replace_in_run(tmp, folder / MANIFEST)
 
 
 def check_manifest(folder: Path, step: int) -> None:
     """DamagedCheckpoint unless every file listed in `folder`'s manifest is there
-    with its checksum (a checkpoint without one, cut short before it was written or
-    written before checksums existed, is not checked)."""
-    try:
-        recorded = json.loads((folder / MANIFEST).read_text())
-        if not isinstance(recorded, dict):
-            raise ValueError(recorded)  # noqa: TRY004 - handled below as damage
-    except FileNotFoundError:
+    with its checksum. A checkpoint without one (cut short before it was written, or
+    written before checksums existed) cannot be checked: a warning on stderr says so."""
+    where = f"checkpoint at update {step} ({folder})"
+    if not os.path.lexists(folder / MANIFEST):
+        print(f"warning: {where} has no {MANIFEST}: its files cannot be checked (a "
+              "damaged file would go unnoticed)", file=sys.stderr)
         return
-    except ValueError:
-        raise DamagedCheckpoint(f"checkpoint at update {step} ({folder}) is damaged: "
-                                f"its {MANIFEST} is unreadable") from None
-    found = file_digests(folder)
+    try:
+        recorded = json.loads(read_in_run(folder / MANIFEST))
+        if not isinstance(recorded, dict) or not all(
+                isinstance(v, str) for v in recorded.values()):
+            raise ValueError(recorded)
+        found = file_digests(folder)
+    except (ValueError, RecursionError, CheckpointError) as error:
+        why = f"its {MANIFEST} is unreadable" if not isinstance(error, CheckpointError) \
+            else str(error)
+        raise DamagedCheckpoint(f"{where} is damaged: {why}") from None
     for name, digest in recorded.items():
         if found.get(name) != digest:
             what = "is missing" if name not in found else "does not match its checksum"
-            raise DamagedCheckpoint(f"checkpoint at update {step} ({folder}) is damaged: "
-                                    f"{name} {what}")
+            raise DamagedCheckpoint(f"{where} is damaged: {name} {what}")
 
 
 class UnreadableCheckpoints(DamagedCheckpoint):
@@ -204,12 +239,15 @@ class Checkpointer:
                   "obs_var": state.obs_stats.var}
         step = int(progress["update"])
         try:
-            self.manager.save(
+            with orbax_quiet():
+                self.manager.save(
                 step, force=True,
-                args=ocp.args.Composite(state=ocp.args.StandardSave(_without_empty(state)),
-                                        policy=ocp.args.StandardSave(policy),
-                                        progress=ocp.args.JsonSave(progress)),
-                metrics={metrics.CHECKPOINT_RETURN: progress.get(metrics.CHECKPOINT_RETURN)})
+                    args=ocp.args.Composite(
+                        state=ocp.args.StandardSave(_without_empty(state)),
+                        policy=ocp.args.StandardSave(policy),
+                        progress=ocp.args.JsonSave(progress)),
+                    metrics={metrics.CHECKPOINT_RETURN:
+                             progress.get(metrics.CHECKPOINT_RETURN)})
             if jax.process_index() == 0:  # orbax returns once every process's shards are in
                 write_manifest(self.directory / str(step))
             multihost.barrier(f"checkpoint {step} verified")
@@ -223,7 +261,7 @@ class Checkpointer:
         """`None` → latest, `"best"` → best, an int → that step; CheckpointError if absent."""
         steps = self.steps()
         if not steps:
-            raise CheckpointError(f"{self.directory.parent}: has no checkpoint")
+            raise CheckpointError(no_checkpoint(self.directory.parent))
         if step is None:
             return steps[-1]
         if step == "best":
@@ -257,7 +295,7 @@ class Checkpointer:
             abstract_state, shardings)
         restored = self._restore(step, state=ocp.args.StandardRestore(_without_empty(target)),
                                  progress=ocp.args.JsonRestore())
-        return _with_empty(restored.state, target), dict(restored.progress)
+        return _with_empty(restored.state, target), self._progress(step, restored.progress)
 
     def restore_newest(self, abstract_state: Any,
                        shardings: Any = None) -> tuple[Any, dict, list[str]]:
@@ -271,7 +309,10 @@ class Checkpointer:
         def policy(step):
             step = self.resolve(step)
             check_manifest(self.directory / str(step), step)
-            return step, self._restore(step, policy=ocp.args.StandardRestore()).policy
+            restored = self._restore(step, policy=ocp.args.StandardRestore(),
+                                     progress=ocp.args.JsonRestore())
+            self._progress(step, restored.progress)
+            return step, restored.policy
         if step is not None:
             return (*policy(step), [])
         return self._newest(policy)
@@ -289,15 +330,25 @@ class Checkpointer:
                               f"({damaged[0][1]})")
 
     def _restore(self, step: int, **items):
-        # A failed TensorStore read leaves orbax coroutines that print tracebacks when
-        # collected; the error itself is reported as one line instead.
-        hook, sys.unraisablehook = sys.unraisablehook, lambda _: None
         try:
-            return self.manager.restore(step, args=ocp.args.Composite(**items))
+            with orbax_quiet():
+                return self.manager.restore(step, args=ocp.args.Composite(**items))
         except Exception as error:  # noqa: BLE001 - orbax/TensorStore raise many types
             raise self._corrupt(step, error) from None
-        finally:
-            sys.unraisablehook = hook
+
+    def _progress(self, step: int, raw: Any) -> dict:
+        """The progress record of checkpoint `step`, checked: DamagedCheckpoint if it is
+        malformed or records another update (checkpoint folders renamed or swapped)."""
+        where = f"checkpoint at update {step} ({self.directory / str(step)})"
+        try:
+            recorded = Progress.from_json(raw).update
+        except (ValueError, KeyError, TypeError) as error:
+            raise DamagedCheckpoint(f"{where} is damaged: its progress record is "
+                                    f"malformed ({one_line(error)})") from None
+        if recorded != step:
+            raise DamagedCheckpoint(f"{where} is damaged: it holds update {recorded} (its "
+                                    "folder was renamed or swapped with another)")
+        return dict(raw)
 
     def _corrupt(self, step: int, error: BaseException) -> CheckpointError:
         return DamagedCheckpoint(f"checkpoint {self.directory / str(step)} is corrupt or "
@@ -330,12 +381,23 @@ def parse_step(text: str | None) -> int | str | None:
     return int(text)
 
 
+def no_checkpoint(run_dir: str | Path) -> str:
+    """Why `run_dir` has no checkpoint to use, in one line."""
+    directory = Path(run_dir) / CHECKPOINT_DIR
+    cut = sorted(p.name.split(".")[0] for p in directory.glob("*.orbax-checkpoint-tmp*")) \
+        if directory.is_dir() else []
+    if cut:
+        return (f"{run_dir}: has no checkpoint: its first one (update {cut[0]}) was cut "
+                "short (the process was killed while saving it); start a new run")
+    return f"{run_dir}: has no checkpoint"
+
+
 def open_run(run_dir: str | Path) -> tuple[RunInfo, Checkpointer]:
     """Read a run's config and open its checkpoints read-only; CheckpointError if unusable."""
     info = read_run_info(run_dir)
     directory = Path(run_dir) / CHECKPOINT_DIR
     if not directory.is_dir():
-        raise CheckpointError(f"{run_dir}: has no checkpoint")
+        raise CheckpointError(no_checkpoint(run_dir))
     checkpointer = Checkpointer(run_dir, read_only=True)
     checkpointer.resolve(None)
     return info, checkpointer
@@ -345,11 +407,23 @@ def saved_policy(run_dir: str | Path, step: int | str | None = None) -> tuple[Ru
     """(RunInfo, update, {"params", "obs_mean", "obs_var"} with the seed axis) of
     checkpoint `step`, or the newest intact one; a damaged newer checkpoint passed over
     is reported on stderr."""
-    info, checkpointer = open_run(run_dir)
-    try:
-        step, saved, damaged = checkpointer.restore_policy(step)
-    finally:
-        checkpointer.close()
+    directory = Path(run_dir) / CHECKPOINT_DIR
+    for attempt in range(3):
+        listed = [p.name for p in step_folders(directory)]
+        try:
+            info, checkpointer = open_run(run_dir)
+            try:
+                found, saved, damaged = checkpointer.restore_policy(step)
+            finally:
+                checkpointer.close()
+            break
+        except CheckpointError:
+            # a trainer beside us saved or rotated checkpoints meanwhile: list them again
+            if attempt == 2 or [p.name for p in step_folders(directory)] == listed:
+                raise
+    step = found
+    # a newer checkpoint removed while it was read was rotated away, not damaged
+    damaged = [(s, m) for s, m in damaged if (directory / str(s)).is_dir()]
     for _, message in damaged:
         print(f"warning: {message}; using the newest intact one, update {step}",
               file=sys.stderr)

@@ -215,7 +215,9 @@ def parse_typed(name: str, kind: typing.Any, text: str, example: str = "64,64") 
     try:
         return _parse(kind, text)
     except ValueError:
-        shown = TYPE_WORDS.get(kind, f"comma-separated integers, e.g. {example}")
+        shown = TYPE_WORDS.get(kind, "comma-separated numbers, e.g. -1,0.5"
+                               if typing.get_args(kind)[:1] == (float,)
+                               else f"comma-separated integers, e.g. {example}")
         raise ValueError(f"{name}={text!r}: expected {shown}") from None
 
 
@@ -234,6 +236,8 @@ def _parse(kind: typing.Any, text: str) -> typing.Any:
         return float(text)
     if kind is str:
         return text
+    if typing.get_origin(kind) is tuple and typing.get_args(kind)[:1] == (float,):
+        return tuple(float(p) for p in text.strip("()[] ").replace(",", " ").split())
     if kind is tuple or typing.get_origin(kind) is tuple:  # of integers
         return parse_ints(text)
     raise TypeError(f"cannot parse a {kind} from text")

@@ -87,11 +87,30 @@ class SolverOptions:
 LEAN_SOLVER = SolverOptions(iterations=1, ls_iterations=5, eulerdamp=False)
 
 
+@dataclass(frozen=True)
+class MotrixSimSolver:
+    """MotrixSim's constraint-solver budget (`model.options`), applied where its model is
+    loaded. The defaults are MotrixSim's own: the solver stops after `max_iterations` or
+    once its residual is below `tolerance`, whichever comes first."""
+
+    max_iterations: int = 100
+    tolerance: float = 1e-4
+
+    def __post_init__(self):
+        if self.max_iterations < 1:
+            raise ValueError(f"max_iterations must be >= 1, got {self.max_iterations}")
+        if not self.tolerance > 0.0:
+            raise ValueError(f"tolerance must be > 0, got {self.tolerance}")
+
+
 def substeps(sim_dt: float, ctrl_dt: float) -> int:
-    """Physics steps per control step; ValueError unless ctrl_dt is a whole multiple."""
-    n = round(ctrl_dt / sim_dt)
+    """Physics steps per control step; ValueError unless sim_dt > 0 divides ctrl_dt into
+    a whole number of steps."""
+    n = round(ctrl_dt / sim_dt) if sim_dt > 0 else 0
     if n < 1 or abs(n * sim_dt - ctrl_dt) > 1e-9:
-        raise ValueError(f"ctrl_dt={ctrl_dt} is not a whole multiple of sim_dt={sim_dt}")
+        some = ", ".join(f"{ctrl_dt / k:g}" for k in (1, 2, 4))
+        raise ValueError(f"sim_dt={sim_dt} does not divide ctrl_dt={ctrl_dt} into whole "
+                         f"physics steps; sim_dt must be ctrl_dt / k (e.g. {some})")
     return n
 
 

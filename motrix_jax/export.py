@@ -12,8 +12,10 @@ observation layout and action meaning, and where the weights came from.
 
 After writing, the file is run with onnxruntime on the observations of a short
 rollout of the env under the policy and compared with `load_policy` (the largest
-difference is printed). Bad input (missing run, damaged checkpoint, unwritable
-output) prints one line and exits with code 2.
+difference is printed); the file is written under a temporary name and renamed only
+when that check passes (otherwise one line and exit code 1, no file). Bad input
+(missing run, damaged checkpoint, unwritable output) prints one line and exits with
+code 2.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -31,9 +34,12 @@ from motrix_jax import envs
 from motrix_jax.checkpoint import load_policy, parse_step, saved_policy
 from motrix_jax.evaluation import run_policy
 from motrix_jax.networks import memory_width
-from motrix_jax.run_folder import CheckpointError, RunInfo, read_run_info
+from motrix_jax.run_folder import CheckpointError, RunInfo, StorageError, read_run_info
+from motrix_jax.session import start_backend
 
 EXIT_USAGE = 2
+EXIT_CHECK = 1  # the exported file failed its own check (or could not be written)
+TOLERANCE = 1e-4  # of the largest action (at least 1): float32 rounding is ~1e-6
 OBS_CLIP = 5.0  # normalization.normalize's clip, in standard deviations
 OPSET = 17
 
@@ -173,7 +179,11 @@ def export(run_dir: Path, out: Path, step: int | str | None = None, seed: int = 
                             memory_width(memory, info.ppo.memory_size))
     model = onnx.helper.make_model(graph, producer_name="motrix_jax",
                                    opset_imports=[onnx.helper.make_opsetid("", OPSET)])
-    props = metadata(info, step, seed, envs.make_task(info.env))
+    try:
+        task = envs.run_task(info.env, info.task_changes)  # with the run's --task-set
+    except ValueError as error:
+        raise CheckpointError(f"{run_dir} is incompatible: {error}") from None
+    props = metadata(info, step, seed, task)
     if info.ppo.distill_from:  # task_doc describes the teacher's observation
         props["observation"] = ("the task's student_observe (a student distilled from "
                                 f"{info.ppo.distill_from}), {info.obs_size} values")
@@ -215,27 +225,43 @@ def rollout_with_dones(run_dir: Path, policy, seed: int, envs_: int = 100,
     return obs, done
 
 
-def largest_memory_difference(path: Path, policy, obs: np.ndarray, done: np.ndarray) -> float:
+def largest_memory_difference(path: Path, policy, obs: np.ndarray, done: np.ndarray,
+                              with_largest: bool = False):
     """max |onnxruntime - policy| over actions and memories when both step through the
-    observations `obs` [T, N, obs] from zero memory, zeroing it where `done` [T, N]."""
+    observations `obs` [T, N, obs] from zero memory, zeroing it where `done` [T, N]
+    (and, `with_largest`, the largest |action| of the policy's)."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     exported = live = np.asarray(policy.initial_memory(obs.shape[1]))
-    largest = 0.0
+    largest, biggest_action = 0.0, 0.0
     for obs_t, done_t in zip(obs.astype(np.float32), done, strict=True):
         action, exported = session.run(["action", "memory_out"],
                                        {"obs": obs_t, "memory_in": exported})
         want, live = (np.asarray(x) for x in policy(obs_t, live))
+        biggest_action = max(biggest_action, float(np.max(np.abs(want))))
         largest = max(largest, float(np.max(np.abs(action - want))),
                       float(np.max(np.abs(exported - live))))
         exported = np.where(done_t[:, None], 0.0, exported).astype(np.float32)
         live = np.asarray(policy.reset(live, done_t))
-    return largest
+    return (largest, biggest_action) if with_largest else largest
+
+
+def exported_check(run_dir: Path, path: Path, policy, seed: int) -> tuple[float, float, int]:
+    """(max |onnxruntime(path) - policy|, the largest |action|, observations compared) on
+    a rollout of the run's env under `policy` (a recurrent one stepped with its memory)."""
+    if hasattr(policy, "initial_memory"):
+        obs, done = rollout_with_dones(run_dir, policy, seed)
+        diff, largest = largest_memory_difference(path, policy, obs, done, with_largest=True)
+        return diff, largest, obs.shape[0] * obs.shape[1]
+    obs = rollout_observations(run_dir, policy, seed)
+    return (largest_difference(path, policy, obs),
+            float(np.max(np.abs(np.asarray(policy(obs))))), len(obs))
 
 
 def largest_difference(path: Path, policy, obs: np.ndarray) -> float:
-    """max |onnxruntime(path)(obs) - policy(obs)| (`policy`: from `load_policy`)."""
+    """max |onnxruntime(path)(obs) - policy(obs)| (`policy`: from `load_policy`); nan
+    where either is not finite."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -248,6 +274,8 @@ def check_out(out: Path) -> None:
         raise ValueError(f"--out {out}: the name must end in .onnx")
     if not out.parent.is_dir():
         raise ValueError(f"--out {out}: no such folder {out.parent}")
+    if out.is_dir():
+        raise ValueError(f"--out {out}: is a folder")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,22 +287,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="which of the run's seeds")
     parser.add_argument("--out", required=True, type=Path, help="the .onnx file to write")
     args = parser.parse_args(argv)
+    # written under a temporary name and renamed once checked: a failed export leaves
+    # no .onnx (nor changes one that was there)
+    tmp = args.out.with_name(f".{args.out.name}.{os.getpid()}.tmp")
     try:
         check_out(args.out)
-        step = export(args.run, args.out, parse_step(args.step), args.seed)
+        start_backend()
+        step = export(args.run, tmp, parse_step(args.step), args.seed)
+        policy = load_policy(args.run, step, args.seed)
+        diff, largest, compared = exported_check(args.run, tmp, policy, args.seed)
+        if not diff <= TOLERANCE * max(1.0, largest):
+            print(f"error: {args.out} not written: onnxruntime and load_policy disagree on "
+                  f"{args.run}'s policy at update {step} (max |difference| {diff:.1e}, "
+                  f"actions up to {largest:.1e}); a damaged checkpoint?", file=sys.stderr)
+            return EXIT_CHECK
+        os.replace(tmp, args.out)
     except (CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    policy = load_policy(args.run, step, args.seed)
-    if hasattr(policy, "initial_memory"):  # recurrent: step both through a rollout
-        obs, done = rollout_with_dones(args.run, policy, args.seed)
-        diff = largest_memory_difference(args.out, policy, obs, done)
-        obs = obs.reshape(-1, obs.shape[-1])
-    else:
-        obs = rollout_observations(args.run, policy, args.seed)
-        diff = largest_difference(args.out, policy, obs)
+    except StorageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_CHECK
+    except OSError as error:  # the rename: a full disk, a folder in the way
+        print(f"error: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_CHECK
+    finally:
+        tmp.unlink(missing_ok=True)
     print(f"{args.out}: policy of {args.run} at update {step}, seed {args.seed}; "
-          f"onnxruntime vs load_policy on {len(obs):,} rollout observations: "
+          f"onnxruntime vs load_policy on {compared:,} rollout observations: "
           f"max |difference| {diff:.1e}")
     return 0
 

@@ -32,7 +32,7 @@ from motrix_jax import envs
 from motrix_jax.checkpoint import load_policy_at, open_run, parse_step
 from motrix_jax.env import video_marks
 from motrix_jax.evaluation import run_policy
-from motrix_jax.run_folder import CheckpointError, read_run_info
+from motrix_jax.run_folder import CheckpointError, StorageError, one_line, read_run_info
 
 # MuJoCo reads this when first imported: a program that imports mujoco before this
 # module must set MUJOCO_GL itself.
@@ -51,6 +51,9 @@ class Evaluation:
     marks: dict[str, np.ndarray]  # each [episode_length, video_envs, k]: env.video_marks
     ctrl_dt: float
     physics: str  # the backend the episodes ran on
+    # [episodes] each task `episode_*` metric (e.g. navigation's episode_score) of the
+    # first episode, read where it ended
+    episode_metrics: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
@@ -67,10 +70,13 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
     def record(state):
         terms = {k: scales[k] * state.reward_terms[k] for k in scales}
         marks = video_marks(env.task, state.physics, state.info)
+        ended = {k: v for k, v in env.task.metrics(state.info).items()
+                 if k.startswith("episode_")}
         return (state.done, state.done_return, state.done_length, terms,
-                state.physics.qpos[:video_envs], {k: v[:video_envs] for k, v in marks.items()})
+                state.physics.qpos[:video_envs], {k: v[:video_envs] for k, v in marks.items()},
+                ended)
 
-    _, (done, done_return, done_length, terms, qpos, marks) = run_policy(
+    _, (done, done_return, done_length, terms, qpos, marks, ended) = run_policy(
         env, policy, jax.random.PRNGKey(seed),
         env.task.episode_length, record)
     # Truncation ends every episode by episode_length steps, so each env has a first end.
@@ -80,7 +86,8 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
     return Evaluation(
         step=step, returns=done_return[end, envs_], lengths=done_length[end, envs_],
         term_sums={k: (v * first_episode).sum(0) for k, v in terms.items()},
-        qpos=qpos, marks=marks, ctrl_dt=env.task.ctrl_dt, physics=env.physics.name)
+        qpos=qpos, marks=marks, ctrl_dt=env.task.ctrl_dt, physics=env.physics.name,
+        episode_metrics={k: np.asarray(v)[end, envs_] for k, v in ended.items()})
 
 
 def first_episodes(evaluation: Evaluation, recorded: np.ndarray) -> np.ndarray:
@@ -124,6 +131,8 @@ def check_video_path(path: Path) -> None:
     run, not after)."""
     if path.suffix.lower() not in (".mp4", ".gif"):
         raise ValueError(f"--video {path}: the name must end in .mp4 or .gif")
+    if path.is_dir():
+        raise ValueError(f"--video {path}: is a folder")
     folder = path.parent
     if not folder.is_dir():
         raise ValueError(f"--video {path}: no such folder {folder}")
@@ -152,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             check_host_video(read_run_info(args.run).env, args.viewer)
             recorded = 0
         result = evaluate(args.run, args.episodes, step, args.seed, recorded, args.physics)
-    except (CheckpointError, ValueError) as error:
+    except (CheckpointError, ValueError, StorageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     print(f"{args.run}: checkpoint at update {result.step}, {args.episodes} deterministic "
@@ -162,11 +171,16 @@ def main(argv: list[str] | None = None) -> int:
     if result.term_sums:  # a host env has one reward, no terms
         print("reward terms (sum per episode, mean over episodes): " + ", ".join(
             f"{k} {v.mean():.2f}" for k, v in result.term_sums.items()))
+    if "episode_score" in result.episode_metrics:  # the MotrixArena competition's score
+        score = result.episode_metrics["episode_score"]
+        print(f"competition score {score.mean():.1f} ± {score.std():.1f} (first episodes; "
+              f"reached the goal: {result.episode_metrics['episode_reached'].mean():.0%})")
     if not (args.video or args.viewer):
         return 0
     if host:
         return write_host_video(args, result)
-    mjcf = envs.make_task(read_run_info(args.run).env).mjcf()
+    info = read_run_info(args.run)
+    mjcf = envs.run_task(info.env, info.task_changes).mjcf()  # with its --task-set changes
     if args.video and (code := write_episode_video(args.video, mjcf, result)):
         return code
     if args.viewer:
@@ -199,16 +213,20 @@ def write_host_video(args: argparse.Namespace, result: Evaluation) -> int:
 
 
 def write_episode_video(path: Path, mjcf: str, result: Evaluation) -> int:
-    from motrix_jax import render
-
     try:
+        from motrix_jax import render
+
         frames = render.render(mjcf, episode_frames(result), episode_marks(result),
                                result.ctrl_dt)
     except Exception as error:  # noqa: BLE001 - GL errors come in many types
         print(f"error: off-screen rendering failed (MUJOCO_GL="
-              f"{os.environ.get('MUJOCO_GL')}): {error}", file=sys.stderr)
+              f"{os.environ.get('MUJOCO_GL')}): {one_line(error)}", file=sys.stderr)
         return 1
-    path = render.write_video(path, frames, 1.0 / result.ctrl_dt)
+    try:
+        path = render.write_video(path, frames, 1.0 / result.ctrl_dt)
+    except OSError as error:
+        print(f"error: cannot write {path}: {error.strerror or error}", file=sys.stderr)
+        return 1
     print(f"video: {path} ({len(frames)} frames at {1.0 / result.ctrl_dt:g} fps)")
     return 0
 

@@ -452,11 +452,16 @@ def minibatch_orders(key: jax.Array, epochs: int, batch_size: int) -> jax.Array:
 
 def preserve_value_outputs(params: dict, old: RunningStats, new: RunningStats) -> dict:
     """Rescale the value head so denormalised values are unchanged by a statistics update
-    (the output-preserving step of PopArt, van Hasselt et al. 2016)."""
+    (the output-preserving step of PopArt, van Hasselt et al. 2016). Not from the
+    placeholder statistics before the first batch (count 0): the untrained head's values
+    mean nothing, and keeping them under returns of zero variance (a constant reward)
+    scaled the head by 1/sqrt(1e-8) and left V at 0.96 where it is 1."""
     old_std, new_std = jnp.sqrt(old.var + 1e-8), jnp.sqrt(new.var + 1e-8)
     head = params["params"]["value_head"]
-    head = {"kernel": head["kernel"] * old_std / new_std,
-            "bias": (head["bias"] * old_std + old.mean - new.mean) / new_std}
+    seen = old.count > 0
+    head = {"kernel": jnp.where(seen, head["kernel"] * old_std / new_std, head["kernel"]),
+            "bias": jnp.where(seen, (head["bias"] * old_std + old.mean - new.mean) / new_std,
+                              head["bias"])}
     return {**params, "params": {**params["params"], "value_head": head}}
 
 

@@ -22,6 +22,11 @@ from motrix_jax.physics.mujoco import quaternion_permutation
 
 # seconds of motion an arrow shows: the command arrow ends where the base would be 1 s on
 ARROW_SECONDS = 1.0
+# Clip planes in metres. MuJoCo scales `vis.map.znear/zfar` by the model's extent, which a
+# large terrain makes hundreds of metres (go1_rough: 339 m, a near plane of 3.4 m, beyond
+# the following camera's 2 m: no robot in the picture); these hold whatever the scene.
+NEAR_M = 0.01
+FAR_M = 50.0  # at least; a larger scene gets 4 of its extents (the fixed camera sits at 1.5)
 COLOURS = {"command": (0.1, 0.8, 0.1, 0.8), "velocity": (0.1, 0.3, 0.9, 0.8),
            "target": (0.9, 0.1, 0.1, 0.8)}
 
@@ -47,7 +52,16 @@ def scene_model(mjcf: str, nq: int) -> mujoco.MjModel:
     if model.nq != nq:
         raise ValueError(f"the MJCF has nq={model.nq}, the recorded states {nq}")
     model.vis.headlight.ambient[:] = 0.5
+    set_clip_planes(model)
     return model
+
+
+def set_clip_planes(model: mujoco.MjModel) -> None:
+    """Near and far clip planes at NEAR_M and max(FAR_M, 4 extents) metres (MuJoCo reads
+    both as multiples of `stat.extent`)."""
+    extent = float(model.stat.extent)
+    model.vis.map.znear = NEAR_M / extent
+    model.vis.map.zfar = max(FAR_M, 4.0 * extent) / extent
 
 
 def tracks(model: mujoco.MjModel) -> bool:

@@ -14,7 +14,9 @@ import errno
 import json
 import math
 import os
+import re
 import shutil
+import stat
 from pathlib import Path
 
 from motrix_jax import metrics
@@ -32,12 +34,21 @@ class StorageError(RuntimeError):
     message is one line naming the path."""
 
 
+# TensorStore (under orbax) reports an OS error as a ValueError whose message ends in
+# `[os_error_code='28']` (ENOSPC): RESOURCE_EXHAUSTED, not an OSError.
+OS_ERROR_CODE = re.compile(r"os_error_code=\W?(\d+)")
+
+
 def os_error(error: BaseException) -> OSError | None:
-    """The OSError `error` is or was raised from (libraries wrap them), if any."""
+    """The OSError `error` is or was raised from (libraries wrap them, TensorStore names
+    its code in the message), if any."""
     seen = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, OSError):
             return error
+        code = OS_ERROR_CODE.search(str(error))
+        if code:
+            return OSError(int(code.group(1)), os.strerror(int(code.group(1))))
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None
@@ -50,6 +61,93 @@ def storage_error(what: str, path: Path, error: BaseException) -> StorageError |
     if cause is None:
         return None
     return StorageError(f"cannot write {what} in {path}: {cause.strerror or cause}")
+
+
+def open_in_run(path: Path, flags: int) -> int:
+    """os.open of a file in a run folder (data someone may hand you), through the one
+    guard every run-folder file passes: a regular file, never a symlink (followed, a
+    write lands outside the folder), a FIFO or device (a read hangs) or a folder, and
+    for writing never a file with other hard links (truncating it changes the file
+    elsewhere). CheckpointError names the file and what it is; StorageError when the
+    OS refuses (no permission, read-only, disk full)."""
+    writing = bool(flags & (os.O_WRONLY | os.O_RDWR))
+    # no O_TRUNC before the checks (it would cut a hard-linked file); O_NONBLOCK so that
+    # opening a FIFO returns at once
+    open_flags = (flags & ~os.O_TRUNC) | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    try:
+        fd = os.open(path, open_flags, 0o644)
+    except OSError as error:
+        raise _refused(path, error, writing) from None
+    try:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
+            raise CheckpointError(f"{path} is {_kind(found.st_mode)}, not a regular file; "
+                                  "a run folder's files must be plain files (remove it)")
+        if writing and found.st_nlink > 1:
+            raise CheckpointError(f"{path} has {found.st_nlink - 1} other hard link(s); a "
+                                  "run folder's files must be its own (remove it)")
+        os.set_blocking(fd, True)
+        if flags & os.O_TRUNC:
+            os.ftruncate(fd, 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _refused(path: Path, error: OSError, writing: bool) -> Exception:
+    if error.errno == errno.ELOOP:
+        return CheckpointError(f"{path} is a symlink; a run folder's files must be its own "
+                               "(remove the link)")
+    if error.errno == errno.EISDIR:
+        return CheckpointError(f"{path} is a folder, not a regular file (remove it)")
+    if error.errno == errno.ENXIO:  # a FIFO without a reader, opened to write
+        return CheckpointError(f"{path} is a FIFO, not a regular file; a run folder's "
+                               "files must be plain files (remove it)")
+    if error.errno == errno.ENOENT:
+        return CheckpointError(f"{path}: no such file")
+    return StorageError(f"cannot {'write' if writing else 'read'} {path}: "
+                        f"{error.strerror or error}")
+
+
+def _kind(mode: int) -> str:
+    for test, word in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device")):
+        if test(mode):
+            return word
+    return "not a regular file"
+
+
+def read_in_run(path: Path) -> bytes:
+    """The bytes of a run-folder file, opened through `open_in_run`."""
+    with os.fdopen(open_in_run(path, os.O_RDONLY), "rb") as file:
+        return file.read()
+
+
+def write_in_run(path: Path, text: str) -> None:
+    """Write `text` to a run-folder file through `open_in_run` and fsync it: on disk
+    before anything that depends on it is written (a checkpoint after its records)."""
+    fd = open_in_run(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def replace_in_run(tmp: Path, path: Path) -> None:
+    """os.replace(tmp, path) (a name replaced, never a write through a link), made
+    durable by an fsync of the folder."""
+    os.replace(tmp, path)
+    fsync_folder(path.parent)
+
+
+def fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -97,32 +195,35 @@ class RunInfo:
 
 
 def write_run_info(run_dir: Path, info: RunInfo) -> None:
-    fd = open_in_run(Path(run_dir) / CONFIG_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    with os.fdopen(fd, "w") as file:
-        file.write(info.to_json())
-
-
-def open_in_run(path: Path, flags: int) -> int:
-    """os.open of a file in a run folder that never follows a symlink there (a run
-    folder is data someone may hand you): CheckpointError if `path` is one."""
+    """Write config.json (fsynced); StorageError if the folder cannot take it."""
+    path = Path(run_dir) / CONFIG_FILE
     try:
-        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        write_in_run(path, info.to_json())
     except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise CheckpointError(f"{path} is a symlink; a run folder's files must be "
-                                  "its own (remove the link)") from None
-        raise
+        raise storage_error("the run's config", path.parent, error) from None
 
 
 def check_no_symlinks(run_dir: Path) -> None:
-    """CheckpointError naming the first symlink inside `run_dir` (anything the session
-    writes could otherwise land outside the folder)."""
+    """CheckpointError naming the first entry inside `run_dir` that is not the folder's
+    own: a symlink (anything the session writes could otherwise land outside the
+    folder), a file with other hard links, a FIFO, socket or device (open_in_run's
+    rules, checked for the whole folder before a session writes into it)."""
     for root, dirs, files in os.walk(run_dir):
         for name in sorted(dirs + files):
             path = Path(root) / name
-            if path.is_symlink():
+            found = os.lstat(path)
+            if stat.S_ISLNK(found.st_mode):
                 raise CheckpointError(f"{path} is a symlink; a run folder's files must "
                                       "be its own (remove the link)")
+            if stat.S_ISDIR(found.st_mode):
+                continue
+            if not stat.S_ISREG(found.st_mode):
+                raise CheckpointError(f"{path} is {_kind(found.st_mode)}, not a regular "
+                                      "file; a run folder's files must be plain files "
+                                      "(remove it)")
+            if found.st_nlink > 1:
+                raise CheckpointError(f"{path} has {found.st_nlink - 1} other hard link(s); "
+                                      "a run folder's files must be its own (remove it)")
 
 
 def read_run_info(run_dir: str | Path) -> RunInfo:
@@ -131,21 +232,57 @@ def read_run_info(run_dir: str | Path) -> RunInfo:
     if not run_dir.is_dir():
         raise CheckpointError(f"{run_dir}: no such run folder")
     path = run_dir / CONFIG_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise CheckpointError(f"{run_dir}: not a run folder (no {CONFIG_FILE})")
+    text = read_in_run(path)
     try:
-        raw = json.loads(path.read_text())
-        fields = {f.name: f.type for f in dataclasses.fields(PPOConfig)}
-        ppo = {k: tuple(v) if isinstance(v, list) else v for k, v in raw["ppo"].items()
-               if k in fields}
-        net = raw["network"]
-        return RunInfo(env=raw["env"], physics=raw["physics"], ppo=PPOConfig(**ppo),
-                       obs_size=int(net["obs_size"]), action_size=int(net["action_size"]),
-                       processes=int(raw.get("processes", 1)),
-                       task_changes=dict(raw.get("task_changes", {})),
-                       physics_options=dict(raw.get("physics_options", {})))
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raw = json.loads(text)
+        info = run_info_of(raw)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
         raise CheckpointError(f"{path} is corrupt: {one_line(error)}") from None
+    unknown = sorted(set(raw) - set(json.loads(info.to_json())))
+    if unknown:
+        raise CheckpointError(f"{path} is corrupt: unknown key {unknown[0]!r}")
+    return info
+
+
+# PPOConfig fields added after runs were first written: a config.json without one trained
+# with its default. Any other missing field is an error (a hand-edited file), not the
+# default, which may not be the preset's.
+LATER_PPO_FIELDS = frozenset({"symmetry_augmentation"})
+
+
+def run_info_of(raw: dict) -> RunInfo:
+    """RunInfo of a parsed config.json; ValueError/KeyError/TypeError naming the bad key."""
+    if not isinstance(raw, dict):
+        raise TypeError(f"expected a JSON object, got {type(raw).__name__}")
+    ppo, net = _object(raw, "ppo"), _object(raw, "network")
+    fields = {f.name for f in dataclasses.fields(PPOConfig)}
+    unknown, missing = sorted(set(ppo) - fields), sorted(fields - set(ppo) - LATER_PPO_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown ppo key {unknown[0]!r}")
+    if missing:
+        raise ValueError(f"ppo has no {missing[0]!r} (add it: a missing field would "
+                         "silently take PPOConfig's default, not the preset's)")
+    ppo = {k: tuple(v) if isinstance(v, list) else v for k, v in ppo.items()}
+    sizes = {k: net[k] for k in ("obs_size", "action_size")}
+    for key, value in {**sizes, "processes": raw.get("processes", 1)}.items():
+        if type(value) is not int or value < 1:
+            raise ValueError(f"{key} must be an integer >= 1, got {value!r}")
+    for key in ("env", "physics"):
+        if not isinstance(raw[key], str):
+            raise TypeError(f"{key} must be a string, got {raw[key]!r}")
+    return RunInfo(env=raw["env"], physics=raw["physics"], ppo=PPOConfig(**ppo), **sizes,
+                   processes=raw.get("processes", 1),
+                   task_changes=_object(raw, "task_changes", {}),
+                   physics_options=_object(raw, "physics_options", {}))
+
+
+def _object(raw: dict, key: str, default: dict | None = None) -> dict:
+    value = raw[key] if default is None else raw.get(key, default)
+    if not isinstance(value, dict):
+        raise TypeError(f"{key} must be a JSON object, got {value!r}")
+    return dict(value)
 
 
 def one_line(error: BaseException) -> str:
@@ -204,8 +341,20 @@ class Progress:
 
     @classmethod
     def from_json(cls, raw: dict) -> Progress:
-        return cls(update=int(raw["update"]), env_steps=int(raw["env_steps"]),
-                   wall_time=float(raw["wall_time"]), last_return=tuple(raw["last_return"]))
+        """The Progress of a checkpoint's record; ValueError/TypeError/KeyError naming
+        a bad field (a hand-edited or damaged record)."""
+        for key in ("update", "env_steps"):
+            if type(raw[key]) is not int or raw[key] < 0:
+                raise ValueError(f"{key} must be an integer >= 0, got {raw[key]!r}")
+        wall, returns = raw["wall_time"], raw["last_return"]
+        if type(wall) not in (int, float) or not 0 <= wall < math.inf:
+            raise ValueError(f"wall_time must be a number >= 0, got {wall!r}")
+        if not isinstance(returns, list) or not all(
+                r is None or (type(r) in (int, float) and math.isfinite(r)) for r in returns):
+            raise ValueError(f"last_return must be a list of numbers or nulls, got "
+                             f"{returns!r:.80}")
+        return cls(update=raw["update"], env_steps=raw["env_steps"], wall_time=float(wall),
+                   last_return=tuple(None if r is None else float(r) for r in returns))
 
 
 def after_interruption(run_dir: Path | None, new_run: bool) -> str:

@@ -15,7 +15,7 @@ import os
 import socket
 from pathlib import Path
 
-from motrix_jax.run_folder import CheckpointError, open_in_run
+from motrix_jax.run_folder import CheckpointError, open_in_run, storage_error
 
 LOCK_FILE = "lock"
 
@@ -46,8 +46,12 @@ class RunLock:
         fd = self._locked()
         previous = os.pread(fd, 4096, 0).decode(errors="replace")
         me = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, me.encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, me.encode(), 0)
+        except OSError as error:
+            os.close(fd)
+            raise storage_error("the lock", self.path.parent, error) from None
         self.fd = fd
         if previous.strip():
             return (f"took over the lock of {holder(previous)}, which no longer runs "

@@ -6,7 +6,8 @@ the restored update (written by a process that died after its last checkpoint) a
 dropped from `metrics.jsonl`, and the TensorBoard events are rewritten from what it
 keeps (tensorboardX's `flush` does not wait for its queue, so events of the updates
 just before a SIGKILL may never have reached the disk): each update appears exactly
-once in both. Files are opened without following symlinks (see run_folder).
+once in both. Records up to a checkpoint are fsynced before it is saved; a resume names the updates
+that have no record. Files are opened through run_folder's guard (no links, no FIFOs).
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
 from motrix_jax import metrics
-from motrix_jax.run_folder import open_in_run, storage_error
+from motrix_jax.run_folder import (
+    open_in_run,
+    read_in_run,
+    replace_in_run,
+    storage_error,
+    write_in_run,
+)
 
 
 def _summary_writer_class():
@@ -46,29 +53,62 @@ SummaryWriter = _summary_writer_class()
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
 
+def valid_record(line: bytes) -> dict | None:
+    """The record on one line of metrics.jsonl, or None for a line that is not one (cut
+    short by a killed process, or damaged: not UTF-8, not an object, no integer update
+    and env steps)."""
+    try:
+        record = json.loads(line.decode())
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict) or not all(
+            type(record.get(key)) is int and record[key] >= 0
+            for key in ("update", "env_steps")):
+        return None
+    return record
+
+
 def truncate_metrics(path: Path, last_update: int) -> list[dict]:
-    """Keep only the complete records of updates <= last_update (atomic rewrite); the
-    records kept."""
-    if not path.exists():
+    """Keep only the valid records of updates <= last_update, one per update (atomic,
+    durable rewrite); the records kept."""
+    if not os.path.lexists(path):
         return []
-    kept = []
-    with os.fdopen(open_in_run(path, os.O_RDONLY)) as file:
-        for line in file.read().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a killed process
-            if record.get("update", math.inf) <= last_update:
-                kept.append(record)
+    kept = {}
+    for line in read_in_run(path).splitlines():
+        record = valid_record(line)
+        if record is not None and 0 < record["update"] <= last_update:
+            kept.setdefault(record["update"], record)
+    kept = [kept[update] for update in sorted(kept)]
     tmp = path.with_suffix(".tmp")
     try:
-        with os.fdopen(open_in_run(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as file:
-            file.write("".join(json.dumps(record) + "\n" for record in kept))
-        os.replace(tmp, path)  # replaces a name, never writes through a link
+        write_in_run(tmp, "".join(json.dumps(record) + "\n" for record in kept))
+        replace_in_run(tmp, path)
     except OSError as error:
         tmp.unlink(missing_ok=True)
         raise storage_error("the metrics", path.parent, error) from None
     return kept
+
+
+def spans(numbers: list[int]) -> str:
+    """[3, 5, 6, 7] -> "3, 5-7"."""
+    parts, start = [], None
+    for i, n in enumerate(numbers):
+        start = n if start is None else start
+        if i + 1 == len(numbers) or numbers[i + 1] != n + 1:
+            parts.append(str(n) if n == start else f"{start}-{n}")
+            start = None
+    return ", ".join(parts)
+
+
+def missing_records(kept: list[dict], last_update: int) -> str | None:
+    """A warning naming the updates up to `last_update` that metrics.jsonl has no record
+    of (lines lost or damaged before a checkpoint), or None."""
+    have = {record["update"] for record in kept}
+    missing = [u for u in range(1, last_update + 1) if u not in have]
+    if not missing:
+        return None
+    return (f"warning: {METRICS_FILE} has no record of update(s) {spans(missing)} (lost "
+            "or damaged lines); training goes on, those updates stay without a record")
 
 
 def remove_events(folder: Path) -> None:
@@ -84,9 +124,10 @@ class RunLog:
 
     def __init__(self, run_dir: Path, resume_update: int | None):
         path, events = Path(run_dir) / METRICS_FILE, Path(run_dir) / TENSORBOARD_DIR
-        kept = []
+        kept, self.warning = [], None
         if resume_update is not None:
             kept = truncate_metrics(path, resume_update)
+            self.warning = missing_records(kept, resume_update)
             remove_events(events)
         # Line-buffered: a record reaches the OS whole. Closed by close().
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
@@ -110,12 +151,26 @@ class RunLog:
                 self.writer.add_scalar(tag, value, step)
 
     def flush(self) -> None:
-        self.file.flush()
+        """Records on disk (fsynced): called before a checkpoint, so that a power loss
+        cannot leave a checkpoint whose updates have no record."""
+        try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+        except OSError as error:
+            raise storage_error("the metrics", self.path.parent, error) from None
         self.writer.flush()
 
     def close(self) -> None:
-        self.file.close()
-        self.writer.close()
+        """Close the files. Never raises: what could not be written was reported by
+        `write` or `flush` (a run ends with a flush), and an error here would hide that."""
+        try:
+            self.file.close()
+        except OSError:
+            pass
+        try:
+            self.writer.close()
+        except OSError:
+            pass
 
 
 def fmt_rate(rate: float | None) -> str:

@@ -43,11 +43,25 @@ from motrix_jax.checkpoint import CHECKPOINT_DIR, Checkpointer, UnreadableCheckp
 from motrix_jax.chunks import ChunkRunner, compiled_init
 from motrix_jax.multihost import any_process
 from motrix_jax.ppo import make_ppo, seed_keys
-from motrix_jax.run_folder import Progress, RunInfo, check_no_symlinks
+from motrix_jax.run_folder import Progress, RunInfo, check_no_symlinks, one_line
 from motrix_jax.run_lock import RunLock
 from motrix_jax.run_log import Display, RunLog
 
 DAMAGED_DIR = "damaged_checkpoints"
+
+
+def start_backend() -> None:
+    """Start JAX's backend; ValueError (one line) when it cannot start the one
+    JAX_PLATFORMS asks for (e.g. cuda on a machine without a GPU: JAX raises a bare
+    AssertionError). Called after `jax.distributed` has joined, where it does."""
+    try:
+        jax.devices()
+    except Exception as error:  # noqa: BLE001 - JAX raises RuntimeError or AssertionError
+        asked = os.environ.get("JAX_PLATFORMS", "")
+        why = one_line(error) if str(error).strip() else "not available on this machine"
+        raise ValueError(f"JAX cannot start the backend JAX_PLATFORMS={asked!r} asks for "
+                         f"({why}); unset JAX_PLATFORMS to use what this machine has"
+                         ) from None
 
 
 class NonFiniteError(RuntimeError):
@@ -246,6 +260,8 @@ class TrainLoop:
                                progress.update,
                                options.log_every or max(1, cfg.num_updates // 20))
         self.run_seconds = 0.0  # time spent running compiled chunks this session
+        if getattr(self.log, "warning", None):
+            self.display.print(self.log.warning)
 
     def run(self) -> None:
         cfg, options = self.cfg, self.session.options
@@ -365,38 +381,66 @@ def records(progress: Progress, emitted: dict, batch_size: int, wall_time: float
 
 
 class StopRequest:
-    """Ctrl-C (SIGINT) or SIGTERM (e.g. a preempted job) sets `requested`; the loop
-    saves and exits after the current chunk. A second signal aborts at once."""
+    """Ctrl-C (SIGINT) or SIGTERM (e.g. a preempted job), handled one way from start-up
+    to exit: the first signal sets `requested` (the loop saves and exits after the
+    current chunk); a second aborts at once, with one line on stderr and exit code 130
+    (`os._exit`: nothing, not a JAX gc callback nor a finaliser, can swallow it; the
+    run folder keeps its last checkpoint, and its lock is dropped with the process).
+
+    One handler per process: a StopRequest entered while another is installed (the
+    train CLI's StartSignals, from start-up on) is that one, switched to training."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    installed: typing.ClassVar[StopRequest | None] = None
+    starting = False  # a first signal raises KeyboardInterrupt (nothing to save yet)
 
     def __init__(self):
         self.requested = False
         self.previous = {}
 
-    def __enter__(self) -> typing.Self:
+    def __enter__(self) -> StopRequest:  # noqa: PYI034 - the installed one, maybe not self
+        outer = StopRequest.installed
+        if outer is not None:
+            outer.starting = False
+            return outer
         if threading.current_thread() is threading.main_thread():
             self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+            StopRequest.installed = self
         return self
 
     def _handle(self, signum, frame) -> None:
         if self.requested:
-            raise KeyboardInterrupt
+            abort(signum)
         self.requested = True
+        if self.starting:
+            raise KeyboardInterrupt
 
     def __exit__(self, *exc) -> None:
+        if StopRequest.installed is not self:
+            return
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
+        StopRequest.installed = None
+
+
+EXIT_ABORTED = 130
+
+
+def abort(signum: int) -> typing.NoReturn:
+    """End the process at once after a second stop signal."""
+    name = signal.Signals(signum).name
+    os.write(2, f"\naborted by a second {name}: nothing saved since the last checkpoint "
+                "(the run folder keeps it)\n".encode())
+    os._exit(EXIT_ABORTED)
 
 
 class StartSignals(StopRequest):
-    """Before training starts, Ctrl-C (SIGINT) and SIGTERM raise KeyboardInterrupt and
-    are remembered: one raised where Python ignores exceptions (seen under load: inside
-    a JAX gc callback, while start-up went on) still ends the start-up at `check()`."""
+    """The train CLI's StopRequest, entered before anything starts: until the training
+    loop takes it over, a first signal raises KeyboardInterrupt and is remembered: one
+    raised where Python ignores exceptions (seen under load: inside a JAX gc callback,
+    while start-up went on) still ends the start-up at `check()`."""
 
-    def _handle(self, signum, frame) -> None:
-        self.requested = True
-        raise KeyboardInterrupt
+    starting = True
 
     def check(self) -> None:
         if self.requested:

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import shutil
 import sys
+import typing
 from pathlib import Path
 
 import jax
@@ -29,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from motrix_jax import envs, multihost
-from motrix_jax.checkpoint import CHECKPOINT_DIR, step_folders
+from motrix_jax.checkpoint import CHECKPOINT_DIR, no_checkpoint, step_folders
 from motrix_jax.config import parse_typed, with_overrides
 from motrix_jax.ppo import check_env
 from motrix_jax.run_folder import (
@@ -41,7 +43,14 @@ from motrix_jax.run_folder import (
     read_run_info,
     write_run_info,
 )
-from motrix_jax.session import Interrupted, NonFiniteError, Session, SessionOptions, StartSignals
+from motrix_jax.session import (
+    Interrupted,
+    NonFiniteError,
+    Session,
+    SessionOptions,
+    StartSignals,
+    start_backend,
+)
 
 EXIT_NONFINITE = 1
 EXIT_USAGE = 2
@@ -105,7 +114,13 @@ def build_config(args: argparse.Namespace):
     flags = {"num_envs": args.num_envs, "seed": args.seed, "num_seeds": args.num_seeds,
              "max_env_steps": None if args.max_env_steps is None else
              parse_typed("--max-env-steps", int, args.max_env_steps)}
-    return with_overrides(cfg, args.set, {k: v for k, v in flags.items() if v is not None})
+    flags = {k: v for k, v in flags.items() if v is not None}
+    for item in args.set:  # one value per field: a flag and a --set of it conflict
+        name = item.partition("=")[0].strip()
+        if name in flags:
+            raise ValueError(f"--{name.replace('_', '-')} and --set {name}=... both set "
+                             f"{name}; give one")
+    return with_overrides(cfg, args.set, flags)
 
 
 def list_envs(console: Console | None = None) -> None:
@@ -146,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError as error:  # CheckpointError and UnknownEnvError are ValueErrors
                 print(f"error: {error}", file=sys.stderr)
                 return EXIT_USAGE
+            except StorageError as error:  # e.g. a full disk for config.json
+                print(f"error: {error}", file=sys.stderr)
+                return EXIT_NONFINITE
             return fit(env, info, run_dir, resume=args.resume is not None, started=signals.check,
                        keep=args.keep_checkpoints, chunk=args.chunk, log_every=args.log_every,
                        init_from=getattr(args, "start", None))
@@ -175,8 +193,11 @@ def prepare_new(args: argparse.Namespace):
     check_run_options(args)
     name = envs.canonical_name(args.env)
     cfg = build_config(args)
+    if not getattr(args, "distributed", False):
+        start_backend()  # several processes: only once they have joined
     args.lead = multihost.join(getattr(args, "distributed", False), args.coordinator,
                                args.num_processes, args.process_id)
+    start_backend()
     physics, why = envs.choose_physics(args.physics or "auto")
     if envs.is_host_name(name):  # the whole step runs on the host, its physics its own
         if args.physics:
@@ -203,7 +224,11 @@ def prepare_new(args: argparse.Namespace):
     run_dir = None
     if args.lead:  # the other processes get its path
         run_dir = args.created = make_run_dir(args.run_root, name)  # for an interruption
-        write_run_info(run_dir, info)
+        try:
+            write_run_info(run_dir, info)
+        except StorageError:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
     try:
         return env, info, multihost.share_run_dir(run_dir)
     except ValueError:
@@ -226,9 +251,12 @@ def prepare_resume(args: argparse.Namespace):
     check_run_options(args)
     info = read_run_info(args.resume)  # the session sets damaged checkpoints aside
     if not step_folders(args.resume / CHECKPOINT_DIR):
-        raise CheckpointError(f"{args.resume}: has no checkpoint")
+        raise CheckpointError(no_checkpoint(args.resume))
+    if not getattr(args, "distributed", False):
+        start_backend()  # several processes: only once they have joined
     args.lead = multihost.join(getattr(args, "distributed", False), args.coordinator,
                                args.num_processes, args.process_id)
+    start_backend()
     if info.processes != jax.process_count():
         raise ValueError(f"{args.resume} trained on {info.processes} process(es); resume it "
                          f"on as many (this is {jax.process_count()})")
@@ -249,6 +277,9 @@ def fit(env, info, run_dir: Path | None, *, resume: bool = False, console=None,
     except CheckpointError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except StorageError as error:  # the lock or a folder the OS refuses
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_NONFINITE
     if started is not None:
         try:
             started()
@@ -270,5 +301,16 @@ def run_session(session, state) -> int:
     return 0
 
 
+def exit_now(code: int) -> typing.NoReturn:
+    """Exit with `code`; after an interruption without running Python's finalisation
+    (the run folder is already cleaned up: threads JAX or MotrixSim left mid-compile
+    crashed it with SIGSEGV in 3 of 11 trials)."""
+    if code != EXIT_INTERRUPTED:
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -55,6 +55,51 @@ def test_string_task_fields_take_only_their_values(tmp_path, capsys, env, change
     assert not list(tmp_path.iterdir())
 
 
+TINY = ["--num-envs", "32", "--set", "rollouts=16", "--set", "mini_batches=4",
+        "--max-env-steps", "512"]  # were a bad value accepted, the run would be short
+
+
+@pytest.mark.parametrize("env,change,message", [
+    ("cartpole", "max_angle=nan", "cartpole task field 'max_angle' must be a finite number"),
+    ("cartpole", "sim_dt=nan", "task field 'sim_dt' must be a finite number, got nan"),
+    ("cartpole", "sim_dt=0", "task field 'sim_dt': must be > 0, got 0.0"),
+    ("cartpole", "episode_length=0", "'episode_length' must be in 1 .. 10,000,000"),
+    ("cartpole", "episode_length=1e12", "'episode_length' must be in 1 .. 10,000,000"),
+    ("cartpole", "obs_size=5", "'obs_size' is fixed by the task's code and model"),
+    ("cartpole", "name=x", "'name' is fixed by the task's code and model"),
+    ("go1_flat", "command_levels=0", "'command_levels' must be >= 1"),
+    ("go1_flat", "action_scale=-1", "'action_scale': must be > 0, got -1.0"),
+    ("go1_rough", "initial_levels=99,100", ("initial_levels = (99, 100) must be terrain "
+                                           "levels in 0 .. 9")),
+    ("go1_flat", "reward_scales.alive=2", ("go1_flat.reward_scales has no entry 'alive'; "
+                                          "entries: action_rate,")),
+    ("go1_flat", "command_high=-5,1,1", ("command_low = (-1.0, -1.0, -1.0) must be <= "
+                                        "command_high = (-5.0, 1.0, 1.0)")),
+])
+def test_task_fields_are_checked_against_what_the_task_can_run(
+        tmp_path, capsys, env, change, message):
+    assert train.main(["--env", env, *TINY, "--task-set", change,
+                       "--run-root", str(tmp_path)]) == 2
+    assert message in one_line(capsys.readouterr().err)
+    assert not list(tmp_path.iterdir())  # checked before the run folder is created
+
+
+def test_float_tuples_and_reward_scales_take_numbers():
+    changes = envs.parse_task_changes("go1_flat", ["command_high=1.5,0.5,1",
+                                                   "reward_scales.torques=-1e-4"])
+    assert changes == {"command_high": (1.5, 0.5, 1.0), "reward_scales.torques": -1e-4}
+    task = envs.run_task("go1_flat", changes)  # as a run's config.json holds them
+    assert task.command_high == (1.5, 0.5, 1.0) and task.reward_scales["torques"] == -1e-4
+
+
+def test_a_flag_and_a_set_of_the_same_field_conflict(tmp_path, capsys):
+    tiny = ["--set", "rollouts=16", "--set", "mini_batches=4", "--max-env-steps", "2048"]
+    assert train.main(["--env", "cartpole", "--num-envs", "64", "--set", "num_envs=128",
+                       *tiny, "--run-root", str(tmp_path)]) == 2
+    assert "--num-envs and --set num_envs=... both set num_envs; give one" in one_line(
+        capsys.readouterr().err)
+
+
 def test_a_run_root_that_is_a_file_is_one_line(tmp_path, capsys):
     root = tmp_path / "a_file"
     root.write_text("")
@@ -79,7 +124,7 @@ def edited(run_dir, tmp_path, edit):
 
 
 @pytest.mark.parametrize("edit,message", [
-    (lambda c: c.update(ppo=[1, 2]), "config.json is corrupt: AttributeError"),
+    (lambda c: c.update(ppo=[1, 2]), "config.json is corrupt: TypeError: ppo must be a JSON"),
     (lambda c: c["ppo"].update(num_envs=32.0), "num_envs must be an integer, got 32.0"),
     (lambda c: c["ppo"].update(learning_rate=None), "learning_rate must be a finite number"),
     (lambda c: c.update(task_changes={"reward_scales": 1}),
@@ -87,6 +132,14 @@ def edited(run_dir, tmp_path, edit):
     (lambda c: c.update(task_changes={"episode_length": "long"}),
      "task field 'episode_length' must be an integer, got 'long'"),
     (lambda c: c.update(task_changes=[1]), "config.json is corrupt"),
+    (lambda c: c["ppo"].pop("learning_rate"), "ppo has no 'learning_rate' (add it"),
+    (lambda c: c["ppo"].update(learning_rat=1e-3), "unknown ppo key 'learning_rat'"),
+    (lambda c: c.update(extra=1), "config.json is corrupt: unknown key 'extra'"),
+    (lambda c: c.update(env=5), "env must be a string, got 5"),
+    (lambda c: c.update(processes=0), "processes must be an integer >= 1, got 0"),
+    (lambda c: c.update(task_changes={"max_angle": float("nan")}),
+     "task field 'max_angle' must be a finite number"),
+    (lambda c: c.update(task_changes={"obs_size": 5}), "'obs_size' is fixed by the task"),
 ])
 def test_a_malformed_config_json_is_one_line_for_resume_and_play(
         trained, tmp_path, capsys, edit, message):

@@ -302,7 +302,9 @@ def test_keeps_the_last_k_checkpoints_plus_the_best(tmp_path):
 def test_go1_restore_matches_within_the_contact_solver_tolerance():
     # MotrixSim's cached warm-start lambdas cannot be saved, so with feet on the ground
     # the steps after a restore match an uninterrupted run to the contact solver's
-    # tolerance, not bit for bit (measured: 2.5e-7 qpos, 1.1e-5 qvel after one step).
+    # tolerance, not bit for bit (measured: 2.5e-7 qpos, 1.1e-5 qvel after one step at
+    # MotrixSim's default 100 iterations; 3.3e-5 rad in joint angles at the legged tasks'
+    # 8, 1.4e-3 in qvel, issue 45: the cut-short solver leans more on its warm start).
     env = envs.make("go1_flat", 4)
     step = jax.jit(env.step)
     action = np.zeros((4, env.action_size), np.float32)
@@ -315,6 +317,6 @@ def test_go1_restore_matches_within_the_contact_solver_tolerance():
     state = jax.tree.map(jax.numpy.asarray, saved)
     resumed = [state := step(state, action) for _ in range(3)]
     for a, b in zip(uninterrupted, resumed, strict=True):
-        np.testing.assert_allclose(b.physics.qpos, a.physics.qpos, atol=1e-5)
-        np.testing.assert_allclose(b.physics.qvel, a.physics.qvel, atol=1e-4)
+        np.testing.assert_allclose(b.physics.qpos, a.physics.qpos, atol=1e-4)
+        np.testing.assert_allclose(b.physics.qvel, a.physics.qvel, atol=5e-3)
         np.testing.assert_array_equal(b.terminated, a.terminated)

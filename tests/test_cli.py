@@ -32,6 +32,8 @@ def run_cli(*args, cwd=None):
     (["--env", "go1_flat", "--task-set", "command_levels=many"],
      "command_levels='many': expected an integer"),
     (["--env", "go1_flat", "--task-set", "reward_scales=1"], "cannot be set from the command"),
+    (["--env", "go1_flat", "--task-set", "sim_dt=0"],  # was a ZeroDivisionError traceback
+     "sim_dt=0.0 does not divide ctrl_dt=0.02 into whole physics steps"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args, message):
     # in this process (the program itself runs as one in the tests below)

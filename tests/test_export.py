@@ -115,3 +115,31 @@ def test_go1_metadata_says_how_an_action_becomes_joint_targets():
     assert json.loads(meta["pd_gains"]) == {"kp": 80.0, "kd": 1.0}
     assert json.loads(meta["task_fields"])["ctrl_dt"] == 0.02
     assert "Observation (48)" in meta["task_doc"]
+
+
+def with_task_changes(run, tmp_path, changes):
+    """A copy of `run` whose config.json records `changes` as its --task-set."""
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    config = json.loads((copy / "config.json").read_text())
+    config["task_changes"] = changes
+    (copy / "config.json").write_text(json.dumps(config))
+    return copy
+
+
+def test_export_metadata_holds_the_runs_task_changes(cli_run, tmp_path):
+    run = with_task_changes(cli_run, tmp_path, {"max_angle": 0.3})
+    out = tmp_path / "policy.onnx"
+    assert export.main(["--run", str(run), "--out", str(out)]) == 0
+    props = {p.key: p.value for p in onnx.load(out).metadata_props}
+    assert json.loads(props["task_fields"])["max_angle"] == 0.3
+
+
+def test_an_export_failing_its_own_check_exits_1_and_writes_nothing(
+        cli_run, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "policy.onnx"
+    monkeypatch.setattr(export, "largest_difference", lambda *args: 5.2e20)
+    assert export.main(["--run", str(cli_run), "--out", str(out)]) == export.EXIT_CHECK
+    assert "not written: onnxruntime and load_policy disagree" in one_line(
+        capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary

@@ -248,3 +248,21 @@ def test_trained_cartpole_plays_above_the_threshold_with_a_full_video(tmp_path, 
     result = play.evaluate(run, episodes=10)
     frames, _ = imageio_ffmpeg.count_frames_and_secs(str(video))
     assert frames == result.lengths[0] >= 950
+
+
+def test_play_renders_the_runs_task_with_its_task_changes(run_dir, tmp_path, monkeypatch):
+    """The video's model is the run's task with its --task-set changes (here one that
+    shows in the MJCF), not the registered default."""
+    from motrix_jax.envs.cartpole import Cartpole
+
+    plain = Cartpole.mjcf
+    monkeypatch.setattr(Cartpole, "mjcf",
+                        lambda self: f"<!-- max_angle {self.max_angle} -->" + plain(self))
+    shutil.copytree(run_dir, tmp_path / "run")
+    edit_config(tmp_path / "run", task_changes={"max_angle": 0.3})
+    seen = []
+    monkeypatch.setattr(play, "write_episode_video",
+                        lambda path, mjcf, result: seen.append(mjcf) or 0)
+    assert play.main(["--run", str(tmp_path / "run"), "--episodes", "2",
+                      "--video", str(tmp_path / "out.mp4")]) == 0
+    assert seen and seen[0].startswith("<!-- max_angle 0.3 -->")

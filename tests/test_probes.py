@@ -4,6 +4,7 @@ match their closed forms; and the same with the observation probe's sign hidden 
 policy and shown only to a privileged critic (its own observation and normaliser)."""
 
 import functools
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -104,3 +105,21 @@ def test_a_privileged_critic_has_its_own_statistics_and_the_policy_needs_none_of
     obs = probe_obs("action", [0.0, 0.0])
     live = jax.jit(make_ppo(CFG, env).policy)(state.params, state.obs_stats, obs)
     np.testing.assert_array_equal(np.asarray(load_policy(tmp_path)(obs)), np.asarray(live))
+
+
+@dataclass(frozen=True)
+class ConstantProbes(Probes):
+    """Every env the constant probe: the returns have zero variance."""
+
+    def reset(self, key, n, info):
+        return jnp.zeros((n, 3)), jnp.zeros((n, 3)), {}
+
+
+@pytest.mark.slow  # a training run of its own: 17 s under load
+def test_the_value_normaliser_learns_a_constant_return():
+    env = Env(ConstantProbes(), ClockPhysics(), CFG.num_envs)
+    state, _ = jax.jit(jax.vmap(make_train(CFG, env)))(seed_keys(CFG))
+    state = jax.tree.map(lambda x: x[0], state)
+    _, _, value_n = forward(CFG, make_network(CFG, 1), state.params, state.obs_stats,
+                            probe_obs("constant", [0.0]), state.critic_stats, None)
+    np.testing.assert_allclose(to_value(CFG, state.value_stats, value_n), [1.0], atol=0.01)

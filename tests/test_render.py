@@ -99,3 +99,20 @@ def test_go1_and_navigation_give_their_command_and_target_as_marks(go1):
     np.testing.assert_allclose(marks["target"][:, :2], info.waypoints[:, -1])
     assert marks["command"].shape == marks["velocity"].shape == (2, 3)
     assert video_marks(envs.make_task("cartpole"), view, None) == {}
+
+
+@pytest.mark.parametrize("name", ["go1_rough"])
+def test_the_robot_is_in_the_picture_on_a_large_terrain(name):
+    """MuJoCo scales its clip planes by the model's extent (go1_rough's terrain: 339 m, a
+    near plane 3.4 m away, beyond the following camera): they are set in metres."""
+    task = envs.make_task(name)
+    qpos, _, _ = task.reset(jax.random.PRNGKey(0), 1, task.initial_info(1))
+    segments = render.render(task.mjcf(), np.asarray(qpos)[None], width=160, height=120,
+                             segmentation=True)
+    robot = robot_pixels(task.mjcf(), segments)[0]
+    assert robot.mean() > 0.02, robot.mean()
+    rows, cols = np.nonzero(robot)
+    assert 0.3 < cols.mean() / 160 < 0.7 and 0.25 < rows.mean() / 120 < 0.75
+    model = render.scene_model(task.mjcf(), qpos.shape[-1])
+    near = model.vis.map.znear * model.stat.extent
+    assert near == pytest.approx(render.NEAR_M, rel=1e-3)

@@ -28,7 +28,8 @@ def choose_physics(physics: str = "auto") -> tuple[str, str]:
 
 def make_physics(task: Task, physics: str) -> Physics:
     """The backend `physics` (a name of PHYSICS other than auto) for `task`'s scene, with
-    the task's domain randomisation and MuJoCo solver settings where it has them."""
+    the task's domain randomisation and solver settings (`mujoco_solver` for the MuJoCo
+    engines, `motrixsim_solver` for MotrixSim) where it has them."""
     randomization = getattr(task, "randomization", None)
     solver = getattr(task, "mujoco_solver", None)
     args = (task.mjcf(), task.sim_dt, task.ctrl_dt, task.contact_pairs)
@@ -45,7 +46,7 @@ def make_physics(task: Task, physics: str) -> Physics:
         return MujocoPhysics(*args, randomization, solver)
     from motrix_jax.physics.motrixsim import MotrixSimPhysics
 
-    return MotrixSimPhysics(*args, randomization)
+    return MotrixSimPhysics(*args, randomization, getattr(task, "motrixsim_solver", None))
 
 
 def make_env(task: Task, num_envs: int, physics: str = "motrixsim") -> Env:

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from motrix_jax.env import Randomization, substeps
+from motrix_jax.env import MotrixSimSolver, Randomization, substeps
 from motrix_jax.physics.host import HostPhysics, TickedHost, flat
 
 os.environ.setdefault("RUST_LOG", "error")  # silence MotrixSim's loader warnings
@@ -28,10 +28,14 @@ class HostWorlds(TickedHost):
 
     def __init__(self, mjcf: str, sim_dt: float, substeps: int,
                  contact_pairs: tuple[tuple[str, str], ...] = (),
-                 randomization: Randomization | None = None):
+                 randomization: Randomization | None = None,
+                 solver: MotrixSimSolver | None = None):
         self.model = motrixsim.load_mjcf_str(mjcf)
         self.randomization = randomization
         self.model.options.timestep = sim_dt
+        if solver is not None:
+            self.model.options.max_iterations = solver.max_iterations
+            self.model.options.solver_tolerance = solver.tolerance
         self.substeps = substeps
         self.nq = self.model.num_dof_pos
         self.nv = self.model.num_dof_vel
@@ -138,6 +142,13 @@ def draw_overrides(model, data, spec: Randomization) -> list:
     return overrides
 
 
+def solver_in_force(model) -> MotrixSimSolver:
+    """The solver budget a MotrixSim `model` carries, read back from its options."""
+    opt = model.options
+    return MotrixSimSolver(max_iterations=int(opt.max_iterations),
+                           tolerance=float(opt.solver_tolerance))
+
+
 class MotrixSimPhysics(HostPhysics):
     """The `Physics` backend for MotrixSim: JAX functions over a HostWorlds."""
 
@@ -145,10 +156,11 @@ class MotrixSimPhysics(HostPhysics):
 
     def __init__(self, mjcf: str, sim_dt: float, ctrl_dt: float,
                  contact_pairs: tuple[tuple[str, str], ...] = (),
-                 randomization: Randomization | None = None):
+                 randomization: Randomization | None = None,
+                 solver: MotrixSimSolver | None = None):
         host = HostWorlds(mjcf, sim_dt, substeps(sim_dt, ctrl_dt), contact_pairs,
-                          randomization)
-        opt = host.model.options  # MotrixSim's own solver, not MJX's SolverOptions
+                          randomization, solver)
+        in_force = solver_in_force(host.model)  # read back: what the engine will use
         super().__init__(host, {"timestep": sim_dt, "substeps": host.substeps,
-                                "max_iterations": int(opt.max_iterations),
-                                "solver_tolerance": float(opt.solver_tolerance)})
+                                "max_iterations": in_force.max_iterations,
+                                "solver_tolerance": in_force.tolerance})
