@@ -76,5 +76,9 @@ def make_for_run(run_dir, info: RunInfo, num_envs: int, physics: str | None = No
                        physics or info.physics)
     except ValueError as error:
         raise CheckpointError(f"{run_dir} is incompatible: {error}") from None
+    if info.ppo.distill_from:  # a distilled student reads the task's student observation
+        from motrix_jax.distill import student_env
+
+        env = student_env(env)
     check_env(run_dir, info, env)
     return env

@@ -2,6 +2,11 @@
 
 Observation (4): cart position, pole angle, cart velocity, pole angular velocity.
 Action (1): cart motor command in [-1, 1] (10 N per unit).
+`observed` keeps only those of the four (`--task-set observed=0,3`: cart position and
+pole rate); the others read 0. A partially observed cartpole: with positions only
+(0,1), or velocities only (2,3), a static linear feedback still balances for 1000 steps
+(measured), but not with (0,3) (the best of 600 random gains: 646), while a policy that
+integrates the pole rate and differences the cart position (memory) can.
 Reward +1 per step; terminated when |angle| > 0.2 rad, |x| > 0.8 m or the
 physics is non-finite; truncated after 1000 control steps (10 s).
 """
@@ -31,6 +36,12 @@ class Cartpole:
     max_cart_position: float = 0.8
     reward_scales: dict[str, float] = field(default_factory=lambda: {"alive": 1.0})
     contact_pairs: tuple[tuple[str, str], ...] = ()
+    observed: tuple[int, ...] = (0, 1, 2, 3)
+
+    def __post_init__(self):
+        if not set(self.observed) <= {0, 1, 2, 3}:
+            raise ValueError(f"observed must hold indices in 0..3 (cart position, pole "
+                             f"angle, cart velocity, pole rate), got {self.observed}")
 
     def mjcf(self) -> str:
         return self.xml_path.read_text()
@@ -46,7 +57,10 @@ class Cartpole:
         return qpos, qvel, {}
 
     def observe(self, view: PhysicsView, info: dict) -> jax.Array:
-        return jnp.concatenate([view.qpos, view.qvel], axis=-1)
+        obs = jnp.concatenate([view.qpos, view.qvel], axis=-1)
+        if len(set(self.observed)) == 4:
+            return obs
+        return obs * jnp.isin(jnp.arange(4), jnp.asarray(self.observed))
 
     def ctrl(self, action: jax.Array, info: dict) -> jax.Array:
         return jnp.clip(action, -1.0, 1.0)

@@ -313,6 +313,18 @@ class Go1:
             parts.append(self.height_scan(view))
         return jnp.concatenate(parts, -1)
 
+    @property
+    def student_obs_size(self) -> int:
+        return 48 + 12 * self.foot_contact_obs
+
+    def student_observe(self, view: PhysicsView, info: Go1Info) -> jax.Array:
+        """A distilled student's observation (`--distill-from`): the policy's without the
+        height scan, what a blind real Go1 measures [N, 48 (+12 on stairs)]."""
+        parts = [legged.proprioception(view, DEFAULT_POSE, info.last_action, info.command)]
+        if self.foot_contact_obs:
+            parts += [view.contacts[:, :4], info.air_time, info.ground_time]
+        return jnp.concatenate(parts, -1)
+
     def critic_observe(self, view: PhysicsView, info: Go1Info) -> jax.Array | None:
         """With `privileged_critic`, the critic's observation [N, obs_size + 25]: the
         policy's, then what a real robot does not measure: each foot's contact flag, air time

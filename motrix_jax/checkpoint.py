@@ -34,8 +34,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging as absl_logging
 
-from motrix_jax import metrics, multihost, normalization
-from motrix_jax.networks import make_network
+from motrix_jax import metrics, multihost, normalization, recurrent
+from motrix_jax.networks import make_network, memory_width
 from motrix_jax.ppo import mean_action
 from motrix_jax.run_folder import (
     CheckpointError,
@@ -434,7 +434,8 @@ def load_policy(run_dir: str | Path, step: int | str | None = None,
                 seed: int = 0) -> Callable[[jax.Array], jax.Array]:
     """A jitted `policy(obs [..., obs_size]) -> action [..., action_size]`: the
     deterministic (mean) action of seed `seed` at checkpoint `step` (the newest intact
-    one by default, or "best"), with the saved observation normaliser applied."""
+    one by default, or "best"), with the saved observation normaliser applied. A recurrent
+    run's is a `recurrent.MemoryPolicy`: `policy(obs, memory) -> (action, memory)`."""
     return load_policy_at(run_dir, step, seed)[1]
 
 
@@ -443,11 +444,14 @@ def load_policy_at(run_dir: str | Path, step: int | str | None = None,
     """(the checkpoint's update, `load_policy`'s policy)."""
     info, step, saved = saved_policy(run_dir, step)
     network = make_network(info.ppo, info.action_size)
+    # recurrent policies take their memory [N, W] too
+    width = None if info.ppo.policy_memory == "none" else \
+        memory_width(info.ppo.policy_memory, info.ppo.memory_size)
+    inputs = [jnp.zeros((1, info.obs_size))] + ([] if width is None else [jnp.zeros((1, width))])
     # the policy's parameters only: the value network (and the critic's own observation
     # size, where the task has one) plays no part in acting
     expected = _leaves_by_name(jax.eval_shape(
-        functools.partial(network.init, method="policy"), jax.random.PRNGKey(0),
-        jnp.zeros((1, info.obs_size))))
+        functools.partial(network.init, method="policy"), jax.random.PRNGKey(0), *inputs))
     policy = {name: tree for name, tree in saved["params"]["params"].items()
               if not name.startswith("value_")}
     params = jax.tree.map(lambda x: jnp.asarray(x[seed]), {"params": policy})
@@ -458,5 +462,8 @@ def load_policy_at(run_dir: str | Path, step: int | str | None = None,
                                        count=jnp.zeros((), jnp.float32))
     # Params are arguments, not constants folded into the program: the trainer's own
     # policy function, so the actions are bit for bit the same.
+    if width is not None:
+        apply = jax.jit(functools.partial(recurrent.mean_action, info.ppo, network))
+        return step, recurrent.MemoryPolicy(functools.partial(apply, params, stats), width)
     apply = jax.jit(functools.partial(mean_action, info.ppo, network))
     return step, functools.partial(apply, params, stats)

@@ -25,6 +25,12 @@ class PPOConfig:
     """One trunk (policy_hidden_sizes) with a policy head and a value head."""
     initial_log_std: float = 0.0
     """Initial state-independent log standard deviation of the Gaussian policy."""
+    policy_memory: str = "none"
+    """Recurrent actor-critic: "gru" or "lstm" puts one recurrent layer of memory_size
+    before each MLP (policy and value each their own), trained over whole env
+    trajectories of each rollout (truncated BPTT, rsl_rl's scheme); "none" is feed-forward."""
+    memory_size: int = 64
+    """Hidden units of the recurrent layer (with policy_memory)."""
 
     # Rollout and update sizes
     num_envs: int = 2048
@@ -69,6 +75,13 @@ class PPOConfig:
     observations and actions with the original log-probabilities, advantages and returns
     (rsl_rl's symmetry data augmentation); the update's batches are twice as large."""
 
+    # Distillation
+    distill_from: str = ""
+    """A trained teacher's run folder (`--distill-from RUN`): the policy learns to give the
+    teacher's deterministic actions on its own rollouts (DAgger, a behaviour-cloning loss)
+    from the task's `student_observe` while the teacher reads the task's observation;
+    "" trains with PPO."""
+
     # Run
     max_env_steps: int = 3_000_000
     """Total env steps per seed; rounded down to whole updates."""
@@ -93,6 +106,7 @@ class PPOConfig:
             if not sizes or any(s < 1 or s > MAX_WIDTH for s in sizes):
                 raise ValueError(f"{name} must be a non-empty tuple of widths in 1 .. "
                                  f"{MAX_WIDTH}, got {sizes}")
+        check_memory(self)
         if not 0 <= self.seed <= 2**31 - self.num_seeds:
             raise ValueError(f"seed must be in 0 .. 2**31 - num_seeds, got {self.seed}")
         if self.batch_size % self.mini_batches:
@@ -127,6 +141,32 @@ class PPOConfig:
         return self.max_env_steps // self.batch_size
 
 
+MEMORIES = ("none", "gru", "lstm")
+
+
+def check_memory(cfg: PPOConfig) -> None:
+    """ValueError for a recurrent config that cannot run: an unknown memory, or one
+    combined with what it does not support."""
+    if cfg.policy_memory not in MEMORIES:
+        raise ValueError(f"policy_memory must be one of {', '.join(MEMORIES)}, got "
+                         f"{cfg.policy_memory!r}{did_you_mean(cfg.policy_memory, MEMORIES)}")
+    if not 1 <= cfg.memory_size <= MAX_WIDTH:
+        raise ValueError(f"memory_size must be in 1 .. {MAX_WIDTH}, got {cfg.memory_size}")
+    if cfg.distill_from and cfg.symmetry_augmentation:
+        raise ValueError("symmetry_augmentation is not supported with distill_from (the "
+                         "student imitates the teacher; set it off)")
+    if cfg.policy_memory == "none":
+        return
+    for name in ("symmetry_augmentation", "share_features"):
+        if getattr(cfg, name):
+            raise ValueError(f"{name} is not supported with policy_memory="
+                             f"{cfg.policy_memory} (set one of them off)")
+    if cfg.num_envs % cfg.mini_batches:
+        raise ValueError(f"policy_memory={cfg.policy_memory} splits the rollout into "
+                         f"minibatches of whole env trajectories: num_envs = {cfg.num_envs} "
+                         f"must be divisible by mini_batches = {cfg.mini_batches}")
+
+
 FIELDS = {f.name: f for f in dataclasses.fields(PPOConfig)}
 # Sizes beyond these cannot run on any machine (memory, or years of compute); they
 # are refused before anything is compiled or written.
@@ -150,6 +190,8 @@ def check_types(cfg: PPOConfig) -> None:
             ok = isinstance(value, int) and not isinstance(value, bool)
         elif kind is bool:
             ok = isinstance(value, bool)
+        elif kind is str:
+            ok = isinstance(value, str)
         else:  # a tuple of integers
             ok = isinstance(value, tuple) and all(
                 isinstance(v, int) and not isinstance(v, bool) for v in value)
@@ -163,7 +205,7 @@ def parse_ints(text: str) -> tuple[int, ...]:
 
 
 TYPE_WORDS = {bool: "true/false", int: "an integer", float: "a number"}
-KIND_WORDS = {bool: "true or false", int: "an integer", float: "a finite number",
+KIND_WORDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "text",
               tuple[int, ...]: "a tuple of integers"}
 
 

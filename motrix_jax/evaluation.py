@@ -17,14 +17,24 @@ def run_policy(env: Env, policy: Callable[[jax.Array], jax.Array], key: jax.Arra
                steps: int, record: Callable[[EnvState], Any]) -> tuple[Any, Any]:
     """Reset `env` with `key`, then `steps` steps of `policy(obs) -> action` (episodes
     restart as in training). Returns (the first state's task info, `record(state)` after
-    every step stacked to [steps, ...]), as numpy arrays."""
-    def body(state, _):
-        state = env.step(state, policy(state.obs))
-        return state, record(state)
+    every step stacked to [steps, ...]), as numpy arrays. A recurrent policy
+    (`recurrent.MemoryPolicy`) carries its memory, zeroed where an episode ends."""
+    recurrent = hasattr(policy, "initial_memory")
+
+    def body(carry, _):
+        state, memory = carry
+        if recurrent:
+            action, memory = policy(state.obs, memory)
+            state = env.step(state, action)
+            memory = policy.reset(memory, state.terminated | state.truncated)
+        else:
+            state = env.step(state, policy(state.obs))
+        return (state, memory), record(state)
 
     @jax.jit
     def run(key):
         start = env.reset(key)
-        return start.info, jax.lax.scan(body, start, None, length=steps)[1]
+        memory = policy.initial_memory(env.num_envs) if recurrent else None
+        return start.info, jax.lax.scan(body, (start, memory), None, length=steps)[1]
 
     return jax.tree.map(np.asarray, run(key))

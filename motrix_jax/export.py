@@ -33,6 +33,7 @@ import numpy as np
 from motrix_jax import envs
 from motrix_jax.checkpoint import load_policy, parse_step, saved_policy
 from motrix_jax.evaluation import run_policy
+from motrix_jax.networks import memory_width
 from motrix_jax.run_folder import CheckpointError, RunInfo, StorageError, read_run_info
 from motrix_jax.session import start_backend
 
@@ -84,6 +85,64 @@ def policy_graph(layers, obs_mean, obs_std, obs_size: int, action_size: int):
     return helper.make_graph(nodes, "motrix_jax_policy", inputs, outputs, constants)
 
 
+def memory_nodes(kind: str, cell: dict, x: str) -> tuple[list, list, str]:
+    """(constants, nodes, output name) of one step of the recurrent layer (PyTorch's gate
+    equations, as networks.GRUCell / LSTMCell) reading `x` and `memory_in`, writing
+    `memory_out`; the output is the hidden state the MLP reads."""
+    from onnx import helper, numpy_helper
+
+    constants = [numpy_helper.from_array(np.asarray(cell[part][name], np.float32),
+                                         f"memory_{part}_{name}")
+                 for part in ("input", "hidden") for name in ("kernel", "bias")]
+    gemm = lambda a, part, out: helper.make_node(
+        "Gemm", [a, f"memory_{part}_kernel", f"memory_{part}_bias"], [out])
+    node = helper.make_node
+    if kind == "gru":
+        nodes = [gemm(x, "input", "gi"), gemm("memory_in", "hidden", "gh"),
+                 node("Split", ["gi"], ["ir", "iz", "in"], axis=-1),
+                 node("Split", ["gh"], ["hr", "hz", "hn"], axis=-1),
+                 node("Add", ["ir", "hr"], ["r_pre"]), node("Sigmoid", ["r_pre"], ["r"]),
+                 node("Add", ["iz", "hz"], ["z_pre"]), node("Sigmoid", ["z_pre"], ["z"]),
+                 node("Mul", ["r", "hn"], ["r_hn"]), node("Add", ["in", "r_hn"], ["n_pre"]),
+                 node("Tanh", ["n_pre"], ["n"]),
+                 # h' = (1 - z) n + z h = n + z (h - n)
+                 node("Sub", ["memory_in", "n"], ["h_minus_n"]),
+                 node("Mul", ["z", "h_minus_n"], ["z_h_minus_n"]),
+                 node("Add", ["n", "z_h_minus_n"], ["memory_out"])]
+        return constants, nodes, "memory_out"
+    nodes = [node("Split", ["memory_in"], ["c", "h"], axis=-1),
+             gemm(x, "input", "gi"), gemm("h", "hidden", "gh"),
+             node("Add", ["gi", "gh"], ["gates"]),
+             node("Split", ["gates"], ["i_pre", "f_pre", "g_pre", "o_pre"], axis=-1),
+             node("Sigmoid", ["i_pre"], ["i"]), node("Sigmoid", ["f_pre"], ["f"]),
+             node("Tanh", ["g_pre"], ["g"]), node("Sigmoid", ["o_pre"], ["o"]),
+             node("Mul", ["f", "c"], ["f_c"]), node("Mul", ["i", "g"], ["i_g"]),
+             node("Add", ["f_c", "i_g"], ["c_next"]), node("Tanh", ["c_next"], ["c_tanh"]),
+             node("Mul", ["o", "c_tanh"], ["h_next"]),
+             node("Concat", ["c_next", "h_next"], ["memory_out"], axis=-1)]
+    return constants, nodes, "h_next"
+
+
+def with_memory(graph, kind: str, cell: dict, width: int):
+    """`graph` (policy_graph's) with the recurrent layer between the normalised
+    observation and the first Gemm: input `memory_in` and output `memory_out`
+    [batch, width] added."""
+    from onnx import TensorProto, helper
+
+    first = next(n for n in graph.node if n.op_type == "Gemm")
+    constants, nodes, out = memory_nodes(kind, cell, first.input[0])
+    first.input[0] = out
+    at = list(graph.node).index(first)
+    new_nodes = list(graph.node[:at]) + nodes + list(graph.node[at:])
+    state = "zeros at an episode start; feed memory_out back at the next step"
+    inputs = [*graph.input, helper.make_tensor_value_info(
+        "memory_in", TensorProto.FLOAT, ["batch", width], f"recurrent memory: {state}")]
+    outputs = [*graph.output, helper.make_tensor_value_info(
+        "memory_out", TensorProto.FLOAT, ["batch", width], "the memory after this step")]
+    return helper.make_graph(new_nodes, graph.name, inputs, outputs,
+                             [*graph.initializer, *constants])
+
+
 def metadata(info: RunInfo, step: int, seed: int, task) -> dict[str, str]:
     """What a robot-side program needs, as ONNX metadata (string values)."""
     fields = {f.name: getattr(task, f.name) for f in dataclasses.fields(task)}
@@ -114,13 +173,28 @@ def export(run_dir: Path, out: Path, step: int | str | None = None, seed: int = 
         mean = np.asarray(saved["obs_mean"][seed])
         std = np.sqrt(np.asarray(saved["obs_var"][seed], np.float64) + 1e-8)
     graph = policy_graph(policy_layers(params), mean, std, info.obs_size, info.action_size)
+    memory = info.ppo.policy_memory
+    if memory != "none":
+        graph = with_memory(graph, memory, params["params"]["policy_memory"],
+                            memory_width(memory, info.ppo.memory_size))
     model = onnx.helper.make_model(graph, producer_name="motrix_jax",
                                    opset_imports=[onnx.helper.make_opsetid("", OPSET)])
     try:
         task = envs.run_task(info.env, info.task_changes)  # with the run's --task-set
     except ValueError as error:
         raise CheckpointError(f"{run_dir} is incompatible: {error}") from None
-    onnx.helper.set_model_props(model, metadata(info, step, seed, task))
+    props = metadata(info, step, seed, task)
+    if info.ppo.distill_from:  # task_doc describes the teacher's observation
+        props["observation"] = ("the task's student_observe (a student distilled from "
+                                f"{info.ppo.distill_from}), {info.obs_size} values")
+    if memory != "none":
+        props |= {"memory": memory, "memory_size": str(info.ppo.memory_size),
+                  "memory_layout": "[batch, H] GRU hidden state" if memory == "gru" else
+                  "[batch, 2H]: LSTM cell state, then hidden state",
+                  "memory_use": "inputs obs and memory_in (zeros at an episode start); "
+                                "outputs action and memory_out, fed back as memory_in at "
+                                "the next step; zero an env's memory where its episode ends"}
+    onnx.helper.set_model_props(model, props)
     onnx.checker.check_model(model)
     try:
         onnx.save(model, out)
@@ -138,6 +212,51 @@ def rollout_observations(run_dir: Path, policy, seed: int, envs_: int = 500,
     env = envs.make_for_run(run_dir, info, envs_)
     _, obs = run_policy(env, policy, jax.random.PRNGKey(seed), steps, lambda s: s.obs)
     return obs.reshape(-1, info.obs_size)
+
+
+def rollout_with_dones(run_dir: Path, policy, seed: int, envs_: int = 100,
+                       steps: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """Observations [steps, envs_, obs] the policy saw after each step of a rollout of
+    the run's env under the (recurrent) `policy`, and where episodes ended [steps, envs_]."""
+    info = read_run_info(run_dir)
+    env = envs.make_for_run(run_dir, info, envs_)
+    _, (obs, done) = run_policy(env, policy, jax.random.PRNGKey(seed), steps,
+                                lambda s: (s.obs, s.terminated | s.truncated))
+    return obs, done
+
+
+def largest_memory_difference(path: Path, policy, obs: np.ndarray, done: np.ndarray,
+                              with_largest: bool = False):
+    """max |onnxruntime - policy| over actions and memories when both step through the
+    observations `obs` [T, N, obs] from zero memory, zeroing it where `done` [T, N]
+    (and, `with_largest`, the largest |action| of the policy's)."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    exported = live = np.asarray(policy.initial_memory(obs.shape[1]))
+    largest, biggest_action = 0.0, 0.0
+    for obs_t, done_t in zip(obs.astype(np.float32), done, strict=True):
+        action, exported = session.run(["action", "memory_out"],
+                                       {"obs": obs_t, "memory_in": exported})
+        want, live = (np.asarray(x) for x in policy(obs_t, live))
+        biggest_action = max(biggest_action, float(np.max(np.abs(want))))
+        largest = max(largest, float(np.max(np.abs(action - want))),
+                      float(np.max(np.abs(exported - live))))
+        exported = np.where(done_t[:, None], 0.0, exported).astype(np.float32)
+        live = np.asarray(policy.reset(live, done_t))
+    return (largest, biggest_action) if with_largest else largest
+
+
+def exported_check(run_dir: Path, path: Path, policy, seed: int) -> tuple[float, float, int]:
+    """(max |onnxruntime(path) - policy|, the largest |action|, observations compared) on
+    a rollout of the run's env under `policy` (a recurrent one stepped with its memory)."""
+    if hasattr(policy, "initial_memory"):
+        obs, done = rollout_with_dones(run_dir, policy, seed)
+        diff, largest = largest_memory_difference(path, policy, obs, done, with_largest=True)
+        return diff, largest, obs.shape[0] * obs.shape[1]
+    obs = rollout_observations(run_dir, policy, seed)
+    return (largest_difference(path, policy, obs),
+            float(np.max(np.abs(np.asarray(policy(obs))))), len(obs))
 
 
 def largest_difference(path: Path, policy, obs: np.ndarray) -> float:
@@ -176,9 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         start_backend()
         step = export(args.run, tmp, parse_step(args.step), args.seed)
         policy = load_policy(args.run, step, args.seed)
-        obs = rollout_observations(args.run, policy, args.seed)
-        diff = largest_difference(tmp, policy, obs)
-        largest = float(np.max(np.abs(np.asarray(policy(obs)))))
+        diff, largest, compared = exported_check(args.run, tmp, policy, args.seed)
         if not diff <= TOLERANCE * max(1.0, largest):
             print(f"error: {args.out} not written: onnxruntime and load_policy disagree on "
                   f"{args.run}'s policy at update {step} (max |difference| {diff:.1e}, "
@@ -197,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     print(f"{args.out}: policy of {args.run} at update {step}, seed {args.seed}; "
-          f"onnxruntime vs load_policy on {len(obs):,} rollout observations: "
+          f"onnxruntime vs load_policy on {compared:,} rollout observations: "
           f"max |difference| {diff:.1e}")
     return 0
 

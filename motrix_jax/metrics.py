@@ -39,6 +39,7 @@ TAGS = {
     f"{LOSS_PREFIX}policy": "loss/policy",
     f"{LOSS_PREFIX}value": "loss/value",
     f"{LOSS_PREFIX}entropy": "loss/entropy",
+    f"{LOSS_PREFIX}distill": "loss/distill",
     KL: "train/kl",
     LEARNING_RATE: "train/learning_rate",
     POLICY_STD: "train/policy_std",

@@ -22,7 +22,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from motrix_jax import losses, metrics, normalization
+from motrix_jax import losses, metrics, normalization, recurrent
 from motrix_jax.config import PPOConfig
 from motrix_jax.env import Env, EnvState
 from motrix_jax.networks import ActorCritic, gaussian_entropy, gaussian_log_prob, make_network
@@ -43,6 +43,8 @@ class TrainState:
     env_steps: jax.Array  # int32 env steps collected (per seed)
     # the critic observation's own normaliser; None where the critic reads the policy's
     critic_stats: RunningStats | None = None
+    # recurrent policies: {"policy", "value"} memory [num_envs, W] of the envs now
+    memory: dict | None = None
 
 
 @struct.dataclass
@@ -63,6 +65,8 @@ class Transition:
     env_metrics: dict[str, jax.Array]  # batch means: reward terms, task metrics
     critic_obs: jax.Array | None = None  # None where the critic reads `obs`
     final_critic_obs: jax.Array | None = None
+    # recurrent: V(final_obs) in normalised units, from the memory that saw the step
+    next_value: jax.Array | None = None
 
 
 class PPO(NamedTuple):
@@ -90,6 +94,10 @@ class Minibatch:
     returns: jax.Array  # GAE return targets, in the same units
     advantage: jax.Array  # normalised over the batch
     critic_obs: jax.Array | None = None  # None where the critic reads `obs`
+    # recurrent: fields are [T, M, ...] whole trajectories, with the memory [M, W] at
+    # their start and where episodes start [T, M] (recurrent.py)
+    memory: dict | None = None
+    starts: jax.Array | None = None
 
 
 @struct.dataclass
@@ -109,6 +117,8 @@ class Parts:
     env: Env
     network: ActorCritic
     optimizer: optax.GradientTransformation
+    # distillation: the teacher's deterministic policy (its observation -> action)
+    teacher: Callable[[jax.Array], jax.Array] | None = None
 
 
 def check_env(cfg: PPOConfig, env: Env) -> None:
@@ -139,13 +149,27 @@ def make_ppo(cfg: PPOConfig, env: Env) -> PPO:
     check_env(cfg, env)
     clip = optax.clip_by_global_norm(cfg.grad_norm_clip) if cfg.grad_norm_clip > 0 \
         else optax.identity()
+    teacher = None
+    if cfg.distill_from:
+        from motrix_jax import distill
+
+        teacher = distill.teacher(cfg.distill_from)
     parts = Parts(cfg, env, make_network(cfg, env.action_size),
-                  optax.chain(clip, optax.scale_by_adam(eps=1e-8)))
+                  optax.chain(clip, optax.scale_by_adam(eps=1e-8)), teacher)
     bind = lambda fn: functools.partial(fn, parts)
+    if is_recurrent(cfg):
+        return PPO(init=bind(init), update=bind(update), run=bind(run),
+                   policy=functools.partial(recurrent.mean_action, cfg, parts.network),
+                   optimizer=parts.optimizer, loss=bind(loss), sgd_step=bind(sgd_step),
+                   learn=bind(learn), rollout=bind(recurrent.rollout))
     return PPO(init=bind(init), update=bind(update), run=bind(run),
                policy=functools.partial(mean_action, cfg, parts.network),
                optimizer=parts.optimizer, loss=bind(loss), sgd_step=bind(sgd_step),
                learn=bind(learn), rollout=bind(rollout))
+
+
+def is_recurrent(cfg: PPOConfig) -> bool:
+    return cfg.policy_memory != "none"
 
 
 def normalized(cfg: PPOConfig, stats: RunningStats | None, obs: jax.Array | None):
@@ -186,7 +210,12 @@ def init(parts: Parts, key: jax.Array) -> TrainState:
     key, key_params, key_env = jax.random.split(key, 3)
     critic_size = env.critic_obs_size
     critic_obs = None if critic_size is None else jnp.zeros((1, critic_size))
-    params = parts.network.init(key_params, jnp.zeros((1, env.obs_size)), critic_obs)
+    memory = recurrent.zero_memory(cfg, env.num_envs) if is_recurrent(cfg) else None
+    if memory is None:
+        params = parts.network.init(key_params, jnp.zeros((1, env.obs_size)), critic_obs)
+    else:
+        params = parts.network.init(key_params, jnp.zeros((1, env.obs_size)), critic_obs,
+                                    recurrent.zero_memory(cfg, 1))
     return TrainState(
         params=params, opt_state=parts.optimizer.init(params),
         obs_stats=normalization.init_stats((env.obs_size,)),
@@ -194,7 +223,8 @@ def init(parts: Parts, key: jax.Array) -> TrainState:
         learning_rate=jnp.asarray(cfg.learning_rate, jnp.float32),
         env_state=env.reset(key_env), key=key,
         update=jnp.zeros((), jnp.int32), env_steps=jnp.zeros((), jnp.int32),
-        critic_stats=None if critic_size is None else normalization.init_stats((critic_size,)))
+        critic_stats=None if critic_size is None else normalization.init_stats((critic_size,)),
+        memory=memory)
 
 
 def act(parts: Parts, state: TrainState, carry: tuple[EnvState, jax.Array],
@@ -229,6 +259,8 @@ def rollout(parts: Parts, state: TrainState, key: jax.Array) -> tuple[EnvState, 
 def loss(parts: Parts, params: dict, obs_stats: RunningStats, batch: Minibatch,
          critic_stats: RunningStats | None = None) -> tuple[jax.Array, dict]:
     """PPO loss on a minibatch; (total, terms)."""
+    if is_recurrent(parts.cfg):
+        return recurrent.loss(parts, params, obs_stats, batch, critic_stats)
     cfg = parts.cfg
     mean, log_std, value_n = forward(cfg, parts.network, params, obs_stats, batch.obs,
                                      critic_stats, batch.critic_obs)
@@ -280,9 +312,12 @@ def epoch(parts: Parts, state: TrainState, batch: Minibatch, carry: Learning,
     the KL-adaptive learning rate step; observations are normalised with `state`'s
     statistics, which the epochs do not change."""
     cfg = parts.cfg
-    minibatches = jax.tree.map(
-        lambda x: x[order].reshape(cfg.mini_batches, cfg.minibatch_size, *x.shape[1:]),
-        batch)
+    if is_recurrent(cfg):
+        minibatches = recurrent.minibatches(cfg, batch, order)
+    else:
+        minibatches = jax.tree.map(
+            lambda x: x[order].reshape(cfg.mini_batches, cfg.minibatch_size, *x.shape[1:]),
+            batch)
     carry, terms = jax.lax.scan(functools.partial(minibatch_step, parts, state),
                                 carry, minibatches)
     if cfg.learning_rate_scheduler_kl_threshold > 0:
@@ -295,6 +330,8 @@ def learning_batch(parts: Parts, state: TrainState,
                    traj: Transition) -> tuple[Minibatch, jax.Array]:
     """The rollout `traj` [T, B, ...] as one flat batch with GAE advantages and return
     targets, and the returns in env units (for the value statistics)."""
+    if is_recurrent(parts.cfg):
+        return recurrent.learning_batch(parts, state, traj)
     cfg = parts.cfg
     _, _, next_value_n = forward(cfg, parts.network, state.params, state.obs_stats,
                                  traj.final_obs, state.critic_stats, traj.final_critic_obs)
@@ -323,10 +360,15 @@ def learning_batch(parts: Parts, state: TrainState,
 def learn(parts: Parts, state: TrainState, traj: Transition,
           orders: jax.Array) -> tuple[TrainState, dict]:
     """The learning half of an update on a rollout `traj` [T, B, ...]: GAE, one epoch
-    per row of `orders` [epochs, T * B] (the minibatch permutation), then the
+    per row of `orders` [epochs, T * B] (the minibatch permutation; recurrent: [epochs,
+    B], of whole env trajectories), then the
     statistics. Returns the state with new params, opt_state, learning_rate and
     statistics, and the loss terms [epochs, mini_batches]."""
     cfg = parts.cfg
+    if cfg.distill_from:
+        from motrix_jax import distill
+
+        return distill.learn(parts, state, traj, orders)
     batch, returns = learning_batch(parts, state, traj)
     start = Learning(params=state.params, opt_state=state.opt_state,
                      learning_rate=state.learning_rate)
@@ -351,10 +393,16 @@ def update(parts: Parts, state: TrainState) -> tuple[TrainState, dict]:
     """One PPO update: a rollout, then `learn`; (state, the metrics of `metrics.py`)."""
     cfg = parts.cfg
     key, key_rollout, key_epochs = jax.random.split(state.key, 3)
-    env_state, traj = rollout(parts, state, key_rollout)
-    orders = minibatch_orders(key_epochs, cfg.learning_epochs, cfg.batch_size)
+    if is_recurrent(cfg):
+        (env_state, memory), traj = recurrent.rollout(parts, state, key_rollout)
+        orders = minibatch_orders(key_epochs, cfg.learning_epochs, cfg.num_envs)
+    else:
+        env_state, traj = rollout(parts, state, key_rollout)
+        memory = None
+        orders = minibatch_orders(key_epochs, cfg.learning_epochs, cfg.batch_size)
     learned, terms = learn(parts, state, traj, orders)
     new_state = learned.replace(env_state=env_state, key=key, update=state.update + 1,
+                                memory=memory,
                                 env_steps=state.env_steps + cfg.batch_size)
     return new_state, update_metrics(traj, terms, learned)
 

@@ -91,6 +91,7 @@ class SessionOptions:
     log_every: int = 0  # updates between plain progress lines (0: about 20 lines)
     stop_after: int | None = None  # stop (and checkpoint) at this update
     max_seconds: float | None = None  # or after the first chunk ending past this session time
+    init_from: typing.Any = None  # init_from.Start: a new run's params and statistics
 
 
 class Session:
@@ -145,6 +146,11 @@ class Session:
                                            placement, lead=self.roles.lead)
         else:
             state = compiled_init(self.env, cfg)(seed_keys(cfg))
+            if self.options.init_from is not None:
+                from motrix_jax.init_from import start_from
+
+                state = start_from(state, self.options.init_from)
+                self.console.print(self.options.init_from.describe())
             if placement is not None:
                 state = jax.device_put(state, placement(state))
         self._print_banner()

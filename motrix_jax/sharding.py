@@ -84,9 +84,12 @@ def train_state_shardings(state, mesh: Mesh, num_envs: int, batch_axis: int = 0)
     state split over the env axis, the rest (params, optimiser state, statistics, keys,
     counters) replicated; a pytree of NamedShardings shaped like `state`."""
     replicated = NamedSharding(mesh, PartitionSpec())
-    rest = jax.tree.map(lambda _: replicated, state.replace(env_state=None))
-    return rest.replace(env_state=jax.tree.map(env_sharding(mesh, num_envs, batch_axis),
-                                               state.env_state))
+    # a recurrent policy's memory is per env, split like the env state
+    memory = getattr(state, "memory", None)
+    rest = jax.tree.map(lambda _: replicated, state.replace(env_state=None, memory=None))
+    per_env = env_sharding(mesh, num_envs, batch_axis)
+    return rest.replace(env_state=jax.tree.map(per_env, state.env_state),
+                        memory=jax.tree.map(per_env, memory))
 
 
 def shard_train_state(state, mesh: Mesh, num_envs: int, batch_axis: int = 0):

@@ -362,3 +362,174 @@ def learn(model: ActorCritic, optimizer: torch.optim.Optimizer, obs_norm: Runnin
         value_norm.update(returns)
         preserve_value_outputs(model, old_mean, old_std, value_norm)
     return all_terms
+
+
+# --- recurrent actor-critic (policy_memory=gru|lstm) and distillation --------------------
+
+class RecurrentActorCritic(nn.Module):
+    """rsl_rl's ActorCriticRecurrent layout: one `nn.GRU` or `nn.LSTM` layer over each
+    network's observation, then that network's MLP and head. Memories are exchanged in
+    motrix_jax's layout, [B, H] (GRU) or [B, 2H] = (cell, hidden) (LSTM)."""
+
+    def __init__(self, kind: str, obs_size: int, action_size: int,
+                 policy_hidden_sizes: Sequence[int], value_hidden_sizes: Sequence[int],
+                 memory_size: int, critic_obs_size: int | None = None):
+        super().__init__()
+        rnn = nn.GRU if kind == "gru" else nn.LSTM
+        self.kind, self.memory_size = kind, memory_size
+        self.policy_rnn = rnn(obs_size, memory_size)
+        self.value_rnn = rnn(critic_obs_size or obs_size, memory_size)
+        self.policy_trunk = mlp([memory_size, *policy_hidden_sizes])
+        self.value_trunk = mlp([memory_size, *value_hidden_sizes])
+        self.policy_head = nn.Linear(policy_hidden_sizes[-1], action_size)
+        self.value_head = nn.Linear(value_hidden_sizes[-1], 1)
+        self.log_std = nn.Parameter(torch.zeros(action_size))
+
+    def _hidden(self, memory: Tensor):
+        if self.kind == "gru":
+            return memory.unsqueeze(0)
+        cell, hidden = memory.chunk(2, -1)
+        return hidden.unsqueeze(0).contiguous(), cell.unsqueeze(0).contiguous()
+
+    def run(self, rnn: nn.Module, x: Tensor, memory: Tensor, starts: Tensor) -> Tensor:
+        """The layer's outputs [T, B, H] over x [T, B, in] from `memory` [B, W], the
+        memory zeroed before each step where `starts` [T, B] (an episode begins)."""
+        hidden, outputs = self._hidden(memory), []
+        for t in range(x.shape[0]):
+            keep = (~starts[t]).to(x.dtype)[None, :, None]
+            hidden = hidden * keep if self.kind == "gru" else tuple(h * keep for h in hidden)
+            out, hidden = rnn(x[t:t + 1], hidden)
+            outputs.append(out[0])
+        return torch.stack(outputs)
+
+    def sequence(self, obs: Tensor, critic_obs: Tensor | None, memory: dict[str, Tensor],
+                 starts: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(action mean [T, B, act], log_std, value [T, B]) over trajectories."""
+        features = self.run(self.policy_rnn, obs, memory["policy"], starts)
+        mean = self.policy_head(self.policy_trunk(features))
+        value_in = obs if critic_obs is None else critic_obs
+        value_features = self.run(self.value_rnn, value_in, memory["value"], starts)
+        value = self.value_head(self.value_trunk(value_features)).squeeze(-1)
+        return mean, self.log_std, value
+
+    def flax_paths(self) -> dict[tuple[str, ...], nn.Parameter]:
+        """Every parameter under its path in motrix_jax's RecurrentActorCritic params."""
+        paths: dict[tuple[str, ...], nn.Parameter] = {("log_std",): self.log_std}
+        for part in ("policy", "value"):
+            rnn = getattr(self, f"{part}_rnn")
+            for flax_name, torch_name in (("input", "ih"), ("hidden", "hh")):
+                layer = (f"{part}_memory", flax_name)
+                paths[(*layer, "kernel")] = getattr(rnn, f"weight_{torch_name}_l0")
+                paths[(*layer, "bias")] = getattr(rnn, f"bias_{torch_name}_l0")
+            linears = [m for m in getattr(self, f"{part}_trunk") if isinstance(m, nn.Linear)]
+            for i, layer in enumerate(linears):
+                paths[(f"{part}_trunk", f"dense_{i}", "kernel")] = layer.weight
+                paths[(f"{part}_trunk", f"dense_{i}", "bias")] = layer.bias
+            head = getattr(self, f"{part}_head")
+            paths[(f"{part}_head", "kernel")], paths[(f"{part}_head", "bias")] = \
+                head.weight, head.bias
+        return paths
+
+
+def recurrent_from_flax(params: dict, kind: str) -> RecurrentActorCritic:
+    """A RecurrentActorCritic with the sizes, weights and dtype of Flax `params`."""
+    p = params["params"]
+    def widths(trunk: str) -> list[int]:
+        return [p[trunk][f"dense_{i}"]["kernel"].shape[1] for i in range(len(p[trunk]))]
+
+    obs_size = p["policy_memory"]["input"]["kernel"].shape[0]
+    value_in = p["value_memory"]["input"]["kernel"].shape[0]
+    memory_size = p["policy_memory"]["hidden"]["kernel"].shape[0]
+    model = RecurrentActorCritic(kind, obs_size, p["log_std"].shape[0], widths("policy_trunk"),
+                                 widths("value_trunk"), memory_size, value_in)
+    model = model.to(torch.from_numpy(np.array(p["log_std"])).dtype)
+    with torch.no_grad():
+        for path, param in model.flax_paths().items():
+            value = p
+            for key in path:
+                value = value[key]
+            value = torch.from_numpy(np.array(value))
+            param.copy_(value.T if path[-1] == "kernel" else value)
+    return model
+
+
+def learn_recurrent(model: RecurrentActorCritic, optimizer: torch.optim.Optimizer,
+                    obs_norm: RunningMeanStd, value_norm: RunningMeanStd,
+                    rollout: dict[str, Tensor], memory: dict[str, Tensor], orders: Tensor,
+                    cfg: PPOConfig, critic_norm: RunningMeanStd | None = None
+                    ) -> list[dict[str, Tensor]]:
+    """One recurrent PPO update, rsl_rl's way: GAE over the rollout (its `next_value`
+    [T, B] is V(final_obs) from the acting pass), then per epoch a permutation of the envs
+    (`orders` [epochs, B]) cut into `mini_batches` sets of whole trajectories, each re-run
+    from the rollout's start `memory` ({"policy", "value"} [B, W]) with the memory zeroed
+    after episode ends, one optimiser step per set. Normalisers after the epochs."""
+    def observe(obs: Tensor, norm: RunningMeanStd) -> Tensor:
+        return norm.normalize(obs) if cfg.state_preprocessor else obs
+
+    def to_value(value: Tensor) -> Tensor:
+        return value_norm.denormalize(value) if cfg.value_preprocessor else value
+
+    num_envs = rollout["reward"].shape[1]
+    terminated = rollout["terminated"]
+    if not cfg.time_limit_bootstrap:
+        terminated = terminated | rollout["truncated"]
+    advantages, returns = compute_gae(
+        rollout["reward"] * cfg.rewards_shaper_scale, to_value(rollout["value"]),
+        to_value(rollout["next_value"]), terminated, rollout["truncated"],
+        cfg.discount_factor, cfg.lambda_param)
+    advantages = (advantages - advantages.mean()) / (advantages.std(correction=0) + 1e-8)
+    targets = value_norm.normalize(returns, clip=None) if cfg.value_preprocessor else returns
+    done = rollout["terminated"] | rollout["truncated"]
+    starts = torch.cat([torch.zeros_like(done[:1]), done[:-1]])
+    privileged = "critic_obs" in rollout
+    all_terms = []
+    for order in orders:
+        kls = []
+        for envs in order.reshape(cfg.mini_batches, num_envs // cfg.mini_batches):
+            obs = observe(rollout["obs"][:, envs], obs_norm)
+            critic_obs = observe(rollout["critic_obs"][:, envs], critic_norm) if privileged \
+                else None
+            mean, log_std, values = model.sequence(
+                obs, critic_obs, {k: v[envs] for k, v in memory.items()}, starts[:, envs])
+            log_prob, entropy = log_prob_and_entropy(mean, log_std.expand_as(mean),
+                                                     rollout["action"][:, envs])
+            loss, terms = ppo_loss(log_prob.flatten(), rollout["log_prob"][:, envs].flatten(),
+                                   advantages[:, envs].flatten(), values.flatten(),
+                                   rollout["value"][:, envs].flatten(),
+                                   targets[:, envs].flatten(), entropy.flatten(), cfg)
+            optimizer.zero_grad()
+            loss.backward()
+            if cfg.grad_norm_clip > 0:
+                clip_grad_norm(model, cfg.grad_norm_clip)
+            optimizer.step()
+            kls.append(terms["kl"])
+            all_terms.append(terms)
+        if cfg.learning_rate_scheduler_kl_threshold > 0:
+            kl = torch.stack(kls).mean().item()
+            for group in optimizer.param_groups:
+                group["lr"] = kl_adaptive_lr(group["lr"], kl,
+                                             cfg.learning_rate_scheduler_kl_threshold)
+    if cfg.state_preprocessor:
+        obs_norm.update(rollout["obs"])
+        if privileged:
+            critic_norm.update(rollout["critic_obs"])
+    if cfg.value_preprocessor:
+        old_mean, old_std = value_norm.mean.clone(), value_norm.std
+        value_norm.update(returns)
+        preserve_value_outputs(model, old_mean, old_std, value_norm)
+    return all_terms
+
+
+def distillation_loss(model: nn.Module, obs_norm: RunningMeanStd, obs: Tensor,
+                      teacher_action: Tensor, cfg: PPOConfig,
+                      memory: Tensor | None = None, starts: Tensor | None = None) -> Tensor:
+    """Behaviour cloning: the squared distance of the student's mean action to the
+    teacher's, summed over actions, averaged over samples (and steps: with a recurrent
+    student `obs` [T, B, obs] are trajectories from its policy `memory` [B, W])."""
+    x = obs_norm.normalize(obs) if cfg.state_preprocessor else obs
+    if isinstance(model, RecurrentActorCritic):
+        mean = model.policy_head(model.policy_trunk(
+            model.run(model.policy_rnn, x, memory, starts)))
+    else:
+        mean = model.policy_head(model.policy_trunk(x))
+    return ((mean - teacher_action) ** 2).sum(-1).mean()

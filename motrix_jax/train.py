@@ -19,6 +19,7 @@ of each checkpoint into it. `--resume` with the same process count continues the
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import sys
@@ -64,6 +65,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--list", action="store_true", help="list the envs and exit")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="continue the run in RUN_DIR from its latest checkpoint")
+    parser.add_argument("--init-from", type=Path, metavar="RUN_DIR",
+                        help="start a new run from RUN_DIR's newest policy and normalisers "
+                             "(fresh optimiser; same task, robot and network sizes)")
+    parser.add_argument("--distill-from", type=Path, metavar="RUN_DIR",
+                        help="train a student to imitate RUN_DIR's policy on its own rollouts "
+                             "(DAgger), reading the task's student observation")
     parser.add_argument("--num-envs", type=int, help="parallel envs per seed")
     parser.add_argument("--seed", type=int, help="first seed")
     parser.add_argument("--num-seeds", type=int, help="seeds trained together with vmap")
@@ -158,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {error}", file=sys.stderr)
                 return EXIT_NONFINITE
             return fit(env, info, run_dir, resume=args.resume is not None, started=signals.check,
-                       keep=args.keep_checkpoints, chunk=args.chunk, log_every=args.log_every)
+                       keep=args.keep_checkpoints, chunk=args.chunk, log_every=args.log_every,
+                       init_from=getattr(args, "start", None))
         except KeyboardInterrupt:  # before the first update, or a second Ctrl-C
             run_dir = run_dir or getattr(args, "created", None)  # interrupted while preparing
             if not getattr(args, "lead", True):
@@ -199,7 +207,19 @@ def prepare_new(args: argparse.Namespace):
         raise ValueError(f"several processes need --physics mjx, got {physics} ({why})")
     task_changes = envs.parse_task_changes(name, args.task_set)
     env = envs.make(name, cfg.num_envs, physics=physics, task_changes=task_changes)
+    if args.distill_from is not None:
+        cfg = dataclasses.replace(cfg, distill_from=str(args.distill_from))
+    if cfg.distill_from:  # the teacher's path is recorded absolute, for --resume
+        from motrix_jax import distill
+
+        cfg = dataclasses.replace(cfg, distill_from=distill.check_teacher(
+            cfg.distill_from, name, env))
+        env = distill.student_env(env)
     check_env(cfg, env)
+    if args.init_from is not None:
+        from motrix_jax.init_from import load_start
+
+        args.start = load_start(args.init_from, name, env, cfg)
     info = RunInfo.of(name, env, cfg, task_changes, processes=jax.process_count())
     run_dir = None
     if args.lead:  # the other processes get its path
@@ -222,7 +242,9 @@ def prepare_resume(args: argparse.Namespace):
     given = [flag for flag, value in (
         ("--env", args.env), ("--set", args.set), ("--task-set", args.task_set),
         ("--num-envs", args.num_envs), ("--seed", args.seed), ("--num-seeds", args.num_seeds),
-        ("--max-env-steps", args.max_env_steps), ("--physics", args.physics)) if value]
+        ("--max-env-steps", args.max_env_steps), ("--physics", args.physics),
+        ("--init-from", getattr(args, "init_from", None)),
+        ("--distill-from", getattr(args, "distill_from", None))) if value]
     if given:
         raise ValueError(f"--resume continues a run with its saved config.json; "
                          f"drop {', '.join(given)}")
