@@ -249,7 +249,8 @@ def read_run_info(run_dir: str | Path) -> RunInfo:
 # PPOConfig fields added after runs were first written: a config.json without one trained
 # with its default. Any other missing field is an error (a hand-edited file), not the
 # default, which may not be the preset's.
-LATER_PPO_FIELDS = frozenset({"symmetry_augmentation"})
+LATER_PPO_FIELDS = frozenset({"symmetry_augmentation", "policy_memory", "memory_size",
+                              "distill_from"})
 
 
 def run_info_of(raw: dict) -> RunInfo:
