@@ -330,3 +330,12 @@ def test_a_first_checkpoint_cut_short_is_named(tmp_path, capsys):
     (run_dir / "checkpoints" / "2.orbax-checkpoint-tmp-1733").mkdir(parents=True)
     assert train.main(["--resume", str(run_dir)]) == train.EXIT_USAGE
     assert "its first one (update 2) was cut short" in one_line(capsys.readouterr().err)
+
+
+def test_importing_the_motrixsim_backend_prints_nothing():
+    # MotrixSim's native library announces its profiler on stderr when loaded; that line
+    # preceded every one-line error of a command that had imported the backend
+    done = subprocess.run([sys.executable, "-c", "import motrix_jax.physics.motrixsim"],
+                          check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout, done.stderr) == ("", "")

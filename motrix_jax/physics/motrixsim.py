@@ -9,6 +9,7 @@ the geom pairs the task asked for, read by one compiled MotrixSim query.
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
@@ -17,7 +18,24 @@ from motrix_jax.physics.host import HostPhysics, TickedHost, flat
 
 os.environ.setdefault("RUST_LOG", "error")  # silence MotrixSim's loader warnings
 
-import motrixsim
+
+def _import_quietly():
+    """motrixsim, imported with file descriptor 2 pointed at /dev/null: its native library
+    prints "Motphys profiler initialized: disabled" on stderr when loaded, which preceded
+    every one-line error of a command that had imported it."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import motrixsim
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return motrixsim
+
+
+motrixsim = _import_quietly()
 from motrixsim import query
 
 
