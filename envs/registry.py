@@ -359,7 +359,4 @@ def with_task_changes(task, changes: dict):
             task = dataclasses.replace(task, **{head: value})
     if any(value is not None for value in changes.values()):
         check_task(task)  # the one validation of a task's fields (task_checks)
-    if changes.keys() & {"sim_dt", "ctrl_dt"}:  # substeps must be whole (issue 45)
-        from motrix_jax.env import substeps
-        substeps(task.sim_dt, task.ctrl_dt)
     return task

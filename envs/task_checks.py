@@ -21,6 +21,8 @@ import dataclasses
 import math
 import re
 
+from motrix_jax.env import substeps
+
 STRUCTURAL = frozenset({"name", "obs_size", "action_size", "xml_path", "contact_pairs"})
 POSITIVE = re.compile(r"(_dt|_std|_radius|_scale|_tolerance|_target)$|^max_")
 NON_NEGATIVE = re.compile(r"(_noise|_range|_spawns|_warmup|_seed|_below|_speed)$")
@@ -43,10 +45,10 @@ def check_task(task) -> None:
         check_value(task.name, field.name, getattr(task, field.name))
     sim_dt, ctrl_dt = getattr(task, "sim_dt", None), getattr(task, "ctrl_dt", None)
     if sim_dt and ctrl_dt:
-        steps = round(ctrl_dt / sim_dt)
-        if steps < 1 or abs(steps * sim_dt - ctrl_dt) > 1e-9:
-            raise ValueError(f"{task.name}: ctrl_dt = {ctrl_dt} must be a whole multiple "
-                             f"of sim_dt = {sim_dt}")
+        try:
+            substeps(sim_dt, ctrl_dt)  # its message lists sim_dt values that would divide
+        except ValueError as error:
+            raise ValueError(f"{task.name}: {error}") from None
     for name in [f.name for f in dataclasses.fields(task) if f.name.endswith("_low")]:
         high = name[:-4] + "_high"
         low_value, high_value = getattr(task, name), getattr(task, high, None)

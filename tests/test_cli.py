@@ -33,7 +33,7 @@ def run_cli(*args, cwd=None):
      "command_levels='many': expected an integer"),
     (["--env", "go1_flat", "--task-set", "reward_scales=1"], "cannot be set from the command"),
     (["--env", "go1_flat", "--task-set", "sim_dt=0"],  # was a ZeroDivisionError traceback
-     "sim_dt=0.0 does not divide ctrl_dt=0.02 into whole physics steps"),
+     "task field 'sim_dt': must be > 0, got 0.0"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args, message):
     # in this process (the program itself runs as one in the tests below)
