@@ -26,7 +26,11 @@ def half_random(k, n):
     return jnp.where(jnp.arange(n)[:, None] < n // 2, 0.0, noise)
 
 
-@pytest.mark.parametrize("name", NAMES)
+# section002 holds every part of 011, 012 and 013 (their own start platforms aside): the
+# three alone run in the slow suite, which keeps the default run shorter
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.slow) if name.endswith(("11", "12", "13")) else name
+    for name in NAMES])
 def test_contract_and_standing_spawn(name):
     # every robot on the start (platform): q0 robots dropped along the route may land on a
     # bank or a stair and slide (the slow route-start test covers those spawns)
