@@ -237,15 +237,25 @@ def act(parts: Parts, state: TrainState, carry: tuple[EnvState, jax.Array],
                                      env_state.obs, state.critic_stats, env_state.critic_obs)
     action = mean + jnp.exp(log_std) * jax.random.normal(key_act, mean.shape)
     next_state = parts.env.step(env_state, action)
-    transition = Transition(
+    transition = step_record(parts.env, env_state, next_state, action, mean, log_std,
+                             value_n)
+    return (next_state, key), transition
+
+
+def step_record(env, env_state, next_state, action, mean, log_std, value,
+                **extra) -> Transition:
+    """The rollout's record of one control step from `env_state` to `next_state` under
+    `action` [B, A] drawn from the Gaussian (mean, log_std), with V [B] of `env_state`;
+    `extra`: the recurrent fields (next_value)."""
+    return Transition(
         obs=env_state.obs, action=action,
-        log_prob=gaussian_log_prob(mean, log_std, action), value=value_n,
+        log_prob=gaussian_log_prob(mean, log_std, action), value=value,
         reward=next_state.reward, terminated=next_state.terminated,
         truncated=next_state.truncated, final_obs=next_state.final_obs,
         done_return=next_state.done_return, done_length=next_state.done_length,
-        nonfinite=next_state.nonfinite, env_metrics=parts.env.metrics(next_state),
-        critic_obs=env_state.critic_obs, final_critic_obs=next_state.final_critic_obs)
-    return (next_state, key), transition
+        nonfinite=next_state.nonfinite, env_metrics=env.metrics(next_state),
+        critic_obs=env_state.critic_obs, final_critic_obs=next_state.final_critic_obs,
+        **extra)
 
 
 def rollout(parts: Parts, state: TrainState, key: jax.Array) -> tuple[EnvState, Transition]:

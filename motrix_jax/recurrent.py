@@ -52,7 +52,7 @@ def mean_action(cfg, network, params: dict, obs_stats: RunningStats, obs: jax.Ar
 
 def act(parts, state, carry, _):
     """One control step of the rollout scan; the carry is (env state, key, memory)."""
-    from motrix_jax.ppo import Transition, normalized
+    from motrix_jax.ppo import normalized, step_record
 
     cfg, network = parts.cfg, parts.network
     env_state, key, memory = carry
@@ -67,15 +67,8 @@ def act(parts, state, carry, _):
     else:
         final_critic = normalized(cfg, state.critic_stats, next_state.final_critic_obs)
     next_value, _ = network.apply(state.params, final_critic, memory["value"], method="value")
-    transition = Transition(
-        obs=env_state.obs, action=action,
-        log_prob=gaussian_log_prob(mean, log_std, action), value=value_n,
-        reward=next_state.reward, terminated=next_state.terminated,
-        truncated=next_state.truncated, final_obs=next_state.final_obs,
-        done_return=next_state.done_return, done_length=next_state.done_length,
-        nonfinite=next_state.nonfinite, env_metrics=parts.env.metrics(next_state),
-        critic_obs=env_state.critic_obs, final_critic_obs=next_state.final_critic_obs,
-        next_value=next_value)
+    transition = step_record(parts.env, env_state, next_state, action, mean, log_std,
+                             value_n, next_value=next_value)
     memory = reset_where(memory, next_state.terminated | next_state.truncated)
     return (next_state, key, memory), transition
 
