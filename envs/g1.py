@@ -43,7 +43,13 @@ from motrix_jax import symmetry
 from motrix_jax.env import LEAN_SOLVER, PhysicsView, SolverOptions
 from motrix_jax.envs import legged
 from motrix_jax.envs import terrain as terrain_lib
-from motrix_jax.envs.go1 import SCAN_POINTS, SCAN_SHAPE, next_level, terrain_level
+from motrix_jax.envs.go1 import (
+    SCAN_POINTS,
+    SCAN_SHAPE,
+    first_levels,
+    next_level,
+    terrain_level,
+)
 from motrix_jax.symmetry import Mirrors
 
 XML_PATH = Path(__file__).parent / "assets" / "g1.xml"
@@ -189,17 +195,12 @@ class G1:
             command=jnp.zeros((n, 3)), last_action=jnp.zeros((n, nj)),
             last_qvel=jnp.zeros((n, nj)), air_time=jnp.zeros((n, 2)),
             ground_time=jnp.zeros((n, 2)), last_contact=jnp.zeros((n, 2)),
-            feet_pos=jnp.zeros((n, 2, 3)), level=self._initial_levels(n),
+            feet_pos=jnp.zeros((n, 2, 3)), level=first_levels(self.initial_levels, n,
+                                                         self.num_terrain_levels),
             command_level=jnp.zeros((n,), jnp.int32), walked=jnp.zeros((n,)),
             asked=jnp.zeros((n,)), fell=jnp.zeros((n,), bool),
             steps=jnp.zeros((n,), jnp.int32), command_tracking=jnp.zeros((n,)),
             command_steps=jnp.zeros((n,), jnp.int32))
-
-    def _initial_levels(self, n: int) -> jax.Array:
-        if not self.initial_levels:
-            return jnp.zeros((n,), jnp.int32)
-        levels = jnp.asarray(self.initial_levels, jnp.int32)
-        return jnp.clip(jnp.resize(levels, (n,)), 0, self.num_terrain_levels - 1)
 
     def reset(self, key: jax.Array, n: int, info: G1Info):
         key_xy, key_yaw, key_q, key_cmd = jax.random.split(key, 4)

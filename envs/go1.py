@@ -247,16 +247,11 @@ class Go1:
             command=jnp.zeros((n, 3)), last_action=jnp.zeros((n, 12)),
             last_qvel=jnp.zeros((n, 12)), air_time=jnp.zeros((n, 4)),
             ground_time=jnp.zeros((n, 4)), last_contact=jnp.zeros((n, 4)),
-            level=self._initial_levels(n), command_level=jnp.zeros((n,), jnp.int32),
+            level=first_levels(self.initial_levels, n, self.num_terrain_levels),
+            command_level=jnp.zeros((n,), jnp.int32),
             walked=jnp.zeros((n,)), asked=jnp.zeros((n,)), fell=jnp.zeros((n,), bool),
             steps=jnp.zeros((n,), jnp.int32),
             command_tracking=jnp.zeros((n,)), command_steps=jnp.zeros((n,), jnp.int32))
-
-    def _initial_levels(self, n: int) -> jax.Array:
-        if not self.initial_levels:
-            return jnp.zeros((n,), jnp.int32)
-        levels = jnp.asarray(self.initial_levels, jnp.int32)
-        return jnp.clip(jnp.resize(levels, (n,)), 0, self.num_terrain_levels - 1)
 
     def reset(self, key: jax.Array, n: int, info: Go1Info):
         key_xy, key_yaw, key_q, key_cmd = jax.random.split(key, 4)
@@ -476,6 +471,15 @@ def terrain_level(info: Go1Info, promote: float, demote: float, num_levels: int)
     down = info.fell | (asked & (progress < demote))
     step = jnp.where(up, 1, jnp.where(down, -1, 0))
     return jnp.clip(info.level + jnp.where(info.steps > 0, step, 0), 0, num_levels - 1)
+
+
+def first_levels(initial_levels: tuple[int, ...], n: int, num_levels: int) -> jax.Array:
+    """The terrain level [N] of each env's first episode: `initial_levels` repeated over
+    the envs (clipped to the terrain's levels), or level 0 when there are none."""
+    if not initial_levels:
+        return jnp.zeros((n,), jnp.int32)
+    levels = jnp.asarray(initial_levels, jnp.int32)
+    return jnp.clip(jnp.resize(levels, (n,)), 0, num_levels - 1)
 
 
 def next_level(level: jax.Array, tracking: jax.Array, steps: jax.Array,
