@@ -43,8 +43,9 @@ from common import run_info
 from motrix_jax import envs, metrics
 from motrix_jax.config import with_overrides
 from motrix_jax.evaluation import run_policy
+from motrix_jax.init_from import load_start
 from motrix_jax.ppo import make_ppo
-from motrix_jax.run_folder import RunInfo, make_run_dir, write_run_info
+from motrix_jax.run_folder import CheckpointError, RunInfo, make_run_dir, write_run_info
 from motrix_jax.run_log import METRICS_FILE
 from motrix_jax.session import Session, SessionOptions
 
@@ -109,17 +110,23 @@ def terrain_evaluation(cfg, env_name: str, state, physics: str, held: dict) -> d
 
 
 def learn(env_name: str, seed: int, minutes: float, overrides: list[str], physics: str,
-          run_dir: Path, task_changes: dict | None = None) -> dict:
+          run_dir: Path, task_changes: dict | None = None, init_from: Path | None = None
+          ) -> dict:
     """Train the preset in `run_dir` with the train CLI's session (checkpoints, metrics,
     TensorBoard) until `minutes` or the preset's env steps are spent; the result.
-    `task_changes` (e.g. the privileged critic) hold in training and in the evaluations."""
+    `task_changes` (e.g. the privileged critic) hold in training and in the evaluations;
+    `init_from`: a run folder whose policy and normalisers the run starts from (a chain
+    of runs, e.g. the MotrixArena sections)."""
     task_changes = task_changes or {}
     cfg = with_overrides(envs.preset(env_name), overrides, {"seed": seed})
     env = envs.make(env_name, cfg.num_envs, physics, task_changes=task_changes)
+    before = chain_wall_s(init_from)
+    start = None if init_from is None else load_start(init_from, env_name, env, cfg)
     info = RunInfo.of(env_name, env, cfg, task_changes)
     write_run_info(run_dir, info)
     session = Session(env, info, run_dir, options=SessionOptions(
-        max_seconds=minutes * 60, log_every=5), console=Console(highlight=False, soft_wrap=True))
+        max_seconds=minutes * 60, log_every=5, init_from=start),
+        console=Console(highlight=False, soft_wrap=True))
     state = jax.tree.map(lambda x: x[0], session.run(session.start()))  # the one seed
     curve = curve_of(run_dir / METRICS_FILE)
     tail = curve[-10:]
@@ -137,7 +144,8 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str], physic
               for path, leaf in jax.tree_util.tree_leaves_with_path(
                   {"params": state.params, "obs_stats": state.obs_stats})}
     return {"env": env_name, "seed": seed, "budget_minutes": minutes, "physics": physics,
-            "task_changes": task_changes,
+            "task_changes": task_changes, "init_from": init_from and str(init_from),
+            "chain_wall_s": before + curve[-1]["wall_s"],
             "device": str(jax.devices()[0]),
             "episode_length_max": env.task.episode_length,
             "config": dataclasses.asdict(cfg), "updates": len(curve),
@@ -145,6 +153,19 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str], physic
             "steps_per_s": round(curve[-1]["env_steps"] / curve[-1]["wall_s"]),
             "last_10_updates": summary, "evaluation": evaluation, "curve": curve,
             "final_params": params}
+
+
+def chain_wall_s(run_dir: Path | None) -> float:
+    """The training wall time of the runs a run was initialised from, one after another
+    (each run's curve.json of this benchmark; 0 for none)."""
+    if run_dir is None:
+        return 0.0
+    path = run_dir / "curve.json"
+    if not path.exists():
+        raise CheckpointError(f"--init-from {run_dir}: no curve.json (not a finished "
+                              "learn.py run), so the chain's wall time is unknown")
+    result = json.loads(path.read_text())
+    return float(result.get("chain_wall_s", result["wall_s"]))
 
 
 def curve_of(path: Path) -> list[dict]:
@@ -219,6 +240,9 @@ def main() -> None:
                         help="a task field, e.g. privileged_critic=true")
     parser.add_argument("--physics", choices=["motrixsim", "mjx", "mujoco"], default="motrixsim")
     parser.add_argument("--run-root", type=Path, default=Path("runs/bench"))
+    parser.add_argument("--init-from", type=Path, metavar="RUN_DIR",
+                        help="start from this learn.py run's policy and normalisers "
+                             "(fresh optimiser); chain_wall_s sums the chain's runs")
     parser.add_argument("--min-length-frac", type=float,
                         help="target: mean episode length >= this fraction of the maximum")
     parser.add_argument("--min-tracking", type=float,
@@ -234,12 +258,14 @@ def main() -> None:
     try:
         name = envs.canonical_name(args.env)
         task_changes = envs.parse_task_changes(name, args.task_set)
-    except (envs.UnknownEnvError, ValueError) as err:
+        chain_wall_s(args.init_from)  # no curve.json: one line, before any training
+    except (envs.UnknownEnvError, ValueError, CheckpointError) as err:
         parser.error(str(err))
     out = make_run_dir(args.run_root, name)
     physics = "host" if envs.is_host_name(name) else args.physics  # a host env's own
     result = {**run_info(sys.argv),  # command, commit, machine, package versions, date
-              **learn(name, args.seed, args.minutes, args.set, physics, out, task_changes)}
+              **learn(name, args.seed, args.minutes, args.set, physics, out, task_changes,
+                       args.init_from)}
     last = result["last_10_updates"]
     checks = {}
     if args.min_length_frac is not None:

@@ -37,13 +37,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import run_info
-from learn import learn
+from learn import chain_wall_s, learn
 from sim2sim import on_engine
 
 from motrix_jax import envs
 from motrix_jax.config import with_overrides
 from motrix_jax.ppo import check_env
-from motrix_jax.run_folder import make_run_dir
+from motrix_jax.run_folder import CheckpointError, make_run_dir
 
 SECTIONS = ("section001", "section011", "section012", "section013", "section002")
 # minutes of training on a 2-core CPU (MotrixSim)
@@ -167,16 +167,17 @@ def ppo_changes(name: str, assignments: list[str], task_changes: dict | None = N
 
 
 def run_task(name: str, minutes: float, physics: str, run_root: Path,
-             task_changes: dict, ppo: dict[str, str]) -> dict:
-    """Train `name` for `minutes` (its preset with the `ppo` changes), evaluate its
-    deterministic policy for one episode; the task's result (curve in short, evaluations,
-    checks)."""
+             task_changes: dict, ppo: dict[str, str], init_from: Path | None = None) -> dict:
+    """Train `name` for `minutes` (its preset with the `ppo` changes; from `init_from`'s
+    policy where given), evaluate its deterministic policy for one episode; the task's
+    result (curve in short, evaluations, checks)."""
     run_dir = make_run_dir(run_root, name)
     result = learn(name, 0, minutes, [f"{k}={v}" for k, v in ppo.items()], physics,
-                   run_dir, task_changes)
+                   run_dir, task_changes, init_from)
     curve = result["curve"]
     trained = {"task": name, "physics": physics, "budget_minutes": minutes,
                "task_changes": task_changes, "ppo_changes": ppo,
+               "init_from": result["init_from"], "chain_wall_s": result["chain_wall_s"],
                "machine": run_info(sys.argv), "run_dir": str(run_dir),
                "env_steps": result["env_steps"], "wall_s": result["wall_s"],
                "steps_per_s": result["steps_per_s"],
@@ -227,9 +228,12 @@ def table(results: list[dict], names: list[str] = ()) -> str:
         ret = "-" if math.isnan(r["return"]) else f"{r['return']:.1f}"
         changes = describe_changes(r)
         task = f"{r['task']} ({changes})" if changes else r["task"]
+        wall = f"{r['wall_s'] / 60:.0f} min"
+        if r.get("init_from"):  # a chain: this run's time, then the chain's
+            wall += f" (chain {r['chain_wall_s'] / 60:.0f} min)"
         lines.append(
             f"| {task} | {r['physics']} | {machine['machine']}, {machine['cpus']} cpus, "
-            f"{machine['device']} | {r['env_steps'] / 1e6:.1f}M | {r['wall_s'] / 60:.0f} min | "
+            f"{machine['device']} | {r['env_steps'] / 1e6:.1f}M | {wall} | "
             f"{ret} | {r['target']} | {measured} | {'met' if r['met'] else '**not met**'} |")
     done = {r["task"] for r in results}
     for name in names:
@@ -243,6 +247,8 @@ def table(results: list[dict], names: list[str] = ()) -> str:
 def describe_changes(result: dict) -> str:
     """The task and PPO changes a result was trained with, `field=value, ...`."""
     changes = {**result.get("task_changes", {}), **result.get("ppo_changes", {})}
+    if result.get("init_from"):
+        changes["init_from"] = result["init_from"]
     return ", ".join(f"{k}={v}" for k, v in changes.items())
 
 
@@ -281,12 +287,21 @@ def main() -> None:
                         help="a task field in training, e.g. course_spawns=0.5")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="a PPO config field in training, e.g. learning_epochs=5")
+    parser.add_argument("--init-from", type=Path, metavar="RUN_DIR",
+                        help="one task only: start from this learn.py/suite run's policy "
+                             "(a chain, e.g. section011 from flat ground; its wall time "
+                             "counts in chain_wall_s)")
     args = parser.parse_args()
     try:
         names = [envs.canonical_name(n) for n in args.tasks or envs.REGISTRY]
         changes = {n: envs.parse_task_changes(n, args.task_set) for n in names}
         ppo = {n: ppo_changes(n, args.set, changes[n]) for n in names}
-    except (envs.UnknownEnvError, ValueError) as err:
+        if args.init_from is not None:
+            if len(names) != 1:
+                raise ValueError(f"--init-from starts one task's run from another; got "
+                                 f"{len(names)} tasks")
+            chain_wall_s(args.init_from)  # a learn.py run folder, checked before training
+    except (envs.UnknownEnvError, ValueError, CheckpointError) as err:
         parser.error(str(err))
     if importlib.util.find_spec("matplotlib") is None:  # before hours of training, not after
         parser.error("suite.png needs matplotlib: pip install -e '.[bench]'")
@@ -300,8 +315,9 @@ def main() -> None:
             result = evaluated(done)
         elif (done and not args.redo
               and (done["physics"], done["budget_minutes"], done.get("task_changes", {}),
-                   done.get("ppo_changes", {}))
-              == (args.physics, minutes, changes[name], ppo[name])):
+                   done.get("ppo_changes", {}), done.get("init_from"))
+              == (args.physics, minutes, changes[name], ppo[name],
+                  args.init_from and str(args.init_from))):
             print(f"{name}: done ({'met' if done['met'] else 'not met'}), skipped")
             continue
         elif args.reevaluate:
@@ -312,7 +328,7 @@ def main() -> None:
             print(f"{name}: training {minutes:g} min on {args.physics}"
                   + (f" with {described}" if described else ""), flush=True)
             result = run_task(name, minutes, args.physics, args.run_root, changes[name],
-                              ppo[name])
+                              ppo[name], args.init_from)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(result, indent=1))
         tmp.replace(path)  # a result is there whole or not at all
