@@ -140,12 +140,14 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str], physic
     elif hasattr(env.task, "command_levels"):  # the full command ranges, no curriculum
         evaluation = evaluate(cfg, env_name, state.params, state.obs_stats, held, physics)
         print(f"evaluation on the full command ranges: {evaluation}", flush=True)
+    chain = {"init_from": init_from and str(init_from),
+             "chain_wall_s": before + curve[-1]["wall_s"]}
+    (run_dir / CHAIN_FILE).write_text(json.dumps(chain))
     params = {"/".join(str(getattr(k, "key", k)) for k in path): np.asarray(leaf)
               for path, leaf in jax.tree_util.tree_leaves_with_path(
                   {"params": state.params, "obs_stats": state.obs_stats})}
     return {"env": env_name, "seed": seed, "budget_minutes": minutes, "physics": physics,
-            "task_changes": task_changes, "init_from": init_from and str(init_from),
-            "chain_wall_s": before + curve[-1]["wall_s"],
+            "task_changes": task_changes, **chain,
             "device": str(jax.devices()[0]),
             "episode_length_max": env.task.episode_length,
             "config": dataclasses.asdict(cfg), "updates": len(curve),
@@ -155,17 +157,19 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str], physic
             "final_params": params}
 
 
+CHAIN_FILE = "chain.json"  # in a run folder: the run it started from, the chain's wall time
+
+
 def chain_wall_s(run_dir: Path | None) -> float:
-    """The training wall time of the runs a run was initialised from, one after another
-    (each run's curve.json of this benchmark; 0 for none)."""
+    """The training wall time of a finished benchmark run and of the runs it was
+    initialised from, one after another (its chain.json; 0 for no run)."""
     if run_dir is None:
         return 0.0
-    path = run_dir / "curve.json"
+    path = run_dir / CHAIN_FILE
     if not path.exists():
-        raise CheckpointError(f"--init-from {run_dir}: no curve.json (not a finished "
-                              "learn.py run), so the chain's wall time is unknown")
-    result = json.loads(path.read_text())
-    return float(result.get("chain_wall_s", result["wall_s"]))
+        raise CheckpointError(f"--init-from {run_dir}: no {CHAIN_FILE} (not a finished "
+                              "learn.py or suite.py run), so the chain's wall time is unknown")
+    return float(json.loads(path.read_text())["chain_wall_s"])
 
 
 def curve_of(path: Path) -> list[dict]:

@@ -332,9 +332,10 @@ def main() -> None:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(result, indent=1))
         tmp.replace(path)  # a result is there whole or not at all
-    results = [json.loads(p.read_text()) for p in sorted(args.out.glob("*.json"))
-               if p.name != "suite.json"]
     order = list(envs.REGISTRY)
+    # the results of registered tasks only: OUT may hold other benchmarks' JSON too
+    results = [json.loads(p.read_text()) for p in (args.out / f"{n}.json" for n in order)
+               if p.exists()]
     results.sort(key=lambda r: order.index(r["task"]))
     text = table(results, order)
     (args.out / "suite.md").write_text(text)
