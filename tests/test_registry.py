@@ -1,0 +1,57 @@
+"""The registry's contents: every registered name (in `--list` order), its MotrixLab
+aliases, summary, PPO preset, suite target and budget, held against
+tests/registered_envs.json.
+
+The file was written from the registry before the task modules declared their own
+entries (a6ebea5), so moving an entry cannot change it silently. A deliberate change
+to a name, alias, preset, target or budget is recorded by rewriting the file:
+`python tests/test_registry.py --write`.
+"""
+
+import dataclasses
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+from motrix_jax import envs
+
+HERE = Path(__file__).parent
+RECORD = HERE / "registered_envs.json"
+
+
+def load_suite():
+    sys.path.insert(0, str(HERE.parent / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("suite", HERE.parent / "benchmarks" / "suite.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def registered() -> list[dict]:
+    """Each registered env as JSON: name, aliases, summary, preset, suite target, budget."""
+    suite = load_suite()
+    rows = []
+    for name, spec in envs.REGISTRY.items():
+        what, checks, measure = suite.TARGETS[name]
+        rows.append({"name": name, "aliases": list(spec.aliases), "summary": spec.summary,
+                     "preset": json.loads(json.dumps(dataclasses.asdict(spec.preset()))),
+                     "target": what, "checks": [list(check) for check in checks],
+                     "measure": None if measure is None else measure.__name__,
+                     "minutes": suite.BUDGET_MINUTES.get(name, suite.DEFAULT_MINUTES)})
+    return rows
+
+
+def test_every_name_alias_target_and_budget_is_as_recorded():
+    recorded = json.loads(RECORD.read_text())
+    now = registered()
+    assert [row["name"] for row in now] == [row["name"] for row in recorded]
+    for row, was in zip(now, recorded, strict=True):
+        assert row == was, row["name"]
+    assert dict(envs.ALIASES) == {alias: row["name"] for row in recorded
+                                  for alias in row["aliases"]}
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
+    # one env a line, so that a change shows as the lines of the envs it touched
+    RECORD.write_text("[\n" + ",\n".join(json.dumps(row) for row in registered()) + "\n]\n")
