@@ -44,11 +44,10 @@ class StudentTask:
 
     @property
     def obs_size(self) -> int:
-        return getattr(self.inner, "student_obs_size", self.inner.obs_size)
+        return self.inner.student_obs_size
 
     def observe(self, view, info) -> jax.Array:
-        observe = getattr(self.inner, "student_observe", self.inner.observe)
-        return observe(view, info)
+        return self.inner.student_observe(view, info)
 
     @property
     def critic_obs_size(self) -> int:
@@ -57,7 +56,8 @@ class StudentTask:
     def critic_observe(self, view, info) -> jax.Array:
         return self.inner.observe(view, info)
 
-    mirrors = None  # the student's observation has no declared mirror
+    def mirrors(self) -> None:
+        return None  # the student's observation has no declared mirror
 
 
 def student_env(env):
