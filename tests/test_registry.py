@@ -14,7 +14,11 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from motrix_jax import envs
+from motrix_jax.envs import registry
+from motrix_jax.task import Task
 
 HERE = Path(__file__).parent
 RECORD = HERE / "registered_envs.json"
@@ -52,6 +56,33 @@ def test_every_recorded_env_is_registered_as_recorded_in_its_order():
         assert now[was["name"]] == was, was["name"]
         for alias in was["aliases"]:
             assert envs.ALIASES[alias] == was["name"]
+
+
+def test_every_registered_task_is_a_frozen_dataclass_task_with_every_member():
+    required = [name for name in Task.__annotations__ if name not in vars(Task)]
+    assert {"name", "obs_size", "episode_length", "contact_pairs"} <= set(required)
+    for name, spec in envs.REGISTRY.items():
+        task = spec.task()
+        assert isinstance(task, Task) and dataclasses.is_dataclass(task), name
+        assert type(task).__dataclass_params__.frozen, name
+        assert [m for m in required if not hasattr(task, m)] == [], name
+        assert task.name == name
+
+
+def test_a_name_registered_twice_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "copycat.py").write_text(
+        "from motrix_jax.envs.cartpole import ENVS as THEIRS\n\nENVS = list(THEIRS)\n")
+    monkeypatch.setattr(envs, "__path__", [*envs.__path__, str(tmp_path)])
+    registry.registered.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="env name 'cartpole' is registered twice: in "
+                                             "envs/cartpole.py and envs/copycat.py"):
+            registry.registered()
+    finally:
+        sys.modules.pop("motrix_jax.envs.copycat", None)
+        monkeypatch.undo()
+        registry.registered.cache_clear()
+    assert "cartpole" in envs.REGISTRY
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
