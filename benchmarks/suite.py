@@ -42,7 +42,7 @@ from sim2sim import on_engine
 
 from motrix_jax import envs
 from motrix_jax.config import with_overrides
-from motrix_jax.envs.spec import DEFAULT_MINUTES, at_least, at_most  # noqa: F401  (at_*: kept here)
+from motrix_jax.envs.spec import DEFAULT_MINUTES, at_least, at_most  # noqa: F401
 from motrix_jax.ppo import check_env
 from motrix_jax.run_folder import CheckpointError, make_run_dir
 

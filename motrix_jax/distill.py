@@ -32,8 +32,9 @@ from motrix_jax.run_folder import CheckpointError, read_run_info
 
 @dataclasses.dataclass(frozen=True)
 class StudentTask:
-    """`inner` as its student sees it: the observation is `student_observe` (or the
-    task's own), the critic's slot holds the teacher's (the task's observation)."""
+    """`inner` (a `Task`) as its student sees it: the observation is `student_observe`
+    (`Task`'s default: the task's own), the critic's slot holds the teacher's (the task's
+    observation); every other member is the task's."""
 
     inner: Any
 
