@@ -100,7 +100,7 @@ def main() -> None:
             task = envs.run_task(info.env, info.task_changes)
         except (envs.CheckpointError, ValueError) as err:
             parser.error(f"{run}: {err}")
-        if not hasattr(task, "mirrors") or not hasattr(task.initial_info(1), "last_contact"):
+        if task.mirrors() is None or not hasattr(task.initial_info(1), "last_contact"):
             parser.error(f"{run}: {task.name} has no mirrors or foot contacts (a Go1 task has)")
     results = [gait_of(run, args.num_envs, args.steps) for run in args.run]
     print_table(["run", "switches", "fell", "mirror error", "duty FR/FL/RR/RL",

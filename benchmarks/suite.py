@@ -7,7 +7,7 @@ one table.
                                [--task-set FIELD=VALUE ...] [--set FIELD=VALUE ...]
 
 Each task trains its preset with `benchmarks/learn.py`'s loop (a run folder under
-runs/suite/) for BUDGET_MINUTES[task] (or `--minutes`), then its deterministic policy
+runs/suite/) for its target's budget (or `--minutes`), then its deterministic policy
 runs one episode on fresh envs (`sim2sim.on_engine`: full command ranges, terrain levels
 held; Go1 on terrain is judged by learn.py's terrain evaluation). A task's result is
 written to OUT/<task>.json as soon as it is done, and a later run skips every task whose
@@ -20,7 +20,8 @@ own `--out`; evaluations still hold `envs.evaluation_changes`) and `--set` a fie
 the preset's PPO config (e.g. a network sized for this CPU); the table names both
 beside the task.
 
-TARGETS holds what each task is for, as checks on the evaluation, each met or not.
+What each task is for (its target: checks on the evaluation, each met or not) and its
+budget are declared beside the task, in its registry entry (envs/spec.py).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import math
 import sys
 from pathlib import Path
 
-import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -42,114 +42,16 @@ from sim2sim import on_engine
 
 from motrix_jax import envs
 from motrix_jax.config import with_overrides
+from motrix_jax.envs.spec import DEFAULT_MINUTES, at_least, at_most  # noqa: F401
 from motrix_jax.ppo import check_env
 from motrix_jax.run_folder import CheckpointError, make_run_dir
 
-SECTIONS = ("section001", "section011", "section012", "section013", "section002")
-# minutes of training on a 2-core CPU (MotrixSim)
-BUDGET_MINUTES = {"cartpole": 3, "go1_flat": 45, "go1_rough": 60, "go1_stairs": 60,
-                  "franka_lift_cube": 30, "franka_open_cabinet": 30, "bounce_ball": 20,
-                  "vbot_navigation_section001": 30,
-                  # the issue's budget for the MotrixArena course: 2 hours per run
-                  **{f"vbot_navigation_{s}": 120 for s in SECTIONS[1:]},
-                  "g1_flat": 60, "g1_rough": 120,
-                  # issue 41's targets: go2_flat walks within 15 minutes; go2_rough gets
-                  # go1_rough's hour (the same task, preset and terrain)
-                  "go2_flat": 15, "go2_rough": 60}
-DEFAULT_MINUTES = 10  # the DeepMind-control tasks and the flat navigation tasks
-
-
-def at_least(label: str, key: str, goal: float) -> tuple:
-    return label, key, goal, True
-
-
-def at_most(label: str, key: str, goal: float) -> tuple:
-    return label, key, goal, False
-
-
-def _reach(label: str, goal: float) -> tuple:
-    return "the goal reached", [at_least(label, "eval/first_episode_reached", goal)], None
-
-
-def _arena(what: str, label: str, goal: float) -> tuple:
-    """A MotrixArena course: the share of first episodes that reached the goal without
-    a fall (arena_score.reached), and their mean competition score, shown beside it (a
-    check every result meets: the table's place for the score)."""
-    return what, [at_least(f"first episodes {label}", "eval/first_episode_reached", goal),
-                  at_least("their mean score (shown)", "eval/first_episode_score", 0.0)], None
-
-
-def _cube_within_5cm(task, state):
-    return jnp.linalg.norm(state.info.target - state.physics.qpos[:, 9:12], axis=-1) < 0.05
-
-
-def _at_reacher_target(task, state):
-    return task.metrics(state.info)["distance"] <= task.target_radius + task.finger_radius
-
-
-# task: (what it is for, checks (label, key, goal, at least?), per-step measure or None)
-TARGETS = {
-    "cartpole": ("upright for the whole episode",
-                 [at_most("envs that failed", "eval/fell", 0.05)], None),
-    "dm_cheetah": ("running forward (5 m/s: dm_control's run reward is 0.5 there)",
-                   [at_least("speed (m/s)", "eval/task/speed", 5.0)], None),
-    "dm_walker": ("walking at 1 m/s, upright",
-                  [at_least("speed (m/s)", "eval/task/speed", 0.9),
-                   at_least("steps with the torso >= 1 m", "eval/task/tall", 0.8)], None),
-    "dm_stander": ("standing: torso >= 1.0 m (dm_control's stand)",
-                   [at_least("steps with the torso >= 1 m", "eval/task/tall", 0.8)], None),
-    "dm_runner": ("running >= 4 m/s, upright",
-                  [at_least("speed (m/s)", "eval/task/speed", 4.0),
-                   at_least("steps with the torso >= 1 m", "eval/task/tall", 0.8)], None),
-    "dm_hopper_stand": ("standing: torso >= 0.6 m (dm_control's hopper)",
-                        [at_least("torso height (m)", "eval/task/torso_height", 0.6)], None),
-    "dm_hopper_hop": ("hopping forward >= 1 m/s",
-                      [at_least("speed (m/s)", "eval/task/speed", 1.0)], None),
-    "dm_reacher": ("at the target (within its radius) most of the episode",
-                   [at_least("steps at the target", "eval/measure_mean", 0.5)],
-                   _at_reacher_target),
-    "bounce_ball": ("the ball kept bouncing for the whole episode",
-                    [at_most("envs that dropped the ball", "eval/fell", 0.1)], None),
-    "franka_lift_cube": ("the cube at the target within 5 cm",
-                         [at_least("envs with the cube there at the end",
-                                   "eval/measure_final", 0.8)], _cube_within_5cm),
-    "franka_open_cabinet": ("the drawer opened >= 0.2 m",
-                            [at_least("first episodes that opened it",
-                                      "eval/first_episode_opened", 0.8)], None),
-    "go1_flat": ("walking on the full command ranges",
-                 [at_least("episode length / maximum", "train/length_frac", 0.9),
-                  at_least("lin-vel tracking", "eval/reward_terms/tracking_lin_vel", 0.7)],
-                 None),
-    "go1_rough": ("terrain level >= 3 of 9, >= 80 % not falling",
-                  [at_least("mean terrain level", "terrain/trained_level_mean", 3.0),
-                   at_most("robots that fell", "terrain/fell", 0.2)], None),
-    "go2_flat": ("walking on the full command ranges",
-                 [at_least("episode length / maximum", "train/length_frac", 0.9),
-                  at_least("lin-vel tracking", "eval/reward_terms/tracking_lin_vel", 0.7)],
-                 None),
-    "go2_rough": ("terrain level >= 3 of 9, >= 80 % not falling",
-                  [at_least("mean terrain level", "terrain/trained_level_mean", 3.0),
-                   at_most("robots that fell", "terrain/fell", 0.2)], None),
-    "go1_stairs": (">= 50 % climb a flight of 10 cm risers",
-                   [at_least("robots that climbed", "terrain/climbed", 0.5)], None),
-    "g1_flat": ("walking on the full command ranges, <= 10 % falls in 20 s",
-                [at_least("episode length / maximum", "train/length_frac", 0.9),
-                 at_least("lin-vel tracking", "eval/reward_terms/tracking_lin_vel", 0.7),
-                 at_most("robots that fell", "eval/fell", 0.1)], None),
-    "g1_rough": ("terrain level >= 3 of 9, >= 80 % not falling",
-                 [at_least("mean terrain level", "terrain/trained_level_mean", 3.0),
-                  at_most("robots that fell", "terrain/fell", 0.2)], None),
-    "vbot_navigation_flat": _reach("first episodes reaching the goal", 0.9),
-    "anymal_c_navigation_flat": _reach("first episodes reaching the goal", 0.9),
-    "vbot_navigation_section001": _reach("first episodes reaching the finish", 0.8),
-    **{f"vbot_navigation_{s}": _arena(what, label, goal) for s, what, label, goal in [
-        ("section011", 'the "2026" platform reached, scored', "reached the platform", 0.9),
-        ("section012", "the exit platform reached, scored", "reached the exit", 0.6),
-        ("section013", "the finish reached with the balls rolling, scored",
-         "reached the finish", 0.8),
-        ("section002", "the whole course's finish reached, scored", "reached the finish",
-         0.5)]},
-}
+# Each task's target (what it is for, as checks on the evaluation) and its budget
+# (minutes of training on a 2-core CPU) are declared beside the task, in its registry
+# entry (envs/spec.py: Target); these are every registered task's.
+TARGETS = {name: (spec.target.what, list(spec.target.checks), spec.target.measure)
+           for name, spec in envs.REGISTRY.items()}
+BUDGET_MINUTES = {name: spec.target.minutes for name, spec in envs.REGISTRY.items()}
 
 
 def ppo_changes(name: str, assignments: list[str], task_changes: dict | None = None

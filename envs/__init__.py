@@ -1,9 +1,11 @@
 """The task suite: registered env names, MotrixLab aliases and PPO presets.
 
 Installed as `motrix_jax.envs`. `make(name, num_envs)` builds an `Env`;
-`preset(name)` returns a new `PPOConfig` tuned for the task. The registry is in
-`registry.py`, the presets in `presets.py`; the env factory of the core
-(`motrix_jax.physics.backends.make_env`) builds an env from a task.
+`preset(name)` returns a new `PPOConfig` tuned for the task. Each task module registers
+its envs beside its task (`ENVS`, envs/spec.py); `registry.py` looks them up,
+`task_changes.py` applies `--task-set`, `presets.py` holds the shared PPO presets; the
+env factory of the core (`motrix_jax.physics.backends.make_env`) builds an env from a
+task.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from motrix_jax.envs.registry import (
     EnvSpec,
     UnknownEnvError,
     canonical_name,
+    make_task,
+    preset,
+    target,
+)
+from motrix_jax.envs.task_changes import (
     check_task_changes,
     evaluation_changes,
-    make_task,
     parse_task_changes,
-    preset,
     with_task_changes,
 )
 from motrix_jax.physics.backends import PHYSICS, choose_physics, make_env
@@ -43,6 +48,7 @@ __all__ = [
     "parse_task_changes",
     "preset",
     "run_task",
+    "target",
     "with_task_changes",
 ]
 

@@ -22,7 +22,10 @@ import jax.numpy as jnp
 from flax import struct
 
 from motrix_jax.env import PhysicsView, scaled_sum
+from motrix_jax.envs.presets import classic_preset
 from motrix_jax.envs.rewards import tolerance
+from motrix_jax.envs.spec import EnvSpec, Target, at_most
+from motrix_jax.task import Task
 
 XML_PATH = Path(__file__).parent / "assets" / "bounce_ball.xml"
 GRAVITY = 9.81
@@ -40,7 +43,7 @@ def default_reward_scales() -> dict[str, float]:
 
 
 @dataclass(frozen=True)
-class BounceBall:
+class BounceBall(Task):
     name: str = "bounce_ball"
     sim_dt: float = 0.005
     ctrl_dt: float = 0.01
@@ -103,3 +106,13 @@ class BounceBall:
 
     def metrics(self, info: BounceInfo) -> dict[str, jax.Array]:
         return {"bounces": info.bounces, "flight_height": info.flight_height}
+
+
+ENVS = [
+    EnvSpec("bounce_ball", BounceBall,
+            classic_preset((512, 512, 512), epochs=15, mini_batches=16, num_envs=1024,
+                           rollouts=128),
+            Target("the ball kept bouncing for the whole episode",
+                   (at_most("envs that dropped the ball", "eval/fell", 0.1),), minutes=20),
+            aliases=("bounce-ball",), summary="6-DOF arm bounces a ball on a paddle"),
+]

@@ -20,10 +20,13 @@ import jax
 import jax.numpy as jnp
 
 from motrix_jax.env import PhysicsView, scaled_sum
+from motrix_jax.envs.presets import cartpole_preset
+from motrix_jax.envs.spec import EnvSpec, Target, at_most
+from motrix_jax.task import Task
 
 
 @dataclass(frozen=True)
-class Cartpole:
+class Cartpole(Task):
     name: str = "cartpole"
     xml_path: Path = Path(__file__).parent / "assets" / "cartpole.xml"
     sim_dt: float = 0.01
@@ -75,3 +78,11 @@ class Cartpole:
 
     def metrics(self, info: dict) -> dict[str, jax.Array]:
         return {}
+
+
+ENVS = [
+    EnvSpec("cartpole", Cartpole, cartpole_preset,
+            Target("upright for the whole episode",
+                   (at_most("envs that failed", "eval/fell", 0.05),), minutes=3),
+            aliases=("CartPole",), summary="balance a pole on a sliding cart"),
+]

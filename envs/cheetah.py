@@ -17,13 +17,16 @@ import jax.numpy as jnp
 
 from motrix_jax.env import PhysicsView, scaled_sum
 from motrix_jax.envs import planar
+from motrix_jax.envs.presets import classic_preset
 from motrix_jax.envs.rewards import tolerance
+from motrix_jax.envs.spec import EnvSpec, Target, at_least
+from motrix_jax.task import Task
 
 XML_PATH = Path(__file__).parent / "assets" / "cheetah.xml"
 
 
 @dataclass(frozen=True)
-class Cheetah:
+class Cheetah(Task):
     name: str = "dm_cheetah"
     sim_dt: float = 0.005
     ctrl_dt: float = 0.025
@@ -65,3 +68,11 @@ class Cheetah:
 
     def metrics(self, info: planar.PlanarInfo) -> dict[str, jax.Array]:
         return {"speed": info.speed}
+
+
+ENVS = [
+    EnvSpec("dm_cheetah", Cheetah, classic_preset(),
+            Target("running forward (5 m/s: dm_control's run reward is 0.5 there)",
+                   (at_least("speed (m/s)", "eval/task/speed", 5.0),)),
+            aliases=("dm-cheetah",), summary="planar cheetah runs forward"),
+]

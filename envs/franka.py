@@ -38,6 +38,9 @@ from flax import struct
 
 from motrix_jax.env import PhysicsView, scaled_sum
 from motrix_jax.envs import panda
+from motrix_jax.envs.presets import franka_preset
+from motrix_jax.envs.spec import EnvSpec, Target, at_least
+from motrix_jax.task import Task
 
 CUBE_HALF = 0.02  # m
 PRIVILEGED_SIZE = 15  # what critic_observe adds to the policy's observation
@@ -111,7 +114,7 @@ class LiftInfo:
 
 
 @dataclass(frozen=True)
-class FrankaLiftCube:
+class FrankaLiftCube(Task):
     name: str = "franka_lift_cube"
     sim_dt: float = 0.01
     ctrl_dt: float = 0.01
@@ -232,3 +235,18 @@ class FrankaLiftCube:
                 "episode_reached": info.episode_reached,
                 "episode_lifted": info.episode_lifted,
                 "episode_max_height": info.episode_max_height}
+
+
+def _cube_within_5cm(task: FrankaLiftCube, state) -> jax.Array:
+    """[N] whether the cube is within 5 cm of its target: the suite's measure."""
+    return jnp.linalg.norm(state.info.target - state.physics.qpos[:, 9:12], axis=-1) < 0.05
+
+
+ENVS = [
+    EnvSpec("franka_lift_cube", FrankaLiftCube, franka_preset,
+            Target("the cube at the target within 5 cm",
+                   (at_least("envs with the cube there at the end", "eval/measure_final",
+                             0.8),), measure=_cube_within_5cm, minutes=30),
+            aliases=("franka-lift-cube",),
+            summary="Franka Panda grasps a cube and lifts it to a target"),
+]

@@ -37,6 +37,9 @@ from flax import struct
 from motrix_jax.env import PhysicsView, scaled_sum
 from motrix_jax.envs import panda
 from motrix_jax.envs.franka import arm_ctrl, penalty_growth
+from motrix_jax.envs.presets import franka_preset
+from motrix_jax.envs.spec import EnvSpec, Target, at_least
+from motrix_jax.task import Task
 
 HANDLE = (0.55, 0.0, 0.30)  # the handle's centre, drawer closed (world frame)
 HANDLE_STANDOFF = 0.07  # m from the drawer's front face: room for a finger behind the bar
@@ -116,7 +119,7 @@ def handle_position(opening: jax.Array) -> jax.Array:
 
 
 @dataclass(frozen=True)
-class FrankaOpenCabinet:
+class FrankaOpenCabinet(Task):
     name: str = "franka_open_cabinet"
     sim_dt: float = 0.01
     ctrl_dt: float = 0.01
@@ -202,3 +205,13 @@ class FrankaOpenCabinet:
                 "episode_max_opening": info.episode_max_opening,
                 "episode_opened": (info.episode_max_opening >= self.open_goal).astype(
                     jnp.float32)}
+
+
+ENVS = [
+    EnvSpec("franka_open_cabinet", FrankaOpenCabinet, franka_preset,
+            Target("the drawer opened >= 0.2 m",
+                   (at_least("first episodes that opened it", "eval/first_episode_opened",
+                             0.8),), minutes=30),
+            aliases=("franka-open-cabinet",),
+            summary="Franka Panda grasps a drawer's handle and pulls it open"),
+]

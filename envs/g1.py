@@ -46,11 +46,16 @@ from motrix_jax.envs import terrain as terrain_lib
 from motrix_jax.envs.go1 import (
     SCAN_POINTS,
     SCAN_SHAPE,
+    climbing,
     first_levels,
     next_level,
     terrain_level,
+    walking,
 )
+from motrix_jax.envs.presets import g1_preset
+from motrix_jax.envs.spec import EnvSpec, at_most
 from motrix_jax.symmetry import Mirrors
+from motrix_jax.task import Task
 
 XML_PATH = Path(__file__).parent / "assets" / "g1.xml"
 TERRAINS = ("flat", "rough")
@@ -119,7 +124,7 @@ class G1Info:
 
 
 @dataclass(frozen=True)
-class G1:
+class G1(Task):
     name: str = "g1_flat"
     terrain: str = "flat"  # flat | rough
     terrain_seed: int = 0
@@ -430,3 +435,21 @@ def feet_positions(qpos: jax.Array) -> jax.Array:
 def _rough(seed: int) -> terrain_lib.Terrain:
     """Go1's rough terrain (same generator and seed: the same ground), cached."""
     return terrain_lib.rough(np.random.default_rng(seed))
+
+
+def registered_task(name: str, terrain: str):
+    """A builder of the registered task `name` on `terrain`; on terrain the first episodes
+    start spread over levels 0-4, as Go1's."""
+    initial_levels = () if terrain == "flat" else (0, 1, 2, 3, 4)
+    return functools.partial(G1, name=name, terrain=terrain, initial_levels=initial_levels)
+
+
+ENVS = [
+    EnvSpec("g1_flat", registered_task("g1_flat", "flat"), g1_preset(),
+            walking(60, "walking on the full command ranges, <= 10 % falls in 20 s",
+                    at_most("robots that fell", "eval/fell", 0.1)),
+            summary="Unitree G1 humanoid (23 DoF) tracks velocity commands on flat ground"),
+    EnvSpec("g1_rough", registered_task("g1_rough", "rough"),
+            g1_preset(max_env_steps=200_000_000), climbing(120),
+            summary="G1 velocity tracking on generated rough terrain, with a curriculum"),
+]

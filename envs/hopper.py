@@ -32,6 +32,7 @@ starts instead of a sitting hopper's zeros.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,10 @@ import jax.numpy as jnp
 
 from motrix_jax.env import PhysicsView
 from motrix_jax.envs import planar
+from motrix_jax.envs.presets import classic_preset
 from motrix_jax.envs.rewards import tolerance
+from motrix_jax.envs.spec import EnvSpec, Target, at_least
+from motrix_jax.task import Task
 
 XML_PATH = Path(__file__).parent / "assets" / "hopper.xml"
 
@@ -50,7 +54,7 @@ def default_terms() -> dict[str, float]:
 
 
 @dataclass(frozen=True)
-class Hopper:
+class Hopper(Task):
     name: str = "dm_hopper_stand"
     hopping: bool = False
     stand_height: float = 0.6  # m of torso above foot where `standing` reaches 1
@@ -120,3 +124,19 @@ class Hopper:
 
     def metrics(self, info: planar.PlanarInfo) -> dict[str, jax.Array]:
         return {"speed": info.speed, "torso_height": info.height}
+
+
+ENVS = [
+    EnvSpec("dm_hopper_stand", functools.partial(Hopper, name="dm_hopper_stand"),
+            classic_preset((32, 32, 32), epochs=5),
+            Target("standing: torso >= 0.6 m (dm_control's hopper)",
+                   (at_least("torso height (m)", "eval/task/torso_height", 0.6),)),
+            aliases=("dm-hopper-stand",), summary="planar hopper stands up"),
+    EnvSpec("dm_hopper_hop",
+            functools.partial(Hopper, name="dm_hopper_hop", hopping=True, start_speed=2.0,
+                              min_height=0.3),
+            classic_preset((32, 32, 32), epochs=5),
+            Target("hopping forward >= 1 m/s",
+                   (at_least("speed (m/s)", "eval/task/speed", 1.0),)),
+            aliases=("dm-hopper-hop",), summary="planar hopper hops forward at 2 m/s"),
+]

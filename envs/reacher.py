@@ -19,7 +19,10 @@ import jax.numpy as jnp
 from flax import struct
 
 from motrix_jax.env import PhysicsView, scaled_sum
+from motrix_jax.envs.presets import classic_preset
 from motrix_jax.envs.rewards import tolerance
+from motrix_jax.envs.spec import EnvSpec, Target, at_least
+from motrix_jax.task import Task
 
 XML_PATH = Path(__file__).parent / "assets" / "reacher.xml"
 LINKS = (0.12, 0.12)  # shoulder -> wrist, wrist -> fingertip (m), as in reacher.xml
@@ -39,7 +42,7 @@ def fingertip(qpos: jax.Array) -> jax.Array:
 
 
 @dataclass(frozen=True)
-class Reacher:
+class Reacher(Task):
     name: str = "dm_reacher"
     sim_dt: float = 0.005
     ctrl_dt: float = 0.025
@@ -88,3 +91,17 @@ class Reacher:
 
     def metrics(self, info: ReacherInfo) -> dict[str, jax.Array]:
         return {"distance": info.distance}
+
+
+def _at_reacher_target(task: Reacher, state) -> jax.Array:
+    """[N] whether the finger is at the target (within its radius): the suite's measure."""
+    return task.metrics(state.info)["distance"] <= task.target_radius + task.finger_radius
+
+
+ENVS = [
+    EnvSpec("dm_reacher", Reacher, classic_preset(),
+            Target("at the target (within its radius) most of the episode",
+                   (at_least("steps at the target", "eval/measure_mean", 0.5),),
+                   measure=_at_reacher_target),
+            aliases=("dm-reacher",), summary="two-link arm reaches a random target"),
+]

@@ -13,6 +13,7 @@ steps of 25 ms.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,10 @@ import jax.numpy as jnp
 
 from motrix_jax.env import PhysicsView
 from motrix_jax.envs import planar
+from motrix_jax.envs.presets import classic_preset
 from motrix_jax.envs.rewards import tolerance
+from motrix_jax.envs.spec import EnvSpec, Target, at_least
+from motrix_jax.task import Task
 
 XML_PATH = Path(__file__).parent / "assets" / "walker.xml"
 FEET = ("right_foot", "left_foot")
@@ -32,7 +36,7 @@ def default_terms() -> dict[str, float]:
 
 
 @dataclass(frozen=True)
-class Walker:
+class Walker(Task):
     name: str = "dm_walker"
     move_speed: float = 1.0  # m/s; 0 = stand
     stand_height: float = 1.2  # torso height (m) above which `standing` is 1
@@ -102,3 +106,23 @@ class Walker:
     def metrics(self, info: planar.PlanarInfo) -> dict[str, jax.Array]:
         return {"speed": info.speed, "torso_height": info.height,
                 "tall": (info.height >= 1.0).astype(jnp.float32)}
+
+
+UPRIGHT = at_least("steps with the torso >= 1 m", "eval/task/tall", 0.8)
+
+ENVS = [
+    EnvSpec("dm_walker", functools.partial(Walker, name="dm_walker", move_speed=1.0),
+            classic_preset(),
+            Target("walking at 1 m/s, upright",
+                   (at_least("speed (m/s)", "eval/task/speed", 0.9), UPRIGHT)),
+            aliases=("dm-walker",), summary="planar walker walks at 1 m/s"),
+    EnvSpec("dm_stander", functools.partial(Walker, name="dm_stander", move_speed=0.0),
+            classic_preset(),
+            Target("standing: torso >= 1.0 m (dm_control's stand)", (UPRIGHT,)),
+            aliases=("dm-stander",), summary="planar walker stands tall"),
+    EnvSpec("dm_runner", functools.partial(Walker, name="dm_runner", move_speed=5.0),
+            classic_preset(),
+            Target("running >= 4 m/s, upright",
+                   (at_least("speed (m/s)", "eval/task/speed", 4.0), UPRIGHT)),
+            aliases=("dm-runner",), summary="planar walker runs at 5 m/s"),
+]

@@ -32,8 +32,9 @@ from motrix_jax.run_folder import CheckpointError, read_run_info
 
 @dataclasses.dataclass(frozen=True)
 class StudentTask:
-    """`inner` as its student sees it: the observation is `student_observe` (or the
-    task's own), the critic's slot holds the teacher's (the task's observation)."""
+    """`inner` (a `Task`) as its student sees it: the observation is `student_observe`
+    (`Task`'s default: the task's own), the critic's slot holds the teacher's (the task's
+    observation); every other member is the task's."""
 
     inner: Any
 
@@ -44,11 +45,10 @@ class StudentTask:
 
     @property
     def obs_size(self) -> int:
-        return getattr(self.inner, "student_obs_size", self.inner.obs_size)
+        return self.inner.student_obs_size
 
     def observe(self, view, info) -> jax.Array:
-        observe = getattr(self.inner, "student_observe", self.inner.observe)
-        return observe(view, info)
+        return self.inner.student_observe(view, info)
 
     @property
     def critic_obs_size(self) -> int:
@@ -57,7 +57,8 @@ class StudentTask:
     def critic_observe(self, view, info) -> jax.Array:
         return self.inner.observe(view, info)
 
-    mirrors = None  # the student's observation has no declared mirror
+    def mirrors(self) -> None:
+        return None  # the student's observation has no declared mirror
 
 
 def student_env(env):

@@ -12,13 +12,16 @@ call that advances the physics, so a host backend is called once per step.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
 from motrix_jax.symmetry import Mirrors
+
+if TYPE_CHECKING:  # motrix_jax.task builds on this module's types
+    from motrix_jax.task import Task
 
 Info = Any  # a task's per-env pytree (commands, last action, ...); leaves [N, ...]
 
@@ -136,64 +139,6 @@ class Physics(Protocol):
         state; a backend whose state lives in the view (MJX) has nothing to do."""
 
 
-class Task(Protocol):
-    """Task logic, written once in jax.numpy against a PhysicsView."""
-
-    name: str
-    obs_size: int
-    action_size: int
-    episode_length: int  # control steps before truncation
-    sim_dt: float
-    ctrl_dt: float
-    reward_scales: dict[str, float]
-    contact_pairs: tuple[tuple[str, str], ...]  # geom-name pairs reported in view.contacts
-
-    def mjcf(self) -> str:
-        """The scene's MJCF text."""
-
-    def initial_info(self, n: int) -> Info:
-        """Task info before the first episode (e.g. curriculum level 0)."""
-
-    def reset(self, key: jax.Array, n: int, info: Info) -> tuple[jax.Array, jax.Array, Info]:
-        """Sample n initial (qpos [n, nq], qvel [n, nv], info); `info` is that of the
-        episodes that just ended (read it for a curriculum)."""
-
-    def observe(self, view: PhysicsView, info: Info) -> jax.Array:
-        """Observation [N, obs_size]. On the first step of an episode `view.contacts`
-        is all zeros (the initial state has not been simulated yet)."""
-
-    def ctrl(self, action: jax.Array, info: Info) -> jax.Array:
-        """Map policy actions [N, action_size] to actuator controls [N, nu] in the
-        episodes of `info` (e.g. a low-pass action filter whose state lives in info)."""
-
-    def evaluate(self, key: jax.Array, view: PhysicsView, info: Info,
-                 action: jax.Array) -> tuple[dict[str, jax.Array], jax.Array, Info]:
-        """After a step: unscaled reward terms (each [N]), failure [N] bool, next info."""
-
-    def reward(self, terms: dict[str, jax.Array], failed: jax.Array) -> jax.Array:
-        """Combine the terms into the reward [N] (usually `scaled_sum`)."""
-
-    def metrics(self, info: Info) -> dict[str, jax.Array]:
-        """Task quantities worth logging (e.g. curriculum level), each [N]."""
-
-
-def video_marks(task: Task, view: PhysicsView, info: Info) -> dict[str, jax.Array]:
-    """What a video of the task draws and prints per frame, each [N, k]: "command" and
-    "velocity" (vx, vy, yaw rate in the body frame), "target" (a world position). A
-    task may define `video_marks(view, info)`; one without it shows none."""
-    marks = getattr(task, "video_marks", None)
-    return {} if marks is None else marks(view, info)
-
-
-def critic_observe(task: Task, view: PhysicsView, info: Info) -> jax.Array | None:
-    """The critic's own observation [N, critic_obs_size] (privileged: what the policy on a
-    real robot cannot measure, such as foot contacts or terrain heights), or None where the
-    critic reads the policy's. A task may define `critic_observe(view, info)` and
-    `critic_obs_size`; the policy never sees it."""
-    observe = getattr(task, "critic_observe", None)
-    return None if observe is None else observe(view, info)
-
-
 def _finite(x: jax.Array | None) -> jax.Array | None:
     return None if x is None else jnp.nan_to_num(x, posinf=0.0, neginf=0.0)
 
@@ -257,13 +202,12 @@ class Env:
     @property
     def critic_obs_size(self) -> int | None:
         """The critic's own observation size, or None where it reads the policy's."""
-        return getattr(self.task, "critic_obs_size", None)
+        return self.task.critic_obs_size
 
     @property
     def mirrors(self) -> Mirrors | None:
         """The task's left-right mirrors (`symmetry.Mirrors`), or None where it declares none."""
-        mirrors = getattr(self.task, "mirrors", None)
-        return None if mirrors is None else mirrors()
+        return self.task.mirrors()
 
     def metrics(self, state: EnvState) -> dict[str, jax.Array]:
         """Batch means to log each step: every unscaled reward term and the task's own."""
@@ -275,7 +219,7 @@ class Env:
         """(policy, critic) observations of an episode's initial state."""
         contacts = jnp.zeros((self.num_envs, len(self.task.contact_pairs)))
         view = PhysicsView(qpos=qpos, qvel=qvel, contacts=contacts, tick=tick)
-        return self.task.observe(view, info), critic_observe(self.task, view, info)
+        return self.task.observe(view, info), self.task.critic_observe(view, info)
 
     def reset(self, key: jax.Array) -> EnvState:
         key, key_init = jax.random.split(key)
@@ -309,7 +253,7 @@ class Env:
         nonfinite = ~(jnp.isfinite(view.qpos).all(-1) & jnp.isfinite(view.qvel).all(-1))
         terms, failed, info = task.evaluate(key_eval, view, state.info, action)
         obs = _finite(task.observe(view, info))
-        critic_obs = _finite(critic_observe(task, view, info))
+        critic_obs = _finite(task.critic_observe(view, info))
         terminated = failed | nonfinite
         reward = jnp.where(nonfinite, 0.0, jnp.nan_to_num(task.reward(terms, terminated)))
         truncated = (step_count >= task.episode_length) & ~terminated

@@ -149,7 +149,7 @@ def metadata(info: RunInfo, step: int, seed: int, task) -> dict[str, str]:
     simple = {k: v for k, v in fields.items()
               if isinstance(v, bool | int | float | str | tuple)}
     doc = sys.modules[type(task).__module__].__doc__ or ""
-    extra = task.export_metadata() if hasattr(task, "export_metadata") else {}
+    extra = task.export_metadata()
     return {"env": info.env, "physics_trained_on": info.physics,
             "obs_size": str(info.obs_size), "action_size": str(info.action_size),
             "ctrl_dt": str(task.ctrl_dt), "checkpoint_update": str(step),

@@ -87,8 +87,14 @@ class HostTask:
     reward_scales: dict = dataclasses.field(default_factory=dict)  # none: one reward
     contact_pairs: tuple = ()
 
+    robot = None  # not a field: `--init-from` tells host envs apart by their name
+
     def mjcf(self) -> str:
         raise ValueError(f"{self.name} is a host env: play cannot render it (no MJCF scene)")
+
+    def export_metadata(self) -> dict:
+        """Nothing beyond export's common metadata (see `motrix_jax.task.Task`)."""
+        return {}
 
 
 class HostBatch(TickedHost):

@@ -50,7 +50,7 @@ def task_kind(env_name: str) -> tuple[str, str | None, str | None]:
     carry (host envs share one task class, so they must be the same env)."""
     task = envs.make_task(env_name)
     host = env_name if envs.is_host_name(env_name) else None
-    return type(task).__qualname__, getattr(task, "robot", None), host
+    return type(task).__qualname__, task.robot, host
 
 
 def load_start(run_dir: Path, env_name: str, env, cfg) -> Start:

@@ -30,7 +30,6 @@ import numpy as np
 
 from motrix_jax import envs
 from motrix_jax.checkpoint import load_policy_at, open_run, parse_step
-from motrix_jax.env import video_marks
 from motrix_jax.evaluation import run_policy
 from motrix_jax.run_folder import CheckpointError, StorageError, one_line, read_run_info
 
@@ -69,7 +68,7 @@ def evaluate(run_dir: str | Path, episodes: int, step: int | str | None = None,
 
     def record(state):
         terms = {k: scales[k] * state.reward_terms[k] for k in scales}
-        marks = video_marks(env.task, state.physics, state.info)
+        marks = env.task.video_marks(state.physics, state.info)
         ended = {k: v for k, v in env.task.metrics(state.info).items()
                  if k.startswith("episode_")}
         return (state.done, state.done_return, state.done_length, terms,

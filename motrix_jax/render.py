@@ -5,7 +5,7 @@ arrows from the base, a target as a red ball) and printed on every frame.
 MuJoCo reads MUJOCO_GL when first imported: `motrix_jax.play` sets it (default egl)
 before anything imports mujoco.
 
-Marks are a task's `video_marks(view, info)` (optional; see `motrix_jax.env.video_marks`),
+Marks are a task's `video_marks(view, info)` (optional; see `motrix_jax.task.Task.video_marks`),
 recorded per step: "command" and "velocity" are (vx, vy, yaw rate) in the body frame,
 "target" a world position [x, y, z].
 """

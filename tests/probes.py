@@ -24,6 +24,7 @@ import jax.numpy as jnp
 from jax_physics import ViewPhysics
 
 from motrix_jax.env import PhysicsView
+from motrix_jax.task import Task
 
 KINDS = ("constant", "observation", "discount", "action", "truncation")
 
@@ -41,7 +42,7 @@ class ClockPhysics(ViewPhysics):
 
 
 @dataclass(frozen=True)
-class Probes:
+class Probes(Task):
     name: str = "probes"
     obs_size: int = 1 + len(KINDS)
     action_size: int = 1

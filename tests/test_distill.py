@@ -71,7 +71,7 @@ def test_go1_students_read_proprioception_without_the_height_scan():
     assert stairs.student_obs_size == 60 < stairs.obs_size
     student = distill.StudentTask(rough)
     assert (student.obs_size, student.critic_obs_size) == (48, rough.obs_size)
-    assert student.action_size == rough.action_size and student.mirrors is None
+    assert student.action_size == rough.action_size and student.mirrors() is None
 
 
 def test_bad_teachers_are_one_line_and_exit_2(teacher_run, tmp_path, capsys):

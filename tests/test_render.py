@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from motrix_jax import envs, render
-from motrix_jax.env import PhysicsView, video_marks
+from motrix_jax.env import PhysicsView
 
 STEPS = 11  # frames of a robot carried 5 m along x
 
@@ -89,16 +89,16 @@ def test_marks_are_drawn_as_arrows_and_printed_on_every_frame(go1):
 def test_go1_and_navigation_give_their_command_and_target_as_marks(go1):
     task, qpos, qvel, info = go1
     view = PhysicsView(qpos=qpos, qvel=qvel, contacts=np.zeros((1, 4)), tick=0)
-    marks = video_marks(task, view, info)
+    marks = task.video_marks(view, info)
     assert set(marks) == {"command", "velocity"}
     np.testing.assert_array_equal(marks["command"], info.command)
     nav = envs.make_task("vbot_navigation_flat")
     qpos, qvel, info = nav.reset(jax.random.PRNGKey(1), 2, nav.initial_info(2))
     view = PhysicsView(qpos=qpos, qvel=qvel, contacts=np.zeros((2, 4)), tick=0)
-    marks = video_marks(nav, view, info)
+    marks = nav.video_marks(view, info)
     np.testing.assert_allclose(marks["target"][:, :2], info.waypoints[:, -1])
     assert marks["command"].shape == marks["velocity"].shape == (2, 3)
-    assert video_marks(envs.make_task("cartpole"), view, None) == {}
+    assert envs.make_task("cartpole").video_marks(view, None) == {}  # the default: none
 
 
 @pytest.mark.parametrize("name", ["go1_rough"])

@@ -101,9 +101,11 @@ def mirrored_rollouts(name: str, backend: str, steps: int = 25):
     actions = 0.5 * jax.random.normal(jax.random.PRNGKey(0), (steps, 1, 12))
     actions = jnp.concatenate([actions, legged.JOINTS_MIRROR(actions)], 1)
     ctrl = legged.position_targets(pose, scale, actions)
+    # the task's scene made symmetric; MotrixSim's own solver budget, no randomisation
     scene = types.SimpleNamespace(mjcf=lambda: symmetric_mjcf(task), sim_dt=task.sim_dt,
                                   ctrl_dt=task.ctrl_dt, contact_pairs=task.contact_pairs,
-                                  mujoco_solver=task.mujoco_solver)
+                                  mujoco_solver=task.mujoco_solver, motrixsim_solver=None,
+                                  randomization=None)
     qpos_t, qvel_t, contacts_t = physics_rollout(make_physics(scene, backend), qpos, qvel, ctrl)
     views = [PhysicsView(qpos=qpos_t[t], qvel=qvel_t[t], contacts=contacts_t[t],
                          tick=jnp.int32(t)) for t in range(steps)]

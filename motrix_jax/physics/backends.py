@@ -7,7 +7,8 @@ imported only when chosen (importing MJX sets an XLA flag before JAX starts).
 
 from __future__ import annotations
 
-from motrix_jax.env import Env, Physics, Task
+from motrix_jax.env import Env, Physics
+from motrix_jax.task import Task
 
 PHYSICS = ("auto", "motrixsim", "mjx", "mujoco")
 
@@ -30,8 +31,7 @@ def make_physics(task: Task, physics: str) -> Physics:
     """The backend `physics` (a name of PHYSICS other than auto) for `task`'s scene, with
     the task's domain randomisation and solver settings (`mujoco_solver` for the MuJoCo
     engines, `motrixsim_solver` for MotrixSim) where it has them."""
-    randomization = getattr(task, "randomization", None)
-    solver = getattr(task, "mujoco_solver", None)
+    randomization, solver = task.randomization, task.mujoco_solver
     args = (task.mjcf(), task.sim_dt, task.ctrl_dt, task.contact_pairs)
     if physics == "mjx":
         if randomization is not None:
@@ -46,7 +46,7 @@ def make_physics(task: Task, physics: str) -> Physics:
         return MujocoPhysics(*args, randomization, solver)
     from motrix_jax.physics.motrixsim import MotrixSimPhysics
 
-    return MotrixSimPhysics(*args, randomization, getattr(task, "motrixsim_solver", None))
+    return MotrixSimPhysics(*args, randomization, task.motrixsim_solver)
 
 
 def make_env(task: Task, num_envs: int, physics: str = "motrixsim") -> Env:
