@@ -15,7 +15,7 @@ README_MAX_LINES = 220
 PENDING_PAGES: set[str] = set()  # pages linked before they exist (none now)
 # docs pages whose README link a helper could not add (the README is the lead's); the lead
 # removes each name here when adding its link
-PENDING_README_LINKS: set[str] = {"writing-a-task.md"}
+PENDING_README_LINKS: set[str] = set()
 
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^(```|~~~)")
