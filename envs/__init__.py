@@ -77,9 +77,10 @@ def run_task(name: str, task_changes: dict):
 def make_for_run(run_dir, info: RunInfo, num_envs: int, physics: str | None = None) -> Env:
     """The env run `run_dir` (described by `info`) trained on, with `num_envs` worlds on
     its physics or `physics`; CheckpointError if the run no longer fits the env."""
+    physics = physics or info.physics
     try:
-        env = make_env(run_task(info.env, info.task_changes), num_envs,
-                       physics or info.physics)
+        env = (make(info.env, num_envs, physics) if is_host_name(info.env)  # its own physics
+               else make_env(run_task(info.env, info.task_changes), num_envs, physics))
     except ValueError as error:
         raise CheckpointError(f"{run_dir} is incompatible: {error}") from None
     if info.ppo.distill_from:  # a distilled student reads the task's student observation
