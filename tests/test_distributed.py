@@ -137,6 +137,7 @@ def test_two_processes_killed_then_resumed_match_an_uninterrupted_run(tmp_path):
                                            err_msg=f"{key} at update {want['update']}")
 
 
+@pytest.mark.slow  # two CLI processes start JAX (13 s); the one-line errors of one process: test_bad_input
 def test_a_run_folder_other_processes_cannot_see_is_one_line_exit_2(tmp_path):
     """A relative --run-root from two working folders: process 1 looks for process 0's run
     folder in its own (as a host without the shared filesystem would). Both stop with one

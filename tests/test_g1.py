@@ -114,6 +114,7 @@ def check_standing_agrees(a, b):
     np.testing.assert_array_equal(touch[0], touch[1])
 
 
+@pytest.mark.slow(reason="two host engines' humanoid rollouts to compile (15 s); model facts, FK, mirrors and rewards stay in the default suite")
 def test_stands_on_motrixsim_as_on_mujoco_c(standing):
     # measured: 0.777 / 0.779 m on MuJoCo C, 0.776 / 0.778 on MotrixSim; both feet
     # first touch at step 2

@@ -84,6 +84,7 @@ def rollout(physics: str):
     return env, run(jax.random.PRNGKey(0), jnp.zeros((STEPS, N, 12)))
 
 
+@pytest.mark.slow(reason="two host engines' Go2 rollouts to compile (9 s); model facts, contract and mirrors stay in the default suite")
 def test_go2_stands_and_touches_down_alike_on_motrixsim_and_mujoco_c():
     runs = {physics: rollout(physics)[1] for physics in ("motrixsim", "mujoco")}
     env = rollout("mujoco")[0]

@@ -140,6 +140,7 @@ def line_starting(process, prefix: str, timeout: float) -> str:
     return ""
 
 
+@pytest.mark.slow  # an X server and MuJoCo's window (15 s); without a display: the one-line test below
 def test_viewer_shows_the_played_robot_in_a_window(run_dir, virtual_display):
     from PIL import ImageGrab
 
