@@ -38,7 +38,7 @@ from motrix_jax.config import with_overrides
 from motrix_jax.evaluation import run_policy
 from motrix_jax.init_from import _raw_state
 from motrix_jax.run_folder import RunInfo, make_run_dir, read_run_info, write_run_info
-from motrix_jax.session import Session, SessionOptions
+from motrix_jax.trainer import Trainer, TrainOptions
 
 
 def records(run_dir: Path) -> list[dict]:
@@ -91,9 +91,10 @@ def distil(teacher: Path, minutes: float, seed: int, overrides: list[str], physi
     run_dir = make_run_dir(run_root, name)
     info = RunInfo.of(name, env, cfg, teacher_info.task_changes)
     write_run_info(run_dir, info)
-    session = Session(env, info, run_dir, options=SessionOptions(
+    trainer = Trainer(env, info, run_dir, options=TrainOptions(
         max_seconds=minutes * 60, log_every=5), console=Console(highlight=False, soft_wrap=True))
-    session.run(session.start())
+    trainer.start()
+    trainer.run()
     return run_dir
 
 

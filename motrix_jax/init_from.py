@@ -135,7 +135,7 @@ def start_from(state, start: Start):
 
 def fresh_state(env, cfg, start: Start | None = None):
     """A new run's vmapped TrainState: `init` for every seed, from `start` if given."""
-    from motrix_jax.chunks import compiled_init
+    from motrix_jax.trainer import compiled_init
 
     state = compiled_init(env, cfg)(seed_keys(cfg))
     return state if start is None else start_from(state, start)

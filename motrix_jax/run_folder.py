@@ -1,6 +1,7 @@
-"""The run folder format: `runs/<env>/<timestamp>/` with `config.json` (`RunInfo`: env,
-physics, the PPO config, the network layout), `metrics.jsonl` and `tensorboard/` (see
-run_log), and `checkpoints/<update>/` (see checkpoint), each holding a `Progress`.
+"""The formats of a run folder's files (the folder itself, as one object, is
+run_dir.RunDir): `config.json` (`RunInfo`: env, physics, the PPO config, the network
+layout), the `Progress` each checkpoint (see checkpoint) holds, the folder's name, and
+the one guard every run-folder file is opened through.
 
 Bad input (a missing folder, a corrupt config.json, a run that does not fit the env)
 raises `CheckpointError` with a one-line message saying which and why.
