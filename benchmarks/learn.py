@@ -45,8 +45,8 @@ from motrix_jax.config import with_overrides
 from motrix_jax.evaluation import run_policy
 from motrix_jax.init_from import load_start
 from motrix_jax.ppo import make_ppo
-from motrix_jax.run_dir import METRICS_FILE
-from motrix_jax.run_folder import CheckpointError, RunInfo, make_run_dir, write_run_info
+from motrix_jax.run_dir import METRICS_FILE, RunDir
+from motrix_jax.run_folder import CheckpointError, RunInfo
 from motrix_jax.trainer import Trainer, TrainOptions
 
 
@@ -123,8 +123,9 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str], physic
     before = chain_wall_s(init_from)
     start = None if init_from is None else load_start(init_from, env_name, env, cfg)
     info = RunInfo.of(env_name, env, cfg, task_changes)
-    write_run_info(run_dir, info)
-    trainer = Trainer(env, info, run_dir, options=TrainOptions(
+    run = RunDir(run_dir)
+    run.write_info(info)
+    trainer = Trainer(env, info, run, options=TrainOptions(
         max_seconds=minutes * 60, log_every=5, init_from=start),
         console=Console(highlight=False, soft_wrap=True))
     trainer.start()
@@ -262,7 +263,7 @@ def main() -> None:
         chain_wall_s(args.init_from)  # no curve.json: one line, before any training
     except (envs.UnknownEnvError, ValueError, CheckpointError) as err:
         parser.error(str(err))
-    out = make_run_dir(args.run_root, name)
+    out = RunDir.create(args.run_root, name).path
     physics = "host" if envs.is_host_name(name) else args.physics  # a host env's own
     result = {**run_info(sys.argv),  # command, commit, machine, package versions, date
               **learn(name, args.seed, args.minutes, args.set, physics, out, task_changes,

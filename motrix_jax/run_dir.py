@@ -12,7 +12,8 @@
 `log` (on resume: records after the restored update dropped, TensorBoard rebuilt),
 saves through `checkpointer` and restores with `restore` (damaged checkpoints set
 aside). Every file is opened through run_folder's guard (no links, no FIFOs); bad
-input raises `CheckpointError` (one line), a refused write `StorageError`.
+input raises `RunFolderError` (`CheckpointError` for checkpoints; one line), a refused
+write `StorageError`.
 
 `metrics.jsonl` is the record and TensorBoard a view of it: tensorboardX's `flush`
 does not wait for its queue, so events of the updates just before a SIGKILL may never
@@ -43,6 +44,7 @@ from motrix_jax.checkpoint import (
 from motrix_jax.run_folder import (
     CheckpointError,
     Progress,
+    RunFolderError,
     RunInfo,
     check_no_symlinks,
     make_run_dir,
@@ -61,7 +63,7 @@ TENSORBOARD_DIR = "tensorboard"
 DAMAGED_DIR = "damaged_checkpoints"
 
 
-class RunFolderBusy(CheckpointError):
+class RunFolderBusy(RunFolderError):
     """Another live process trains in this run folder."""
 
 
@@ -82,8 +84,9 @@ class RunDir:
 
     @classmethod
     def resumable(cls, path: str | Path) -> tuple[RunDir, RunInfo]:
-        """The run at `path` and its config, checked for a `--resume`: CheckpointError
-        (one line) for no run folder, a corrupt config.json or no checkpoint. Writes
+        """The run at `path` and its config, checked for a `--resume`: RunFolderError
+        (one line) for no run folder or a corrupt config.json, CheckpointError for no
+        checkpoint. Writes
         nothing (damaged checkpoints are set aside by `restore`)."""
         run = cls(path)
         info = run.read_info()
@@ -152,7 +155,7 @@ class RunDir:
         self._lock_fd = None
 
     def check_own_files(self) -> None:
-        """CheckpointError naming the first entry that is not the folder's own (a symlink,
+        """RunFolderError naming the first entry that is not the folder's own (a symlink,
         FIFO, device or hard-linked file): checked before a trainer writes into it."""
         check_no_symlinks(self.path)
 

@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from motrix_jax import envs
-from motrix_jax.run_folder import CheckpointError, StorageError
+from motrix_jax.run_folder import RunFolderError, StorageError
 from motrix_jax.trainer import (
     Interrupted,
     Launch,
@@ -149,9 +149,9 @@ def exit_code(error: Exception, running: bool) -> int:
     if isinstance(error, Interrupted):
         return EXIT_INTERRUPTED  # the trainer said what it saved
     if isinstance(error, NonFiniteError | StorageError) or (
-            running and isinstance(error, CheckpointError)):  # a folder orbax refused
+            running and isinstance(error, RunFolderError)):  # a folder orbax refused
         code = EXIT_NONFINITE
-    elif isinstance(error, ValueError) and not running:  # CheckpointError, UnknownEnvError
+    elif isinstance(error, ValueError) and not running:  # RunFolderError, UnknownEnvError
         code = EXIT_USAGE
     else:
         raise error

@@ -15,8 +15,9 @@ cannot use JAX's disk cache, hence this in-process cache.
 It reports how it ended by raising: `NonFiniteError` (a non-finite loss or parameter;
 nothing is saved after the last good checkpoint), `Interrupted` (SIGINT or SIGTERM: a
 checkpoint of the last whole chunk was saved) or `StartInterrupted` (a signal before
-the first update). `CheckpointError` means a run folder it cannot resume (or one
-another live trainer holds: `RunFolderBusy`). The CLI (train.py) maps them to exit codes.
+the first update). `RunFolderError` means a run folder it cannot resume
+(`CheckpointError`: its checkpoints; `RunFolderBusy`: one another live trainer holds).
+The CLI (train.py) maps them to exit codes.
 
 From `start()` to the end of `run()` the trainer holds the run folder's lock, refuses a
 folder holding symlinks, and resumes from the newest intact checkpoint (damaged newer
@@ -121,7 +122,7 @@ class Trainer:
 
     def start(self):
         """Take the run folder's lock and build the train state: fresh (from
-        `options.init_from` if given) or the newest intact checkpoint's (CheckpointError
+        `options.init_from` if given) or the newest intact checkpoint's (RunFolderError
         if unusable), placed on the devices; say what is about to run. The state."""
         try:
             if self.run_dir is not None and self.roles.lead:
@@ -443,7 +444,7 @@ class Launch:
 
 def launch(request: Launch, console: Console | None = None) -> Trainer:
     """The started Trainer of a new run (its folder created with config.json) or of a
-    resumed one. Bad input raises ValueError (one line; CheckpointError for a run folder)
+    resumed one. Bad input raises ValueError (one line; RunFolderError for a run folder)
     before anything is compiled or written; StorageError when the folder cannot be
     written; StartInterrupted for a signal meanwhile. With several processes
     (`request.distributed`), they join first; process 0 creates the folder and the
@@ -505,7 +506,7 @@ def _join(request: Launch) -> bool:
 
 
 def _resumable(request: Launch, options: TrainOptions) -> tuple[RunDir, RunInfo]:
-    """The run folder a --resume continues and its config; CheckpointError if unusable,
+    """The run folder a --resume continues and its config; RunFolderError if unusable,
     ValueError for flags a resume cannot take. Writes nothing."""
     given = [flag for flag, value in (
         ("--env", request.env), ("--set", request.set), ("--task-set", request.task_set),

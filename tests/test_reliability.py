@@ -15,7 +15,7 @@ from test_checkpoint import metric_records, new_run, small_cfg
 
 from motrix_jax import play, train
 from motrix_jax.checkpoint import Checkpointer, load_policy, load_policy_at
-from motrix_jax.run_folder import CheckpointError
+from motrix_jax.run_folder import CheckpointError, RunFolderError
 
 
 def console() -> Console:
@@ -187,7 +187,7 @@ def test_the_guard_refuses_a_fifo_without_hanging(tmp_path):
         try:
             open_in_run(fifo, os.O_RDONLY)
             outcome.append("opened")
-        except CheckpointError as error:
+        except RunFolderError as error:
             outcome.append(str(error))
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
