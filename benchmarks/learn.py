@@ -4,7 +4,7 @@
                                [--physics motrixsim|mjx|mujoco]
 
 Trains the env's preset (on MotrixSim unless --physics says otherwise) with the train
-CLI's session until the budget (or the preset's env steps) is spent, in a run folder
+CLI's Trainer until the budget (or the preset's env steps) is spent, in a run folder
 runs/bench/<env>/<timestamp>/ (config.json, metrics.jsonl, TensorBoard, checkpoints:
 `python -m motrix_jax.play --run` reads it), and writes `curve.json` and `curve.png`
 there: per update the env steps, wall time,
@@ -45,9 +45,9 @@ from motrix_jax.config import with_overrides
 from motrix_jax.evaluation import run_policy
 from motrix_jax.init_from import load_start
 from motrix_jax.ppo import make_ppo
-from motrix_jax.run_folder import CheckpointError, RunInfo, make_run_dir, write_run_info
-from motrix_jax.run_log import METRICS_FILE
-from motrix_jax.session import Session, SessionOptions
+from motrix_jax.run_dir import METRICS_FILE, RunDir
+from motrix_jax.run_folder import CheckpointError, RunInfo
+from motrix_jax.trainer import Trainer, TrainOptions
 
 
 def evaluate(cfg, env_name: str, params, obs_stats, task_changes: dict, physics: str,
@@ -112,7 +112,7 @@ def terrain_evaluation(cfg, env_name: str, state, physics: str, held: dict) -> d
 def learn(env_name: str, seed: int, minutes: float, overrides: list[str], physics: str,
           run_dir: Path, task_changes: dict | None = None, init_from: Path | None = None
           ) -> dict:
-    """Train the preset in `run_dir` with the train CLI's session (checkpoints, metrics,
+    """Train the preset in `run_dir` with the train CLI's Trainer (checkpoints, metrics,
     TensorBoard) until `minutes` or the preset's env steps are spent; the result.
     `task_changes` (e.g. the privileged critic) hold in training and in the evaluations;
     `init_from`: a run folder whose policy and normalisers the run starts from (a chain
@@ -123,11 +123,13 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str], physic
     before = chain_wall_s(init_from)
     start = None if init_from is None else load_start(init_from, env_name, env, cfg)
     info = RunInfo.of(env_name, env, cfg, task_changes)
-    write_run_info(run_dir, info)
-    session = Session(env, info, run_dir, options=SessionOptions(
+    run = RunDir(run_dir)
+    run.write_info(info)
+    trainer = Trainer(env, info, run, options=TrainOptions(
         max_seconds=minutes * 60, log_every=5, init_from=start),
         console=Console(highlight=False, soft_wrap=True))
-    state = jax.tree.map(lambda x: x[0], session.run(session.start()))  # the one seed
+    trainer.start()
+    state = jax.tree.map(lambda x: x[0], trainer.run())  # the one seed
     curve = curve_of(run_dir / METRICS_FILE)
     tail = curve[-10:]
     summary = {k: float(np.mean([c[k] for c in tail])) for k in tail[-1] if k != "update"}
@@ -265,7 +267,7 @@ def main() -> None:
         chain_wall_s(args.init_from)  # no curve.json: one line, before any training
     except (envs.UnknownEnvError, ValueError, CheckpointError) as err:
         parser.error(str(err))
-    out = make_run_dir(args.run_root, name)
+    out = RunDir.create(args.run_root, name).path
     physics = "host" if envs.is_host_name(name) else args.physics  # a host env's own
     result = {**run_info(sys.argv),  # command, commit, machine, package versions, date
               **learn(name, args.seed, args.minutes, args.set, physics, out, task_changes,

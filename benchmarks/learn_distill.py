@@ -37,8 +37,9 @@ from motrix_jax.checkpoint import load_policy, open_run
 from motrix_jax.config import with_overrides
 from motrix_jax.evaluation import run_policy
 from motrix_jax.init_from import _raw_state
-from motrix_jax.run_folder import RunInfo, make_run_dir, read_run_info, write_run_info
-from motrix_jax.session import Session, SessionOptions
+from motrix_jax.run_dir import RunDir
+from motrix_jax.run_folder import RunInfo, read_run_info
+from motrix_jax.trainer import Trainer, TrainOptions
 
 
 def records(run_dir: Path) -> list[dict]:
@@ -88,13 +89,14 @@ def distil(teacher: Path, minutes: float, seed: int, overrides: list[str], physi
     env = envs.make(name, cfg.num_envs, physics, task_changes=teacher_info.task_changes)
     cfg = dataclasses.replace(cfg, distill_from=distill.check_teacher(teacher, name, env))
     env = distill.student_env(env)
-    run_dir = make_run_dir(run_root, name)
+    run = RunDir.create(run_root, name)
     info = RunInfo.of(name, env, cfg, teacher_info.task_changes)
-    write_run_info(run_dir, info)
-    session = Session(env, info, run_dir, options=SessionOptions(
+    run.write_info(info)
+    trainer = Trainer(env, info, run, options=TrainOptions(
         max_seconds=minutes * 60, log_every=5), console=Console(highlight=False, soft_wrap=True))
-    session.run(session.start())
-    return run_dir
+    trainer.start()
+    trainer.run()
+    return run.path
 
 
 def plot(student_rows: list[dict], teacher_level: float | None, path: Path) -> None:

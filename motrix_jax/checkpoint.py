@@ -10,8 +10,9 @@ holds `sha256.json`, the SHA-256 of every file orbax wrote, checked before anyth
 is read from it: a flipped bit is `DamagedCheckpoint`, not a silently wrong state.
 `restore_newest` and `load_policy` without a step fall back to the newest intact one.
 
-Bad input (a missing folder, no checkpoint, a corrupt or incompatible one)
-raises `CheckpointError` with a one-line message saying which and why.
+Bad input (no checkpoint, a corrupt or incompatible one) raises `CheckpointError`, a
+missing or unusable run folder `RunFolderError` (its base), with a one-line message
+saying which and why.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from motrix_jax.ppo import mean_action
 from motrix_jax.run_folder import (
     CheckpointError,
     Progress,
+    RunFolderError,
     RunInfo,
     one_line,
     read_in_run,
@@ -141,8 +143,8 @@ def check_manifest(folder: Path, step: int) -> None:
                 isinstance(v, str) for v in recorded.values()):
             raise ValueError(recorded)
         found = file_digests(folder)
-    except (ValueError, RecursionError, CheckpointError) as error:
-        why = f"its {MANIFEST} is unreadable" if not isinstance(error, CheckpointError) \
+    except (ValueError, RecursionError, RunFolderError) as error:
+        why = f"its {MANIFEST} is unreadable" if not isinstance(error, RunFolderError) \
             else str(error)
         raise DamagedCheckpoint(f"{where} is damaged: {why}") from None
     for name, digest in recorded.items():
@@ -393,7 +395,8 @@ def no_checkpoint(run_dir: str | Path) -> str:
 
 
 def open_run(run_dir: str | Path) -> tuple[RunInfo, Checkpointer]:
-    """Read a run's config and open its checkpoints read-only; CheckpointError if unusable."""
+    """Read a run's config and open its checkpoints read-only; RunFolderError (or
+    CheckpointError) if unusable."""
     info = read_run_info(run_dir)
     directory = Path(run_dir) / CHECKPOINT_DIR
     if not directory.is_dir():
@@ -417,7 +420,7 @@ def saved_policy(run_dir: str | Path, step: int | str | None = None) -> tuple[Ru
             finally:
                 checkpointer.close()
             break
-        except CheckpointError:
+        except RunFolderError:
             # a trainer beside us saved or rotated checkpoints meanwhile: list them again
             if attempt == 2 or [p.name for p in step_folders(directory)] == listed:
                 raise

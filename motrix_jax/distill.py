@@ -27,7 +27,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from motrix_jax import normalization, recurrent
-from motrix_jax.run_folder import CheckpointError, read_run_info
+from motrix_jax.run_folder import CheckpointError, RunFolderError, read_run_info
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,19 +70,19 @@ def student_env(env):
 
 def check_teacher(run_dir: str | Path, env_name: str, env) -> str:
     """The teacher run's absolute path, after checking it can teach `env` (registered as
-    `env_name`, before `student_env`); CheckpointError (one line) otherwise."""
+    `env_name`, before `student_env`); RunFolderError (one line) otherwise."""
     try:
         info = read_run_info(run_dir)
-    except CheckpointError as error:
-        raise CheckpointError(f"--distill-from: {error}") from None
+    except RunFolderError as error:
+        raise RunFolderError(f"--distill-from: {error}") from None
     if info.env != env_name:
-        raise CheckpointError(f"--distill-from {run_dir}: the teacher trained {info.env!r}, "
-                              f"this run is {env_name!r}; a teacher labels its own env")
+        raise RunFolderError(f"--distill-from {run_dir}: the teacher trained {info.env!r}, "
+                             f"this run is {env_name!r}; a teacher labels its own env")
     if info.ppo.policy_memory != "none" or info.ppo.distill_from:
-        raise CheckpointError(f"--distill-from {run_dir}: the teacher must be a "
-                              "feed-forward PPO run")
+        raise RunFolderError(f"--distill-from {run_dir}: the teacher must be a "
+                             "feed-forward PPO run")
     if (info.obs_size, info.action_size) != (env.obs_size, env.action_size):
-        raise CheckpointError(
+        raise RunFolderError(
             f"--distill-from {run_dir} is incompatible: the teacher's observation/action "
             f"sizes are {(info.obs_size, info.action_size)}, {env_name!r} now has "
             f"{(env.obs_size, env.action_size)}")
@@ -98,8 +98,9 @@ def teacher(run_dir: str):
 
     try:
         return load_policy(run_dir)
-    except CheckpointError as error:
-        raise CheckpointError(f"--distill-from: {error}") from None
+    except RunFolderError as error:  # CheckpointError stays one
+        kind = CheckpointError if isinstance(error, CheckpointError) else RunFolderError
+        raise kind(f"--distill-from: {error}") from None
 
 
 @struct.dataclass

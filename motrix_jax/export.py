@@ -35,7 +35,7 @@ from motrix_jax.checkpoint import load_policy, parse_step, saved_policy
 from motrix_jax.evaluation import run_policy
 from motrix_jax.networks import memory_width
 from motrix_jax.run_folder import CheckpointError, RunInfo, StorageError, read_run_info
-from motrix_jax.session import start_backend
+from motrix_jax.trainer import start_backend
 
 EXIT_USAGE = 2
 EXIT_CHECK = 1  # the exported file failed its own check (or could not be written)

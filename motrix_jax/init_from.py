@@ -10,7 +10,7 @@ the MotrixArena course (section 011 -> 012 -> 013 -> the whole course).
 Seed i of the new run starts from the source's seed i modulo its seed count (a
 one-seed source seeds them all). A policy carries over between envs of one task class
 and robot (e.g. two sections of the VBot course) with the same observation and action
-sizes and the same network layout; anything else is a `CheckpointError` (one line).
+sizes and the same network layout; anything else is a `RunFolderError` (one line).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import orbax.checkpoint as ocp
 from motrix_jax import envs
 from motrix_jax.checkpoint import CHECKPOINT_DIR, _check_compatible, _leaves_by_name, open_run
 from motrix_jax.ppo import make_ppo, seed_keys
-from motrix_jax.run_folder import CheckpointError
+from motrix_jax.run_folder import CheckpointError, RunFolderError
 
 CARRIED = ("params", "obs_stats", "value_stats", "critic_stats")
 
@@ -55,15 +55,16 @@ def task_kind(env_name: str) -> tuple[str, str | None, str | None]:
 
 def load_start(run_dir: Path, env_name: str, env, cfg) -> Start:
     """The parts of `run_dir`'s newest intact checkpoint a new run of `cfg` on `env`
-    (registered as `env_name`) starts from; CheckpointError (one line) if the folder is
+    (registered as `env_name`) starts from; RunFolderError (one line) if the folder is
     unusable or its policy does not fit."""
     try:
         info, checkpointer = open_run(run_dir)
-    except CheckpointError as error:
-        raise CheckpointError(f"--init-from: {error}") from None
+    except RunFolderError as error:  # CheckpointError stays one
+        kind = CheckpointError if isinstance(error, CheckpointError) else RunFolderError
+        raise kind(f"--init-from: {error}") from None
     try:
         if task_kind(info.env) != task_kind(env_name):
-            raise CheckpointError(
+            raise RunFolderError(
                 f"--init-from {run_dir}: it trained {info.env!r}, this run is "
                 f"{env_name!r}; a policy carries over only between envs of one task and "
                 "robot")
@@ -71,8 +72,8 @@ def load_start(run_dir: Path, env_name: str, env, cfg) -> Start:
                  "action": (info.action_size, env.action_size)}
         for what, (saved, now) in sizes.items():
             if saved != now:
-                raise CheckpointError(f"--init-from {run_dir} is incompatible: its {what} "
-                                      f"size is {saved}, {env_name!r} has {now}")
+                raise RunFolderError(f"--init-from {run_dir} is incompatible: its {what} "
+                                     f"size is {saved}, {env_name!r} has {now}")
         step, raw, damaged = checkpointer._newest(functools.partial(_raw_state, checkpointer))
     finally:
         checkpointer.close()
@@ -135,7 +136,7 @@ def start_from(state, start: Start):
 
 def fresh_state(env, cfg, start: Start | None = None):
     """A new run's vmapped TrainState: `init` for every seed, from `start` if given."""
-    from motrix_jax.chunks import compiled_init
+    from motrix_jax.trainer import compiled_init
 
     state = compiled_init(env, cfg)(seed_keys(cfg))
     return state if start is None else start_from(state, start)

@@ -1,9 +1,12 @@
-"""The run folder format: `runs/<env>/<timestamp>/` with `config.json` (`RunInfo`: env,
-physics, the PPO config, the network layout), `metrics.jsonl` and `tensorboard/` (see
-run_log), and `checkpoints/<update>/` (see checkpoint), each holding a `Progress`.
+"""The formats of a run folder's files (the folder itself, as one object, is
+run_dir.RunDir): `config.json` (`RunInfo`: env, physics, the PPO config, the network
+layout), the `Progress` each checkpoint (see checkpoint) holds, the folder's name, and
+the one guard every run-folder file is opened through.
 
-Bad input (a missing folder, a corrupt config.json, a run that does not fit the env)
-raises `CheckpointError` with a one-line message saying which and why.
+Bad input (a missing folder, a corrupt config.json, a run that does not fit the env, a
+file that is not the folder's own) raises `RunFolderError` with a one-line message
+saying which and why; a checkpoint that cannot be used raises its subclass
+`CheckpointError`.
 """
 
 from __future__ import annotations
@@ -25,8 +28,12 @@ from motrix_jax.config import PPOConfig
 CONFIG_FILE = "config.json"
 
 
-class CheckpointError(ValueError):
-    """A run folder or checkpoint that cannot be used; the message is one line."""
+class RunFolderError(ValueError):
+    """A run folder, or a file in one, that cannot be used; the message is one line."""
+
+
+class CheckpointError(RunFolderError):
+    """A checkpoint that cannot be used (none, damaged, incompatible); one line."""
 
 
 class StorageError(RuntimeError):
@@ -68,7 +75,7 @@ def open_in_run(path: Path, flags: int) -> int:
     guard every run-folder file passes: a regular file, never a symlink (followed, a
     write lands outside the folder), a FIFO or device (a read hangs) or a folder, and
     for writing never a file with other hard links (truncating it changes the file
-    elsewhere). CheckpointError names the file and what it is; StorageError when the
+    elsewhere). RunFolderError names the file and what it is; StorageError when the
     OS refuses (no permission, read-only, disk full)."""
     writing = bool(flags & (os.O_WRONLY | os.O_RDWR))
     # no O_TRUNC before the checks (it would cut a hard-linked file); O_NONBLOCK so that
@@ -81,10 +88,10 @@ def open_in_run(path: Path, flags: int) -> int:
     try:
         found = os.fstat(fd)
         if not stat.S_ISREG(found.st_mode):
-            raise CheckpointError(f"{path} is {_kind(found.st_mode)}, not a regular file; "
+            raise RunFolderError(f"{path} is {_kind(found.st_mode)}, not a regular file; "
                                   "a run folder's files must be plain files (remove it)")
         if writing and found.st_nlink > 1:
-            raise CheckpointError(f"{path} has {found.st_nlink - 1} other hard link(s); a "
+            raise RunFolderError(f"{path} has {found.st_nlink - 1} other hard link(s); a "
                                   "run folder's files must be its own (remove it)")
         os.set_blocking(fd, True)
         if flags & os.O_TRUNC:
@@ -97,15 +104,15 @@ def open_in_run(path: Path, flags: int) -> int:
 
 def _refused(path: Path, error: OSError, writing: bool) -> Exception:
     if error.errno == errno.ELOOP:
-        return CheckpointError(f"{path} is a symlink; a run folder's files must be its own "
+        return RunFolderError(f"{path} is a symlink; a run folder's files must be its own "
                                "(remove the link)")
     if error.errno == errno.EISDIR:
-        return CheckpointError(f"{path} is a folder, not a regular file (remove it)")
+        return RunFolderError(f"{path} is a folder, not a regular file (remove it)")
     if error.errno == errno.ENXIO:  # a FIFO without a reader, opened to write
-        return CheckpointError(f"{path} is a FIFO, not a regular file; a run folder's "
+        return RunFolderError(f"{path} is a FIFO, not a regular file; a run folder's "
                                "files must be plain files (remove it)")
     if error.errno == errno.ENOENT:
-        return CheckpointError(f"{path}: no such file")
+        return RunFolderError(f"{path}: no such file")
     return StorageError(f"cannot {'write' if writing else 'read'} {path}: "
                         f"{error.strerror or error}")
 
@@ -204,7 +211,7 @@ def write_run_info(run_dir: Path, info: RunInfo) -> None:
 
 
 def check_no_symlinks(run_dir: Path) -> None:
-    """CheckpointError naming the first entry inside `run_dir` that is not the folder's
+    """RunFolderError naming the first entry inside `run_dir` that is not the folder's
     own: a symlink (anything the session writes could otherwise land outside the
     folder), a file with other hard links, a FIFO, socket or device (open_in_run's
     rules, checked for the whole folder before a session writes into it)."""
@@ -213,36 +220,36 @@ def check_no_symlinks(run_dir: Path) -> None:
             path = Path(root) / name
             found = os.lstat(path)
             if stat.S_ISLNK(found.st_mode):
-                raise CheckpointError(f"{path} is a symlink; a run folder's files must "
+                raise RunFolderError(f"{path} is a symlink; a run folder's files must "
                                       "be its own (remove the link)")
             if stat.S_ISDIR(found.st_mode):
                 continue
             if not stat.S_ISREG(found.st_mode):
-                raise CheckpointError(f"{path} is {_kind(found.st_mode)}, not a regular "
+                raise RunFolderError(f"{path} is {_kind(found.st_mode)}, not a regular "
                                       "file; a run folder's files must be plain files "
                                       "(remove it)")
             if found.st_nlink > 1:
-                raise CheckpointError(f"{path} has {found.st_nlink - 1} other hard link(s); "
+                raise RunFolderError(f"{path} has {found.st_nlink - 1} other hard link(s); "
                                       "a run folder's files must be its own (remove it)")
 
 
 def read_run_info(run_dir: str | Path) -> RunInfo:
-    """Parse `run_dir/config.json`; CheckpointError says what is missing or wrong."""
+    """Parse `run_dir/config.json`; RunFolderError says what is missing or wrong."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise CheckpointError(f"{run_dir}: no such run folder")
+        raise RunFolderError(f"{run_dir}: no such run folder")
     path = run_dir / CONFIG_FILE
     if not os.path.lexists(path):
-        raise CheckpointError(f"{run_dir}: not a run folder (no {CONFIG_FILE})")
+        raise RunFolderError(f"{run_dir}: not a run folder (no {CONFIG_FILE})")
     text = read_in_run(path)
     try:
         raw = json.loads(text)
         info = run_info_of(raw)
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
-        raise CheckpointError(f"{path} is corrupt: {one_line(error)}") from None
+        raise RunFolderError(f"{path} is corrupt: {one_line(error)}") from None
     unknown = sorted(set(raw) - set(json.loads(info.to_json())))
     if unknown:
-        raise CheckpointError(f"{path} is corrupt: unknown key {unknown[0]!r}")
+        raise RunFolderError(f"{path} is corrupt: unknown key {unknown[0]!r}")
     return info
 
 
@@ -293,11 +300,11 @@ def one_line(error: BaseException) -> str:
 
 
 def check_env(run_dir: str | Path, info: RunInfo, env) -> None:
-    """CheckpointError unless `env` has the observation and action sizes the run was
+    """RunFolderError unless `env` has the observation and action sizes the run was
     trained with."""
     saved, now = (info.obs_size, info.action_size), (env.obs_size, env.action_size)
     if saved != now:
-        raise CheckpointError(
+        raise RunFolderError(
             f"{run_dir} is incompatible: it was trained with observation/action sizes "
             f"{saved}, env {info.env!r} now has {now}")
 
@@ -315,9 +322,9 @@ def make_run_dir(root: Path, env_name: str) -> Path:
             except FileExistsError:
                 continue
     except OSError as error:
-        raise CheckpointError(f"cannot create a run folder in {root / env_name}: "
+        raise RunFolderError(f"cannot create a run folder in {root / env_name}: "
                               f"{error.strerror or error}") from None
-    raise CheckpointError(f"could not create a new run folder in {root / env_name}")
+    raise RunFolderError(f"could not create a new run folder in {root / env_name}")
 
 
 @dataclasses.dataclass(frozen=True)

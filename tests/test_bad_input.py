@@ -18,8 +18,8 @@ from rich.console import Console
 from test_checkpoint import new_run, small_cfg
 from test_reliability import half_run, one_line
 
-from motrix_jax import envs, play, session, train
-from motrix_jax.run_log import Display
+from motrix_jax import envs, play, train, trainer
+from motrix_jax.display import Display
 
 
 @pytest.mark.parametrize("args,message", [
@@ -243,11 +243,11 @@ def test_a_start_up_signal_python_ignored_still_ends_the_start_up(tmp_path, caps
         def __del__(self):
             os.kill(os.getpid(), signal.SIGTERM)
 
-    with session.StartSignals() as signals:
+    with trainer.StartSignals() as signals:
         Finaliser()  # collected at once: its KeyboardInterrupt is ignored
         with pytest.raises(KeyboardInterrupt):
             signals.check()
-    cfg = small_cfg(4)  # and once the session has started, `fit` stops before training
+    cfg = small_cfg(4)  # and once the trainer has started, `fit` stops before training
     info, run_dir = new_run(tmp_path, "run", cfg, jax_cartpole(cfg.num_envs))
     with pytest.raises(KeyboardInterrupt):
         train.fit(jax_cartpole(cfg.num_envs), info, run_dir, started=signals.check,

@@ -18,7 +18,7 @@ import pytest
 from conftest import jax_cartpole, motrix_cartpole
 from rich.console import Console
 
-from motrix_jax import chunks, envs, session, train
+from motrix_jax import envs, train, trainer
 from motrix_jax.checkpoint import Checkpointer, load_policy
 from motrix_jax.ppo import make_ppo, seed_keys
 from motrix_jax.run_folder import RunInfo, write_run_info
@@ -158,9 +158,10 @@ def test_max_seconds_stops_after_the_chunk_that_passes_it_and_saves(tmp_path):
     cfg = small_cfg(6)
     env = jax_cartpole(cfg.num_envs)
     info, run_dir = new_run(tmp_path, "run", cfg, env)
-    timed = session.Session(env, info, run_dir, console=quiet(),
-                            options=session.SessionOptions(max_seconds=0.0))
-    state = timed.run(timed.start())
+    timed = trainer.Trainer(env, info, run_dir, console=quiet(),
+                            options=trainer.TrainOptions(max_seconds=0.0))
+    timed.start()
+    state = timed.run()
     assert timed.progress.update == 1 == int(state.update[0])
     assert Checkpointer(run_dir, read_only=True).steps() == [1]
     assert [r["update"] for r in metric_records(run_dir)] == [1]
@@ -169,8 +170,8 @@ def test_max_seconds_stops_after_the_chunk_that_passes_it_and_saves(tmp_path):
 def test_runs_differing_only_in_length_cadence_or_seed_share_compiled_programs():
     env = jax_cartpole(32)
     a, b = small_cfg(4), small_cfg(9, seed=3, check_point_interval=5)
-    assert chunks.compiled_chunk(env, a, 1) is chunks.compiled_chunk(env, b, 1)
-    assert chunks.compiled_init(env, a) is chunks.compiled_init(env, b)
+    assert trainer.compiled_chunk(env, a, 1) is trainer.compiled_chunk(env, b, 1)
+    assert trainer.compiled_init(env, a) is trainer.compiled_init(env, b)
 
 
 def start(*args):
@@ -271,10 +272,13 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, caps
     assert train.fit(env, info, run_dir, stop_after=2, console=quiet()) == 0
     before = {p: p.read_bytes() for p in (run_dir / "checkpoints").rglob("*") if p.is_file()}
     # An infinite learning rate turns the params non-finite within update 3.
-    resumed = session.Session(env, info, run_dir, resume=True, console=quiet())
+    resumed = trainer.Trainer(env, info, run_dir, resume=True, console=quiet())
     state = resumed.start()
-    state = state.replace(learning_rate=state.learning_rate * np.inf)
-    code = train.run_session(resumed, state)
+    resumed.state = state.replace(learning_rate=state.learning_rate * np.inf)
+    try:
+        resumed.run()
+    except trainer.NonFiniteError as error:
+        code = train.exit_code(error, running=True)
     assert code == train.EXIT_NONFINITE
     message = capsys.readouterr().err.strip()
     assert message == (f"error: non-finite loss at update 3; training stopped. Last good "

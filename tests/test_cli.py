@@ -73,7 +73,7 @@ def test_short_run_writes_config_and_metrics(tmp_path):
 
 
 def test_durations_read_as_durations():
-    from motrix_jax.run_log import fmt_eta, fmt_return
+    from motrix_jax.display import fmt_eta, fmt_return
 
     assert fmt_eta(15 * 3600 + 33 * 60 + 32) == "15h 33m"  # not "15:33:32", a clock time
     assert fmt_eta(423) == "7m 03s" and fmt_eta(42) == "42s" and fmt_eta(None) == "-"

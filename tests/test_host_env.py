@@ -22,7 +22,7 @@ from motrix_jax.host_env import HostEnv
 from motrix_jax.networks import make_network
 from motrix_jax.ppo import forward, to_value
 from motrix_jax.run_folder import RunInfo, make_run_dir, write_run_info
-from motrix_jax.session import Session
+from motrix_jax.trainer import Trainer
 
 GAMMA = 0.5
 
@@ -69,7 +69,7 @@ CFG = PPOConfig(num_envs=48, rollouts=6, learning_epochs=4, mini_batches=4,
                 learning_rate_scheduler_kl_threshold=0.0, learning_rate=3e-3,
                 max_env_steps=48 * 6 * 60, check_point_interval=5)
 CLOCK_LOG: list = []
-# One env object for the training tests: the session's compiled programs are cached per
+# One env object for the training tests: the trainer's compiled programs are cached per
 # env and config, so they compile once for both.
 CLOCK = clock_env(CFG.num_envs, CLOCK_LOG)
 
@@ -77,9 +77,10 @@ CLOCK = clock_env(CFG.num_envs, CLOCK_LOG)
 def test_truncation_bootstraps_from_the_value_of_the_final_observation():
     """V(0) and V(1) of the endless chain (0.667, 1.333 at gamma 0.5); bootstrapped from
     the reset observation they would be 0.40 and 1.20, without a bootstrap 0.29 and 1.14."""
-    session = Session(CLOCK, RunInfo.of(TASK.name, CLOCK, CFG), None)
+    trainer = Trainer(CLOCK, RunInfo.of(TASK.name, CLOCK, CFG), None)
     first = len(CLOCK_LOG)
-    state = jax.tree.map(lambda x: x[0], session.run(session.start()))
+    trainer.start()
+    state = jax.tree.map(lambda x: x[0], trainer.run())
     network = make_network(CFG, CLOCK.action_size)
     _, _, value_n = forward(CFG, network, state.params, state.obs_stats,
                             jnp.array([[0.0], [1.0]]))

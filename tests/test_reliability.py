@@ -15,7 +15,7 @@ from test_checkpoint import metric_records, new_run, small_cfg
 
 from motrix_jax import play, train
 from motrix_jax.checkpoint import Checkpointer, load_policy, load_policy_at
-from motrix_jax.run_folder import CheckpointError
+from motrix_jax.run_folder import CheckpointError, RunFolderError
 
 
 def console() -> Console:
@@ -45,8 +45,8 @@ def one_line(text: str) -> str:
 def test_a_second_trainer_on_a_locked_folder_exits_2_and_a_dead_ones_lock_is_taken(
         tmp_path, capsys):
     env, info, run_dir = half_run(tmp_path)
-    hold = ("import sys, time; from motrix_jax.run_lock import RunLock; "
-            "RunLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(120)")
+    hold = ("import sys, time; from motrix_jax.run_dir import RunDir; "
+            "RunDir(sys.argv[1]).lock(); print('held', flush=True); time.sleep(120)")
     holder = subprocess.Popen([sys.executable, "-c", hold, str(run_dir)],
                               stdout=subprocess.PIPE, text=True)
     try:
@@ -187,7 +187,7 @@ def test_the_guard_refuses_a_fifo_without_hanging(tmp_path):
         try:
             open_in_run(fifo, os.O_RDONLY)
             outcome.append("opened")
-        except CheckpointError as error:
+        except RunFolderError as error:
             outcome.append(str(error))
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
@@ -293,9 +293,9 @@ def test_jax_platforms_cuda_on_a_cpu_machine_is_one_line(tmp_path):
 
 
 def test_a_second_signal_aborts_at_once_whatever_the_phase():
-    script = ("import os, signal, time; from motrix_jax import session\n"
-              "with session.StartSignals():\n"
-              "    with session.StopRequest() as stop:\n"  # the training loop takes it over
+    script = ("import os, signal, time; from motrix_jax import trainer\n"
+              "with trainer.StartSignals():\n"
+              "    with trainer.StopRequest() as stop:\n"  # the training loop takes it over
               "        os.kill(os.getpid(), signal.SIGINT); time.sleep(0.02)\n"
               "        assert stop.requested\n"
               "        os.kill(os.getpid(), signal.SIGINT); time.sleep(5)\n"
