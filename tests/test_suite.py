@@ -94,3 +94,26 @@ def test_ppo_changes_are_checked_against_the_preset_and_kept_as_given():
         suite.ppo_changes("go1_flat", ["share_features=true"], {"privileged_critic": True})
     assert suite.ppo_changes("go1_flat", ["symmetry_augmentation=true"],
                              {"privileged_critic": True}) == {"symmetry_augmentation": "true"}
+
+
+def test_a_chained_run_shows_its_chain_and_its_wall_time_adds_up(tmp_path):
+    """`--init-from`: the table names the source run and the chain's wall time; a run's
+    chain.json carries the sum forward, and a folder without one is one CheckpointError."""
+    suite = load_suite()
+    from learn import CHAIN_FILE, chain_wall_s
+
+    from motrix_jax.run_folder import CheckpointError
+
+    source = tmp_path / "flat"
+    source.mkdir()
+    (source / CHAIN_FILE).write_text('{"init_from": null, "chain_wall_s": 720.0}')
+    assert chain_wall_s(source) == 720.0 and chain_wall_s(None) == 0.0
+    with pytest.raises(CheckpointError, match="no chain.json"):
+        chain_wall_s(tmp_path)
+    machine = {"machine": "x86_64 box", "cpus": 2, "device": "cpu:cpu"}
+    row = {"task": "dm_walker", "physics": "mujoco", "machine": machine, "env_steps": 2.5e6,
+           "wall_s": 600.0, "return": 1.0, "target": "t", "met": False, "checks": [],
+           "init_from": str(source), "chain_wall_s": 1320.0}
+    line = suite.table([row]).splitlines()[2]
+    assert f"| dm_walker (init_from={source}) | mujoco |" in line
+    assert "| 10 min (chain 22 min) |" in line
