@@ -29,6 +29,7 @@ import argparse
 import dataclasses
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -46,7 +47,7 @@ from motrix_jax.evaluation import run_policy
 from motrix_jax.init_from import load_start
 from motrix_jax.ppo import make_ppo
 from motrix_jax.run_dir import METRICS_FILE, RunDir
-from motrix_jax.run_folder import CheckpointError, RunInfo
+from motrix_jax.run_folder import CheckpointError, RunInfo, open_in_run
 from motrix_jax.trainer import Trainer, TrainOptions
 
 
@@ -144,7 +145,9 @@ def learn(env_name: str, seed: int, minutes: float, overrides: list[str], physic
         print(f"evaluation on the full command ranges: {evaluation}", flush=True)
     chain = {"init_from": init_from and str(init_from),
              "chain_wall_s": before + curve[-1]["wall_s"]}
-    (run_dir / CHAIN_FILE).write_text(json.dumps(chain))
+    fd = open_in_run(run_dir / CHAIN_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "w") as file:  # through the run folder's file guard
+        file.write(json.dumps(chain))
     params = {"/".join(str(getattr(k, "key", k)) for k in path): np.asarray(leaf)
               for path, leaf in jax.tree_util.tree_leaves_with_path(
                   {"params": state.params, "obs_stats": state.obs_stats})}
@@ -171,7 +174,8 @@ def chain_wall_s(run_dir: Path | None) -> float:
     if not path.exists():
         raise CheckpointError(f"--init-from {run_dir}: no {CHAIN_FILE} (not a finished "
                               "learn.py or suite.py run), so the chain's wall time is unknown")
-    return float(json.loads(path.read_text())["chain_wall_s"])
+    with os.fdopen(open_in_run(path, os.O_RDONLY)) as file:
+        return float(json.loads(file.read())["chain_wall_s"])
 
 
 def curve_of(path: Path) -> list[dict]:
